@@ -1,0 +1,5 @@
+/** Public surface of the schedule core. */
+export * from "./compile.js";
+export * from "./presets.js";
+export * from "./spec.js";
+export * from "./validate.js";
