@@ -105,12 +105,16 @@ function planBatches(schedule: Schedule, datasetSize: number): BatchPlan {
     if (sm) raw = splitBatch(sm.batch, deltaRatioAt(sm.delta, e, E), sm.split);
     else if (spec) raw = rawBatchAt(spec, e, E);
     else throw new Error("unreachable: validated schedule has batch or smoothing");
-    if (!(raw >= 0.5) || !Number.isFinite(raw)) {
+    if (!(raw >= 1 - 1e-9) || !Number.isFinite(raw)) {
       throw new ScheduleError([
         {
           path: field,
           value: undefined,
-          message: `the batch size falls to ${Number.isFinite(raw) ? raw.toPrecision(3) : raw} at epoch ${e}; batch sizes must stay >= 1, so use a growth factor >= 1 or fewer epochs`,
+          message: `the batch size falls to ${Number.isFinite(raw) ? raw.toPrecision(3) : raw} at epoch ${e}; batch sizes must stay >= 1, so ${
+            sm
+              ? "let delta rise less, start from a larger batch, or lower the split (delta growth then goes to the LR)"
+              : "use a growth factor >= 1 or fewer epochs"
+          }`,
         },
       ]);
     }
@@ -159,7 +163,7 @@ export function compileSchedule(input: Schedule | unknown, options: CompileOptio
   const sm = schedule.smoothing;
   const lrSpec = schedule.lr;
   const lrAtTime = (t: number, e: number): number => {
-    if (sm) return splitLr(sm.lr, sm.batch, deltaRatioAt(sm.delta, t, E), sizes[e] as number);
+    if (sm) return splitLr(sm.lr, sm.batch, deltaRatioAt(sm.delta, t, E), sm.split, sizes[e] as number);
     if (!lrSpec) throw new Error("unreachable: validated schedule has lr or smoothing");
     return lrAt(lrSpec, t, lrCtx);
   };
