@@ -141,7 +141,7 @@ export function previewJson(c: CompiledSchedule, per: "epoch" | "step") {
 
 function renderPreview(c: CompiledSchedule, opts: PreviewOptions): string {
   if (opts.format === "json") return `${JSON.stringify(previewJson(c, opts.per))}\n`;
-  const header = opts.per === "step" ? [...STEP_COLUMNS] : [...EPOCH_COLUMNS];
+  const header: string[] = opts.per === "step" ? [...STEP_COLUMNS] : [...EPOCH_COLUMNS];
   if (c.deltaRelative) header[header.length - 1] = "delta/delta0";
   const rows = opts.per === "step" ? stepRows(c) : epochRows(c);
   if (opts.format === "csv") return csv(header, rows);

@@ -11,7 +11,7 @@
 import { delta as deltaOf, type NoiseModel, relativeDelta } from "../smoothing/delta.js";
 import { type BatchCap, finalizeBatch, rawBatchAt } from "./batch.js";
 import { deltaRatioAt, splitBatch, splitLr } from "./delta-trajectory.js";
-import { baseLr, lrAt } from "./lr.js";
+import { baseLr, lrFunction } from "./lr.js";
 import type { Schedule } from "./spec.js";
 import { Timeline } from "./timeline.js";
 import { parseSchedule, ScheduleError } from "./validate.js";
@@ -162,10 +162,11 @@ export function compileSchedule(input: Schedule | unknown, options: CompileOptio
   const lrCtx = { timeline, offset: 0, span: E };
   const sm = schedule.smoothing;
   const lrSpec = schedule.lr;
+  const lrOfSpec = lrSpec ? lrFunction(lrSpec, lrCtx) : undefined;
   const lrAtTime = (t: number, e: number): number => {
     if (sm) return splitLr(sm.lr, sm.batch, deltaRatioAt(sm.delta, t, E), sm.split, sizes[e] as number);
-    if (!lrSpec) throw new Error("unreachable: validated schedule has lr or smoothing");
-    return lrAt(lrSpec, t, lrCtx);
+    if (!lrOfSpec) throw new Error("unreachable: validated schedule has lr or smoothing");
+    return lrOfSpec(t);
   };
 
   const steps: StepArrays = {
@@ -178,6 +179,7 @@ export function compileSchedule(input: Schedule | unknown, options: CompileOptio
   // delta_0 (the reference when C is unknown): the base LR with the first batch size.
   const lr0 = sm ? sm.lr : baseLr(lrSpec as NonNullable<typeof lrSpec>);
   const b0 = sizes[0] as number;
+  const invDelta0 = 1 / relativeDelta(lr0, b0, 1, 1);
   const epochs: EpochRow[] = [];
   let k = 0;
   let samples = 0;
@@ -192,7 +194,7 @@ export function compileSchedule(input: Schedule | unknown, options: CompileOptio
       steps.epoch[k] = e;
       steps.lr[k] = lr;
       steps.batchSize[k] = b;
-      steps.delta[k] = noise ? deltaOf(lr, b, noise) : relativeDelta(lr, b, lr0, b0);
+      steps.delta[k] = noise ? deltaOf(lr, b, noise) : (lr / Math.sqrt(b)) * invDelta0;
       if (firstZero < 0 && !(lr > 0)) firstZero = k;
     }
     samples += dropLast ? S * b : N;

@@ -45,6 +45,6 @@ export function splitBatch(b0: number, ratio: number, split: number): number {
  */
 export function splitLr(lr0: number, b0: number, ratio: number, split: number, batch: number): number {
   const ideal = splitBatch(b0, ratio, split);
-  if (Math.abs(batch - ideal) <= 1e-9 * ideal) return lr0 * ratio ** (1 - split);
+  if (Math.abs(batch - ideal) <= 1e-13 * ideal) return lr0 * ratio ** (1 - split);
   return lr0 * ratio * Math.sqrt(batch / b0);
 }

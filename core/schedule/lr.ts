@@ -18,68 +18,98 @@ export interface LrContext {
   span: number;
 }
 
+/** LR of `spec` at time t (epochs since the piece started). */
 export function lrAt(spec: LrSpec, t: number, ctx: LrContext): number {
+  return lrFunction(spec, ctx)(t);
+}
+
+/**
+ * Builds the function t -> LR once, so that evaluating it at every one of
+ * tens of thousands of steps does no dispatch or allocation.
+ */
+export function lrFunction(spec: LrSpec, ctx: LrContext): (t: number) => number {
   switch (spec.kind) {
-    case "constant":
-      return spec.lr;
-    case "step":
-      return spec.lr * spec.gamma ** Math.floor(t / spec.stepSize + EPS);
+    case "constant": {
+      const lr = spec.lr;
+      return () => lr;
+    }
+    case "step": {
+      const { lr, gamma, stepSize } = spec;
+      return (t) => lr * gamma ** Math.floor(t / stepSize + EPS);
+    }
     case "multistep": {
-      let passed = 0;
-      for (const m of spec.milestones) if (t + EPS >= m) passed++;
-      return spec.lr * spec.gamma ** passed;
+      const { lr, gamma, milestones } = spec;
+      return (t) => {
+        let passed = 0;
+        for (const m of milestones) if (t + EPS >= m) passed++;
+        return lr * gamma ** passed;
+      };
     }
-    case "exponential":
-      return spec.lr * spec.gamma ** t;
-    case "cosine":
-      return spec.etaMin + ((spec.lr - spec.etaMin) * (1 + Math.cos((Math.PI * t) / spec.tMax))) / 2;
+    case "exponential": {
+      const { lr, gamma } = spec;
+      return (t) => lr * gamma ** t;
+    }
+    case "cosine": {
+      const { lr, etaMin, tMax } = spec;
+      return (t) => etaMin + ((lr - etaMin) * (1 + Math.cos((Math.PI * t) / tMax))) / 2;
+    }
     case "cosine-restarts": {
-      // Walk the cycles: T_i grows by T_mult after each restart.
-      let cur = t;
-      let len = spec.t0;
-      while (cur + EPS >= len) {
-        cur -= len;
-        len *= spec.tMult;
-      }
-      if (cur < 0) cur = 0;
-      return spec.etaMin + ((spec.lr - spec.etaMin) * (1 + Math.cos((Math.PI * cur) / len))) / 2;
+      const { lr, etaMin, t0, tMult } = spec;
+      return (t) => {
+        // Walk the cycles: T_i grows by T_mult after each restart.
+        let cur = t;
+        let len = t0;
+        while (cur + EPS >= len) {
+          cur -= len;
+          len *= tMult;
+        }
+        if (cur < 0) cur = 0;
+        return etaMin + ((lr - etaMin) * (1 + Math.cos((Math.PI * cur) / len))) / 2;
+      };
     }
-    case "polynomial":
-      return spec.lr * (1 - Math.min(t, spec.totalIters) / spec.totalIters) ** spec.power;
-    case "linear":
-      return (
-        spec.lr *
-        (spec.startFactor +
-          ((spec.endFactor - spec.startFactor) * Math.min(t, spec.totalIters)) / spec.totalIters)
-      );
+    case "polynomial": {
+      const { lr, totalIters, power } = spec;
+      return (t) => lr * (1 - Math.min(t, totalIters) / totalIters) ** power;
+    }
+    case "linear": {
+      const { lr, startFactor, endFactor, totalIters } = spec;
+      return (t) =>
+        lr * (startFactor + ((endFactor - startFactor) * Math.min(t, totalIters)) / totalIters);
+    }
     case "onecycle":
-      return oneCycleAt(spec, t, ctx);
-    case "keyframes":
-      return interpolate(spec.points, spec.interpolation, t);
+      return (t) => oneCycleAt(spec, t, ctx);
+    case "keyframes": {
+      const { points, interpolation } = spec;
+      return (t) => interpolate(points, interpolation, t);
+    }
     case "warmup": {
-      const base = lrAt(spec.then, 0, innerContext(ctx, spec.epochs));
-      if (t < spec.epochs - EPS) {
-        return base * (spec.startFactor + ((1 - spec.startFactor) * t) / spec.epochs);
-      }
-      return lrAt(spec.then, t - spec.epochs, innerContext(ctx, spec.epochs));
+      const inner = lrFunction(spec.then, innerContext(ctx, spec.epochs));
+      const { epochs, startFactor } = spec;
+      const base = inner(0);
+      return (t) =>
+        t < epochs - EPS ? base * (startFactor + ((1 - startFactor) * t) / epochs) : inner(t - epochs);
     }
     case "sequence": {
+      const starts: number[] = [];
+      const fns: ((t: number) => number)[] = [];
       let start = 0;
-      for (let i = 0; i < spec.pieces.length; i++) {
-        const piece = spec.pieces[i] as (typeof spec.pieces)[number];
+      for (const piece of spec.pieces) {
         const len = piece.epochs ?? Number.POSITIVE_INFINITY;
-        const last = i === spec.pieces.length - 1;
-        if (last || t < start + len - EPS) {
-          const span = Math.min(len, ctx.span - start);
-          return lrAt(piece.schedule, t - start, {
+        starts.push(start);
+        fns.push(
+          lrFunction(piece.schedule, {
             timeline: ctx.timeline,
             offset: ctx.offset + start,
-            span,
-          });
-        }
+            span: Math.min(len, ctx.span - start),
+          }),
+        );
         start += len;
       }
-      throw new Error("unreachable: sequence has no pieces");
+      return (t) => {
+        let i = 0;
+        while (i < starts.length - 1 && t >= (starts[i + 1] as number) - EPS) i++;
+        return (fns[i] as (t: number) => number)(t - (starts[i] as number));
+      };
     }
   }
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// `npm start`. The desktop app (Electron + Svelte) is not built yet; until it is,
+// this shows what works today: the schedule engine through the CLI.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+if (!existsSync(new URL("../dist/cli/main.js", import.meta.url))) {
+  const build = spawnSync("npm", ["run", "build"], { stdio: "inherit" });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}
+
+console.log(
+  [
+    "SGD Studio: the desktop app is not built yet (see README, 'What works today').",
+    "Today the CLI works. Showing the paper's hybrid schedule (LR decay + batch growth):",
+    "  npx sgd-studio schedule preview paper-hybrid",
+    "",
+  ].join("\n"),
+);
+const { main } = await import("../dist/cli/main.js");
+process.exitCode = await main(["schedule", "preview", "paper-hybrid"]);
+console.log(
+  "\nMore: npx sgd-studio schedule presets | schedule preview <file|preset> --per step --format json | schedule export <file|preset> --to pytorch",
+);
