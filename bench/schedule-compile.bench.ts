@@ -43,12 +43,20 @@ function baseline(steps: number) {
 const cases: [string, ScheduleInput][] = [
   ["cosine per step", { ...(findPreset("cosine")?.schedule as ScheduleInput), per: "step" }],
   ["warmup-cosine per step", findPreset("warmup-cosine")?.schedule as ScheduleInput],
-  ["paper-lr-decay per step", { ...(findPreset("paper-lr-decay")?.schedule as ScheduleInput), per: "step" }],
-  ["poly-delta-0.5 per step", { ...(findPreset("poly-delta-0.5")?.schedule as ScheduleInput), per: "step" }],
+  [
+    "paper-lr-decay per step",
+    { ...(findPreset("paper-lr-decay")?.schedule as ScheduleInput), per: "step" },
+  ],
+  [
+    "poly-delta-0.5 per step",
+    { ...(findPreset("poly-delta-0.5")?.schedule as ScheduleInput), per: "step" },
+  ],
 ];
 
 const base = time(() => baseline(78_200));
-console.log(`schedule compile bench  node ${process.version}  ${new Date().toISOString().slice(0, 10)}`);
+console.log(
+  `schedule compile bench  node ${process.version}  ${new Date().toISOString().slice(0, 10)}`,
+);
 console.log(`baseline fill of 78,200 steps: ${base.warm.toFixed(2)} ms (median of ${RUNS})`);
 console.log("case                         steps   cold ms   warm ms   x baseline");
 for (const [name, schedule] of cases) {

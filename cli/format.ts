@@ -12,8 +12,12 @@ export function table(header: string[], rows: Cell[][]): string {
   const text = rows.map((r) => r.map((c) => (typeof c === "number" ? num(c) : c)));
   const widths = header.map((h, i) => Math.max(h.length, ...text.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ").trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...text.map(line)].join("\n") + "\n";
+    cells
+      .map((c, i) => c.padStart(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  const lines = [line(header), line(widths.map((w) => "-".repeat(w))), ...text.map(line)];
+  return `${lines.join("\n")}\n`;
 }
 
 /** CSV with full-precision numbers (no rounding: these feed other tools). */
@@ -22,5 +26,5 @@ export function csv(header: string[], rows: Cell[][]): string {
     const s = String(c);
     return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
   };
-  return [header, ...rows].map((r) => r.map(esc).join(",")).join("\n") + "\n";
+  return `${[header, ...rows].map((r) => r.map(esc).join(",")).join("\n")}\n`;
 }

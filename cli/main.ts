@@ -6,7 +6,9 @@ import { CliError, type Io, processIo } from "./io.js";
 
 export function buildProgram(io: Io): Command {
   const program = new Command("sgd-studio")
-    .description("SGD Studio: design learning-rate and batch-size schedules and see the smoothing they imply")
+    .description(
+      "SGD Studio: design learning-rate and batch-size schedules and see the smoothing they imply",
+    )
     .version("0.1.0")
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
@@ -14,7 +16,8 @@ export function buildProgram(io: Io): Command {
   registerScheduleCommands(program, io);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
-    for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+    for (const sub of cmd.commands)
+      sub.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
   }
   return program;
 }

@@ -1,6 +1,12 @@
 /** Resolves a `<file.json | preset-name>` argument to a validated schedule. */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { findPreset, PRESETS, parseSchedule, parseScheduleJson, type Schedule } from "../core/schedule/index.js";
+import {
+  findPreset,
+  PRESETS,
+  parseSchedule,
+  parseScheduleJson,
+  type Schedule,
+} from "../core/schedule/index.js";
 import { CliError } from "./io.js";
 
 export function loadScheduleArg(arg: string): Schedule {

@@ -10,7 +10,14 @@ import { main } from "./main.js";
 async function run(...argv: string[]) {
   let out = "";
   let err = "";
-  const code = await main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
+  const code = await main(argv, {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+  });
   return { code, out, err };
 }
 
@@ -30,17 +37,36 @@ describe("sgd-studio schedule", () => {
     expect(code).toBe(0);
     const doc = JSON.parse(out);
     expect(doc.epochs).toHaveLength(200);
-    expect(Object.keys(doc.epochs[0]).sort()).toEqual(["batchSize", "delta", "epoch", "lr", "samples", "steps"]);
+    expect(Object.keys(doc.epochs[0]).sort()).toEqual([
+      "batchSize",
+      "delta",
+      "epoch",
+      "lr",
+      "samples",
+      "steps",
+    ]);
     expect(doc.epochs[40]).toMatchObject({ epoch: 40, batchSize: 192, steps: 261 });
     expect(doc.epochs[40].lr).toBeCloseTo(0.1 * (Math.sqrt(3) / 2), 14);
-    expect(doc.totals.updates).toBe(doc.epochs.reduce((s: number, r: { steps: number }) => s + r.steps, 0));
+    expect(doc.totals.updates).toBe(
+      doc.epochs.reduce((s: number, r: { steps: number }) => s + r.steps, 0),
+    );
     expect(doc.warnings).toEqual([]);
     expect(doc.steps).toBeUndefined();
   });
 
   it("preview --per step --format json adds the step rows; --noise gives absolute delta", async () => {
     const { out } = await run(
-      "schedule", "preview", "cosine", "--per", "step", "--format", "json", "--dataset-size", "1000", "--noise", "2",
+      "schedule",
+      "preview",
+      "cosine",
+      "--per",
+      "step",
+      "--format",
+      "json",
+      "--dataset-size",
+      "1000",
+      "--noise",
+      "2",
     );
     const doc = JSON.parse(out);
     expect(doc.deltaRelative).toBe(false);
@@ -51,7 +77,9 @@ describe("sgd-studio schedule", () => {
   });
 
   it("preview --format csv and table", async () => {
-    const csv = (await run("schedule", "preview", "paper-batch-growth", "--format", "csv")).out.trim().split("\n");
+    const csv = (await run("schedule", "preview", "paper-batch-growth", "--format", "csv")).out
+      .trim()
+      .split("\n");
     expect(csv[0]).toBe("epoch,lr,batchSize,steps,samples,delta/delta0");
     expect(csv).toHaveLength(201);
     const row = (csv[41] as string).split(",");
@@ -66,7 +94,12 @@ describe("sgd-studio schedule", () => {
     const file = join(dir, "big-batch.json");
     writeFileSync(
       file,
-      JSON.stringify({ version: 1, epochs: 3, lr: { kind: "constant", lr: 0.1 }, batch: { kind: "constant", size: 4096 } }),
+      JSON.stringify({
+        version: 1,
+        epochs: 3,
+        lr: { kind: "constant", lr: 0.1 },
+        batch: { kind: "constant", size: 4096 },
+      }),
     );
     const { code, err } = await run("schedule", "preview", file, "--dataset-size", "1000");
     expect(code).toBe(0);
@@ -75,7 +108,15 @@ describe("sgd-studio schedule", () => {
 
   it("a malformed file exits non-zero with the error on stderr", async () => {
     const file = join(dir, "bad.json");
-    writeFileSync(file, JSON.stringify({ version: 1, epochs: 10, lr: { kind: "step", lr: -1 }, batch: { kind: "constant", size: 8 } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        epochs: 10,
+        lr: { kind: "step", lr: -1 },
+        batch: { kind: "constant", size: 8 },
+      }),
+    );
     const { code, out, err } = await run("schedule", "preview", file);
     expect(code).not.toBe(0);
     expect(out).toBe("");
@@ -87,7 +128,9 @@ describe("sgd-studio schedule", () => {
   it("an unknown preset or bad flag says what is valid", async () => {
     const unknown = await run("schedule", "preview", "cosin");
     expect(unknown.code).toBe(1);
-    expect(unknown.err).toMatch(/no schedule file or preset named "cosin"; presets: paper-constant/);
+    expect(unknown.err).toMatch(
+      /no schedule file or preset named "cosin"; presets: paper-constant/,
+    );
     const bad = await run("schedule", "preview", "cosine", "--dataset-size", "0");
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--dataset-size must be a whole number >= 1/);
@@ -101,9 +144,13 @@ describe("sgd-studio schedule", () => {
   });
 
   it("the installed binary runs (dist built by npm run build)", () => {
-    const r = spawnSync(process.execPath, ["bin/sgd-studio.js", "schedule", "preview", "paper-lr-decay", "--format", "json"], {
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      process.execPath,
+      ["bin/sgd-studio.js", "schedule", "preview", "paper-lr-decay", "--format", "json"],
+      {
+        encoding: "utf8",
+      },
+    );
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).totals.deltaEnd).toBeCloseTo(0.25, 12);

@@ -58,17 +58,41 @@ export function registerScheduleCommands(program: Command, io: Io): void {
         io.out(`${JSON.stringify(PRESETS, null, 2)}\n`);
         return;
       }
-      io.out(table(["name", "description"], PRESETS.map((p) => [p.name, p.description])));
+      io.out(
+        table(
+          ["name", "description"],
+          PRESETS.map((p) => [p.name, p.description]),
+        ),
+      );
     });
 
   schedule
     .command("preview")
     .description("compile a schedule (a JSON file or a preset name) and print its table")
     .argument("<schedule>", "schedule file (.json) or preset name")
-    .option("--dataset-size <N>", "training examples N", positiveInt("--dataset-size"), DEFAULT_DATASET_SIZE)
-    .option("--noise <C>", "gradient-noise level C (else delta is shown relative to delta_0)", positiveNumber("--noise"))
-    .option("--per <unit>", "rows per epoch or per step", oneOf("--per", ["epoch", "step"] as const), "epoch")
-    .option("--format <fmt>", "table, json or csv", oneOf("--format", ["table", "json", "csv"] as const), "table")
+    .option(
+      "--dataset-size <N>",
+      "training examples N",
+      positiveInt("--dataset-size"),
+      DEFAULT_DATASET_SIZE,
+    )
+    .option(
+      "--noise <C>",
+      "gradient-noise level C (else delta is shown relative to delta_0)",
+      positiveNumber("--noise"),
+    )
+    .option(
+      "--per <unit>",
+      "rows per epoch or per step",
+      oneOf("--per", ["epoch", "step"] as const),
+      "epoch",
+    )
+    .option(
+      "--format <fmt>",
+      "table, json or csv",
+      oneOf("--format", ["table", "json", "csv"] as const),
+      "table",
+    )
     .option("--drop-last", "drop each epoch's last partial batch (overrides the schedule)")
     .action((arg: string, opts: PreviewOptions) => {
       const compiled = compileSchedule(loadScheduleArg(arg), {
@@ -86,8 +110,17 @@ export function registerScheduleCommands(program: Command, io: Io): void {
     .command("export")
     .description("export a schedule as runnable code")
     .argument("<schedule>", "schedule file (.json) or preset name")
-    .requiredOption("--to <target>", "target framework: pytorch", oneOf("--to", ["pytorch"] as const))
-    .option("--dataset-size <N>", "training examples N", positiveInt("--dataset-size"), DEFAULT_DATASET_SIZE)
+    .requiredOption(
+      "--to <target>",
+      "target framework: pytorch",
+      oneOf("--to", ["pytorch"] as const),
+    )
+    .option(
+      "--dataset-size <N>",
+      "training examples N",
+      positiveInt("--dataset-size"),
+      DEFAULT_DATASET_SIZE,
+    )
     .option("--drop-last", "drop each epoch's last partial batch (overrides the schedule)")
     .option("--out <file>", "write to this file instead of stdout")
     .action((arg: string, opts: { datasetSize: number; dropLast?: boolean; out?: string }) => {

@@ -125,7 +125,10 @@ function planBatches(schedule: Schedule, datasetSize: number): BatchPlan {
   return { sizes, caps };
 }
 
-export function compileSchedule(input: Schedule | unknown, options: CompileOptions): CompiledSchedule {
+export function compileSchedule(
+  input: Schedule | unknown,
+  options: CompileOptions,
+): CompiledSchedule {
   const schedule = parseSchedule(input);
   const N = options.datasetSize;
   if (!Number.isInteger(N) || N < 1) {
@@ -164,7 +167,8 @@ export function compileSchedule(input: Schedule | unknown, options: CompileOptio
   const lrSpec = schedule.lr;
   const lrOfSpec = lrSpec ? lrFunction(lrSpec, lrCtx) : undefined;
   const lrAtTime = (t: number, e: number): number => {
-    if (sm) return splitLr(sm.lr, sm.batch, deltaRatioAt(sm.delta, t, E), sm.split, sizes[e] as number);
+    if (sm)
+      return splitLr(sm.lr, sm.batch, deltaRatioAt(sm.delta, t, E), sm.split, sizes[e] as number);
     if (!lrOfSpec) throw new Error("unreachable: validated schedule has lr or smoothing");
     return lrOfSpec(t);
   };

@@ -17,10 +17,7 @@ export function deltaRatioAt(spec: DeltaSpec, t: number, totalEpochs: number): n
       return spec.gamma ** Math.floor(t / spec.every + EPS);
     case "polynomial": {
       if (spec.stages !== undefined) {
-        const m = Math.min(
-          spec.stages - 1,
-          Math.floor((t * spec.stages) / totalEpochs + EPS),
-        );
+        const m = Math.min(spec.stages - 1, Math.floor((t * spec.stages) / totalEpochs + EPS));
         return (1 - m / spec.stages) ** spec.power;
       }
       return Math.max(0, 1 - t / totalEpochs) ** spec.power;
@@ -43,7 +40,13 @@ export function splitBatch(b0: number, ratio: number, split: number): number {
  * lr0 * r^(1 - s) (so split 1 keeps the LR exactly constant); otherwise the LR
  * absorbs the difference.
  */
-export function splitLr(lr0: number, b0: number, ratio: number, split: number, batch: number): number {
+export function splitLr(
+  lr0: number,
+  b0: number,
+  ratio: number,
+  split: number,
+  batch: number,
+): number {
   const ideal = splitBatch(b0, ratio, split);
   if (Math.abs(batch - ideal) <= 1e-13 * ideal) return lr0 * ratio ** (1 - split);
   return lr0 * ratio * Math.sqrt(batch / b0);

@@ -2,11 +2,13 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compileSchedule } from "./compile.js";
-import { LR_KINDS } from "./spec.js";
 import { PRESETS } from "./presets.js";
+import { LR_KINDS } from "./spec.js";
 
 const doc = readFileSync(new URL("../../docs/schedules.md", import.meta.url), "utf8");
-const examples = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1] as string));
+const examples = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) =>
+  JSON.parse(m[1] as string),
+);
 
 describe("docs/schedules.md", () => {
   it("has an example of every LR kind, every batch kind and every delta kind", () => {
@@ -31,7 +33,8 @@ describe("docs/schedules.md", () => {
     const a = compileSchedule(smoothing, { datasetSize: 50_000 });
     const b = compileSchedule(preset, { datasetSize: 50_000 });
     expect(a.epochs.map((r) => r.batchSize)).toEqual(b.epochs.map((r) => r.batchSize));
-    a.epochs.forEach((r, e) => expect(r.lr).toBeCloseTo(b.epochs[e]?.lr as number, 14));
+    for (const [e, r] of a.epochs.entries())
+      expect(r.lr).toBeCloseTo(b.epochs[e]?.lr as number, 14);
     for (const name of PRESETS.map((p) => p.name)) expect(doc).toContain(`\`${name}\``);
   });
 });

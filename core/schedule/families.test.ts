@@ -97,7 +97,10 @@ describe("learning-rate families, per epoch", () => {
     expect(epoch[9]).toBeCloseTo(1 / 25 / 1e4, 15);
     // phase 2 at step 6: pct = (6 - 2) / (9 - 2)
     const pct = 4 / 7;
-    expect(epoch[6]).toBeCloseTo(1e-4 / 25 + ((1 - 1e-4 / 25) / 2) * (Math.cos(Math.PI * pct) + 1), 14);
+    expect(epoch[6]).toBeCloseTo(
+      1e-4 / 25 + ((1 - 1e-4 / 25) / 2) * (Math.cos(Math.PI * pct) + 1),
+      14,
+    );
   });
 
   it("one-cycle, linear anneal, three phases", () => {
@@ -118,16 +121,22 @@ describe("learning-rate families, per epoch", () => {
       { epoch: 4, value: 0.01 },
     ];
     expect(lrs({ kind: "keyframes", points: pts }, 6).epoch[2]).toBeCloseTo(0.505, 14);
-    expect(lrs({ kind: "keyframes", points: pts, interpolation: "log" }, 6).epoch[2]).toBeCloseTo(0.1, 14);
-    expect(lrs({ kind: "keyframes", points: pts, interpolation: "cosine" }, 6).epoch[1]).toBeCloseTo(
-      0.01 + (0.99 * (1 + Math.cos(Math.PI / 4))) / 2,
+    expect(lrs({ kind: "keyframes", points: pts, interpolation: "log" }, 6).epoch[2]).toBeCloseTo(
+      0.1,
       14,
     );
+    expect(
+      lrs({ kind: "keyframes", points: pts, interpolation: "cosine" }, 6).epoch[1],
+    ).toBeCloseTo(0.01 + (0.99 * (1 + Math.cos(Math.PI / 4))) / 2, 14);
     expect(lrs({ kind: "keyframes", points: pts, interpolation: "hold" }, 6).epoch[3]).toBe(1);
     const mixed = lrs(
       {
         kind: "keyframes",
-        points: [{ epoch: 0, value: 1, interpolation: "hold" }, { epoch: 2, value: 0.5 }, { epoch: 4, value: 0.1 }],
+        points: [
+          { epoch: 0, value: 1, interpolation: "hold" },
+          { epoch: 2, value: 0.5 },
+          { epoch: 4, value: 0.1 },
+        ],
       },
       6,
     ).epoch;
@@ -138,7 +147,12 @@ describe("learning-rate families, per epoch", () => {
 
   it("warmup in front of any schedule: ramps to the inner schedule's first LR, then shifts its time", () => {
     const { epoch } = lrs(
-      { kind: "warmup", epochs: 2, startFactor: 0.1, then: { kind: "step", lr: 1, stepSize: 3, gamma: 0.5 } },
+      {
+        kind: "warmup",
+        epochs: 2,
+        startFactor: 0.1,
+        schedule: { kind: "step", lr: 1, stepSize: 3, gamma: 0.5 },
+      },
       8,
     );
     expect(epoch[0]).toBeCloseTo(0.1, 15);
@@ -204,7 +218,11 @@ describe("learning-rate families, per step", () => {
   });
 
   it("warmup is linear over its steps", () => {
-    const w = lrs({ kind: "warmup", epochs: 1, startFactor: 0, then: { kind: "constant", lr: 1 } }, 2, "step").step;
+    const w = lrs(
+      { kind: "warmup", epochs: 1, startFactor: 0, schedule: { kind: "constant", lr: 1 } },
+      2,
+      "step",
+    ).step;
     expect(w[0]).toBe(0);
     expect(w[5]).toBeCloseTo(0.5, 15);
     expect(w[10]).toBe(1);
@@ -214,15 +232,23 @@ describe("learning-rate families, per step", () => {
 describe("batch-size families", () => {
   it("constant, step growth, multistep", () => {
     expect(batches({ kind: "constant", size: 64 }, 3)).toEqual([64, 64, 64]);
-    expect(batches({ kind: "step", size: 32, factor: 2, every: 2 }, 6)).toEqual([32, 32, 64, 64, 128, 128]);
-    expect(batches({ kind: "multistep", size: 10, milestones: [1, 3], factor: 3 }, 4)).toEqual([10, 30, 30, 90]);
+    expect(batches({ kind: "step", size: 32, factor: 2, every: 2 }, 6)).toEqual([
+      32, 32, 64, 64, 128, 128,
+    ]);
+    expect(batches({ kind: "multistep", size: 10, milestones: [1, 3], factor: 3 }, 4)).toEqual([
+      10, 30, 30, 90,
+    ]);
   });
 
   it("exponential and polynomial growth, rounded to whole numbers", () => {
     expect(batches({ kind: "exponential", size: 100, rate: 1.1 }, 3)).toEqual([100, 110, 121]);
     // size + (end - size) * (e / E)^2 with E = 5 epochs
-    expect(batches({ kind: "polynomial", size: 100, end: 500, power: 2 }, 5)).toEqual([100, 116, 164, 244, 356]);
-    expect(batches({ kind: "polynomial", size: 100, end: 500, epochs: 2 }, 4)).toEqual([100, 300, 500, 500]);
+    expect(batches({ kind: "polynomial", size: 100, end: 500, power: 2 }, 5)).toEqual([
+      100, 116, 164, 244, 356,
+    ]);
+    expect(batches({ kind: "polynomial", size: 100, end: 500, epochs: 2 }, 4)).toEqual([
+      100, 300, 500, 500,
+    ]);
   });
 
   it("keyframes hold by default and can interpolate log-linearly", () => {
@@ -231,11 +257,15 @@ describe("batch-size families", () => {
       { epoch: 4, value: 256 },
     ];
     expect(batches({ kind: "keyframes", points: pts }, 5)).toEqual([16, 16, 16, 16, 256]);
-    expect(batches({ kind: "keyframes", points: pts, interpolation: "log" }, 5)).toEqual([16, 32, 64, 128, 256]);
+    expect(batches({ kind: "keyframes", points: pts, interpolation: "log" }, 5)).toEqual([
+      16, 32, 64, 128, 256,
+    ]);
   });
 
   it("rounds to a multiple, caps by max and by the dataset size, with warnings", () => {
-    expect(batches({ kind: "exponential", size: 100, rate: 1.1, roundTo: 8 }, 3)).toEqual([104, 112, 120]);
+    expect(batches({ kind: "exponential", size: 100, rate: 1.1, roundTo: 8 }, 3)).toEqual([
+      104, 112, 120,
+    ]);
     const c = compileSchedule(
       {
         version: 1,
@@ -275,7 +305,14 @@ describe("compiler", () => {
     const c = compileSchedule(base, { datasetSize: 1000 });
     expect(c.epochs).toEqual([
       { epoch: 0, lr: 0.1, batchSize: 300, steps: 4, samples: 1000, delta: 1 },
-      { epoch: 1, lr: 0.05, batchSize: 600, steps: 2, samples: 2000, delta: expect.closeTo(0.5 / Math.sqrt(2), 14) },
+      {
+        epoch: 1,
+        lr: 0.05,
+        batchSize: 600,
+        steps: 2,
+        samples: 2000,
+        delta: expect.closeTo(0.5 / Math.sqrt(2), 14),
+      },
       { epoch: 2, lr: 0.025, batchSize: 1000, steps: 1, samples: 3000, delta: expect.any(Number) },
     ]);
     expect(c.totals.updates).toBe(7);
@@ -300,7 +337,12 @@ describe("compiler", () => {
 
   it("warns when the LR reaches zero, naming the step", () => {
     const c = compileSchedule(
-      { version: 1, epochs: 4, lr: { kind: "polynomial", lr: 0.1, totalIters: 3 }, batch: { kind: "constant", size: 100 } },
+      {
+        version: 1,
+        epochs: 4,
+        lr: { kind: "polynomial", lr: 0.1, totalIters: 3 },
+        batch: { kind: "constant", size: 100 },
+      },
       { datasetSize: 1000 },
     );
     const w = c.warnings.find((x) => x.code === "lr-zero");
@@ -311,7 +353,12 @@ describe("compiler", () => {
   it("a shrinking batch schedule that falls below 1 is an error naming the epoch", () => {
     expect(() =>
       compileSchedule(
-        { version: 1, epochs: 10, lr: { kind: "constant", lr: 0.1 }, batch: { kind: "step", size: 8, factor: 0.5, every: 1 } },
+        {
+          version: 1,
+          epochs: 10,
+          lr: { kind: "constant", lr: 0.1 },
+          batch: { kind: "step", size: 8, factor: 0.5, every: 1 },
+        },
         { datasetSize: 1000 },
       ),
     ).toThrow(/batch size falls to 0\.500 at epoch 4/);

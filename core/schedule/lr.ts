@@ -83,11 +83,13 @@ export function lrFunction(spec: LrSpec, ctx: LrContext): (t: number) => number 
       return (t) => interpolate(points, interpolation, t);
     }
     case "warmup": {
-      const inner = lrFunction(spec.then, innerContext(ctx, spec.epochs));
+      const inner = lrFunction(spec.schedule, innerContext(ctx, spec.epochs));
       const { epochs, startFactor } = spec;
       const base = inner(0);
       return (t) =>
-        t < epochs - EPS ? base * (startFactor + ((1 - startFactor) * t) / epochs) : inner(t - epochs);
+        t < epochs - EPS
+          ? base * (startFactor + ((1 - startFactor) * t) / epochs)
+          : inner(t - epochs);
     }
     case "sequence": {
       const starts: number[] = [];
@@ -130,7 +132,7 @@ export function baseLr(spec: LrSpec): number {
     case "keyframes":
       return (spec.points[0] as { value: number }).value;
     case "warmup":
-      return baseLr(spec.then);
+      return baseLr(spec.schedule);
     case "sequence":
       return baseLr((spec.pieces[0] as { schedule: LrSpec }).schedule);
     default:

@@ -125,7 +125,7 @@ export const PRESETS: readonly Preset[] = [
         kind: "warmup",
         epochs: 5,
         startFactor: 0.01,
-        then: { kind: "cosine", lr: PAPER.lr, tMax: PAPER.epochs - 5, etaMin: 0 },
+        schedule: { kind: "cosine", lr: PAPER.lr, tMax: PAPER.epochs - 5, etaMin: 0 },
       },
       batch: { kind: "constant", size: PAPER.batch },
     },

@@ -139,7 +139,9 @@ export const PolynomialLr = z.strictObject({
 export const LinearLr = z.strictObject({
   kind: z.literal("linear"),
   lr: lrBase,
-  startFactor: factor("startFactor").max(1, { error: "startFactor must be <= 1" }).default(1 / 3),
+  startFactor: factor("startFactor")
+    .max(1, { error: "startFactor must be <= 1" })
+    .default(1 / 3),
   endFactor: nonNegative("endFactor").max(1, { error: "endFactor must be <= 1" }).default(1),
   totalIters: positive("totalIters").default(5),
 });
@@ -154,9 +156,7 @@ export const OneCycleLr = z.strictObject({
     .gt(0, { error: "pctStart must be in (0, 1)" })
     .lt(1, { error: "pctStart must be in (0, 1)" })
     .default(0.3),
-  anneal: z
-    .enum(["cos", "linear"], { error: "anneal must be cos or linear" })
-    .default("cos"),
+  anneal: z.enum(["cos", "linear"], { error: "anneal must be cos or linear" }).default("cos"),
   divFactor: positive("divFactor").default(25),
   finalDivFactor: positive("finalDivFactor").default(1e4),
   threePhase: z.boolean().default(false),
@@ -187,7 +187,7 @@ export interface WarmupLr {
   kind: "warmup";
   epochs: number;
   startFactor: number;
-  then: LrSpec;
+  schedule: LrSpec;
 }
 /** Pieces joined end to end; each piece counts time from its own start (optax join_schedules). */
 export interface SequenceLr {
@@ -230,8 +230,7 @@ export const LrSchema: z.ZodType<LrSpec, unknown> = z.lazy(() =>
         startFactor: nonNegative("startFactor")
           .max(1, { error: "startFactor must be <= 1" })
           .default(0.01),
-        // biome-ignore lint/suspicious/noThenProperty: "then" is the documented field name
-        then: LrSchema,
+        schedule: LrSchema,
       }),
       z.strictObject({
         kind: z.literal("sequence"),

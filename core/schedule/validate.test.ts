@@ -38,7 +38,17 @@ describe("schedule validation", () => {
     ],
     [
       "keyframes out of order",
-      { ...ok, lr: { kind: "keyframes", points: [{ epoch: 0, value: 0.1 }, { epoch: 5, value: 0.05 }, { epoch: 3, value: 0.01 }] } },
+      {
+        ...ok,
+        lr: {
+          kind: "keyframes",
+          points: [
+            { epoch: 0, value: 0.1 },
+            { epoch: 5, value: 0.05 },
+            { epoch: 3, value: 0.01 },
+          ],
+        },
+      },
       "lr.points[2].epoch",
       3,
       /out of order.*sort the points/,
@@ -50,16 +60,52 @@ describe("schedule validation", () => {
       2,
       /first keyframe must be at epoch 0/,
     ],
-    ["unknown kind", { ...ok, lr: { kind: "cosinus", lr: 0.1 } }, "lr.kind", "cosinus", /use one of constant, step/],
+    [
+      "unknown kind",
+      { ...ok, lr: { kind: "cosinus", lr: 0.1 } },
+      "lr.kind",
+      "cosinus",
+      /use one of constant, step/,
+    ],
     ["E = 0", { ...ok, epochs: 0 }, "epochs", 0, /must be >= 1/],
-    ["fractional batch", { ...ok, batch: { kind: "constant", size: 12.5 } }, "batch.size", 12.5, /whole number/],
-    ["misspelled field", { ...ok, lr: { kind: "step", lr: 0.1, stepsize: 3, gamma: 0.5 } }, "lr.stepsize", 3, /unknown field/],
-    ["split out of range", { version: 1, epochs: 5, smoothing: { delta: { kind: "stagewise", gamma: 0.7, every: 2 }, split: 2, lr: 0.1, batch: 64 } }, "smoothing.split", 2, /between 0 \(all LR\) and 1/],
+    [
+      "fractional batch",
+      { ...ok, batch: { kind: "constant", size: 12.5 } },
+      "batch.size",
+      12.5,
+      /whole number/,
+    ],
+    [
+      "misspelled field",
+      { ...ok, lr: { kind: "step", lr: 0.1, stepsize: 3, gamma: 0.5 } },
+      "lr.stepsize",
+      3,
+      /unknown field/,
+    ],
+    [
+      "split out of range",
+      {
+        version: 1,
+        epochs: 5,
+        smoothing: {
+          delta: { kind: "stagewise", gamma: 0.7, every: 2 },
+          split: 2,
+          lr: 0.1,
+          batch: 64,
+        },
+      },
+      "smoothing.split",
+      2,
+      /between 0 \(all LR\) and 1/,
+    ],
     ["wrong version", { ...ok, version: 3 }, "version", 3, /this build reads version 1/],
     [
       "nested error inside a warmup",
-      { ...ok, lr: { kind: "warmup", epochs: 2, then: { kind: "exponential", lr: 0.1, gamma: 0 } } },
-      "lr.then.gamma",
+      {
+        ...ok,
+        lr: { kind: "warmup", epochs: 2, schedule: { kind: "exponential", lr: 0.1, gamma: 0 } },
+      },
+      "lr.schedule.gamma",
       0,
       /gamma must be > 0/,
     ],
@@ -73,13 +119,19 @@ describe("schedule validation", () => {
 
   it("requires lr and batch, or smoothing, but not both", () => {
     expect(issuesOf({ version: 1, epochs: 5, lr: ok.lr }).map((i) => i.path)).toEqual(["batch"]);
-    const both = issuesOf({ ...ok, smoothing: { delta: { kind: "polynomial", power: 1 }, split: 0, lr: 0.1, batch: 8 } });
+    const both = issuesOf({
+      ...ok,
+      smoothing: { delta: { kind: "polynomial", power: 1 }, split: 0, lr: 0.1, batch: 8 },
+    });
     expect(both.map((i) => i.path).sort()).toEqual(["batch", "lr"]);
   });
 
   it("reports every problem at once, in a message that shows path and value", () => {
     try {
-      parseSchedule({ ...ok, epochs: -1, lr: { kind: "step", lr: 0, stepSize: 0, gamma: 0.5 } }, "my.json");
+      parseSchedule(
+        { ...ok, epochs: -1, lr: { kind: "step", lr: 0, stepSize: 0, gamma: 0.5 } },
+        "my.json",
+      );
       expect.unreachable();
     } catch (err) {
       const e = err as ScheduleError;
@@ -90,7 +142,9 @@ describe("schedule validation", () => {
   });
 
   it("reports JSON syntax errors as schedule errors", () => {
-    expect(() => parseScheduleJson('{"version": 1,', "bad.json")).toThrow(/bad\.json: invalid schedule[\s\S]*not valid JSON/);
+    expect(() => parseScheduleJson('{"version": 1,', "bad.json")).toThrow(
+      /bad\.json: invalid schedule[\s\S]*not valid JSON/,
+    );
   });
 });
 
@@ -103,7 +157,13 @@ describe("smoothing-first errors", () => {
           version: 1,
           epochs: 10,
           smoothing: {
-            delta: { kind: "keyframes", points: [{ epoch: 0, value: 1 }, { epoch: 5, value: 8 }] },
+            delta: {
+              kind: "keyframes",
+              points: [
+                { epoch: 0, value: 1 },
+                { epoch: 5, value: 8 },
+              ],
+            },
             split: 1,
             lr: 0.1,
             batch: 32,

@@ -19,7 +19,8 @@ export class ScheduleError extends Error {
   constructor(issues: ScheduleIssue[], source?: string) {
     const where = source ? `${source}: ` : "";
     const lines = issues.map(
-      (i) => `  ${i.path || "(document)"}${i.value === undefined ? "" : ` = ${show(i.value)}`}: ${i.message}`,
+      (i) =>
+        `  ${i.path || "(document)"}${i.value === undefined ? "" : ` = ${show(i.value)}`}: ${i.message}`,
     );
     super(`${where}invalid schedule\n${lines.join("\n")}`);
     this.name = "ScheduleError";
@@ -88,7 +89,13 @@ export function parseScheduleJson(text: string, source?: string): Schedule {
     value = JSON.parse(text);
   } catch (err) {
     throw new ScheduleError(
-      [{ path: "", value: undefined, message: `not valid JSON (${(err as Error).message}); fix the syntax` }],
+      [
+        {
+          path: "",
+          value: undefined,
+          message: `not valid JSON (${(err as Error).message}); fix the syntax`,
+        },
+      ],
       source,
     );
   }
