@@ -28,8 +28,8 @@ export type OptimizerSpec = z.output<typeof OptimizerSchema>;
 export interface OptimizerState {
   kind: OptimizerSpec["kind"];
   step: number;
-  /** Slot name -> one flat Float32 array per variable (momentum buffers, Adam moments). */
-  slots: Record<string, number[][]>;
+  /** Slot name -> one flat array per variable (momentum buffers, Adam moments). */
+  slots: Record<string, Float32Array[]>;
 }
 
 export class Optimizer {
@@ -120,9 +120,9 @@ export class Optimizer {
   }
 
   async getState(): Promise<OptimizerState> {
-    const slots: Record<string, number[][]> = {};
+    const slots: Record<string, Float32Array[]> = {};
     for (const [name, vars] of this.slots) {
-      slots[name] = await Promise.all(vars.map(async (v) => Array.from(await v.data())));
+      slots[name] = await Promise.all(vars.map(async (v) => (await v.data()) as Float32Array));
     }
     return { kind: this.spec.kind, step: this.step, slots };
   }
@@ -140,7 +140,7 @@ export class Optimizer {
         throw new Error(`checkpoint optimizer state is missing slot ${name}`);
       }
       for (const [i, v] of vars.entries()) {
-        v.assign(tf.tensor(values[i] as number[], v.shape, "float32"));
+        v.assign(tf.tensor(values[i] as Float32Array, v.shape, "float32"));
       }
     }
   }

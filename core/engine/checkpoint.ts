@@ -1,0 +1,174 @@
+/**
+ * Checkpoints: after every epoch, everything needed to continue the same
+ * trajectory: model weights (BN statistics included), optimizer state, the
+ * noise estimator, the position in the schedule and the metrics so far.
+ * Shuffling and augmentation are derived from (seed, epoch), so the position
+ * is the RNG state.
+ *
+ * Layout: <dir>/epoch-NNNN/{manifest.json, tensors.bin} and <dir>/latest.json
+ * pointing at the newest. Each checkpoint is written to a temporary folder and
+ * renamed into place, and latest.json is replaced atomically, so a crash while
+ * saving leaves the previous checkpoint intact.
+ */
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { TrainSpec } from "./events.js";
+import { TrainingError } from "./events.js";
+import type { OptimizerState } from "./optimizers.js";
+
+export const CHECKPOINT_VERSION = 1;
+
+export interface TensorEntry {
+  name: string;
+  shape: number[];
+  /** Offset in floats into tensors.bin. */
+  offset: number;
+  length: number;
+}
+
+export interface CheckpointManifest {
+  version: number;
+  spec: TrainSpec;
+  /** Last completed epoch; training resumes at epoch + 1. */
+  epoch: number;
+  /** Optimizer steps taken so far. */
+  step: number;
+  samples: number;
+  weights: TensorEntry[];
+  optimizer: { kind: OptimizerState["kind"]; step: number; slots: Record<string, TensorEntry[]> };
+  noise: { gradSq: number; trace: number; weight: number; count: number } | null;
+  best: { accuracy: number; epoch: number } | null;
+  savedAt: string;
+}
+
+export interface CheckpointData {
+  manifest: CheckpointManifest;
+  weights: Float32Array[];
+  optimizerSlots: Record<string, Float32Array[]>;
+}
+
+interface SaveInput {
+  spec: TrainSpec;
+  epoch: number;
+  step: number;
+  samples: number;
+  weights: { name: string; shape: number[]; values: Float32Array }[];
+  optimizer: OptimizerState;
+  noise: CheckpointManifest["noise"];
+  best: CheckpointManifest["best"];
+}
+
+function epochDirName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(4, "0")}`;
+}
+
+/** Writes a checkpoint and points latest.json at it; returns its folder. */
+export function saveCheckpoint(dir: string, input: SaveInput): string {
+  mkdirSync(dir, { recursive: true });
+  const parts: Float32Array[] = [];
+  let offset = 0;
+  const entry = (name: string, shape: number[], values: Float32Array): TensorEntry => {
+    parts.push(values);
+    const e = { name, shape, offset, length: values.length };
+    offset += values.length;
+    return e;
+  };
+  const weights = input.weights.map((w) => entry(w.name, w.shape, w.values));
+  const slots: Record<string, TensorEntry[]> = {};
+  for (const [slot, arrays] of Object.entries(input.optimizer.slots)) {
+    slots[slot] = arrays.map((a, i) => entry(`${slot}/${i}`, [a.length], a));
+  }
+  const manifest: CheckpointManifest = {
+    version: CHECKPOINT_VERSION,
+    spec: input.spec,
+    epoch: input.epoch,
+    step: input.step,
+    samples: input.samples,
+    weights,
+    optimizer: { kind: input.optimizer.kind, step: input.optimizer.step, slots },
+    noise: input.noise,
+    best: input.best,
+    savedAt: new Date().toISOString(),
+  };
+  const blob = Buffer.alloc(offset * 4);
+  let at = 0;
+  for (const p of parts) {
+    Buffer.from(p.buffer, p.byteOffset, p.byteLength).copy(blob, at);
+    at += p.byteLength;
+  }
+
+  const name = epochDirName(input.epoch);
+  const tmp = join(dir, `.${name}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  writeFileSync(join(tmp, "tensors.bin"), blob);
+  writeFileSync(join(tmp, "manifest.json"), JSON.stringify(manifest));
+  const final = join(dir, name);
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  const pointer = join(dir, `.latest.json.tmp-${process.pid}`);
+  writeFileSync(pointer, JSON.stringify({ checkpoint: name, epoch: input.epoch }));
+  renameSync(pointer, join(dir, "latest.json"));
+  // Older checkpoints are no longer needed once latest.json points past them.
+  for (const other of readdirSync(dir)) {
+    if (other.startsWith("epoch-") && other !== name)
+      rmSync(join(dir, other), { recursive: true, force: true });
+  }
+  return final;
+}
+
+/** The newest checkpoint in dir, or null when there is none. */
+export function latestCheckpoint(dir: string): string | null {
+  const pointer = join(dir, "latest.json");
+  if (!existsSync(pointer)) return null;
+  try {
+    const { checkpoint } = JSON.parse(readFileSync(pointer, "utf8")) as { checkpoint: string };
+    const path = join(dir, checkpoint);
+    return existsSync(join(path, "manifest.json")) ? path : null;
+  } catch {
+    return null;
+  }
+}
+
+export function loadCheckpoint(path: string): CheckpointData {
+  let manifest: CheckpointManifest;
+  let blob: Buffer;
+  try {
+    manifest = JSON.parse(readFileSync(join(path, "manifest.json"), "utf8"));
+    blob = readFileSync(join(path, "tensors.bin"));
+  } catch (err) {
+    throw new TrainingError(
+      "checkpoint",
+      `cannot read checkpoint ${path}: ${(err as Error).message}`,
+    );
+  }
+  if (manifest.version !== CHECKPOINT_VERSION) {
+    throw new TrainingError(
+      "checkpoint",
+      `checkpoint ${path} has version ${manifest.version}; this build reads version ${CHECKPOINT_VERSION}`,
+    );
+  }
+  const floats = new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
+  const read = (e: TensorEntry) => {
+    if (e.offset + e.length > floats.length) {
+      throw new TrainingError(
+        "checkpoint",
+        `checkpoint ${path} is truncated: tensor ${e.name} needs floats up to ${e.offset + e.length}, the file has ${floats.length}`,
+      );
+    }
+    return floats.slice(e.offset, e.offset + e.length);
+  };
+  const optimizerSlots: Record<string, Float32Array[]> = {};
+  for (const [slot, entries] of Object.entries(manifest.optimizer.slots)) {
+    optimizerSlots[slot] = entries.map(read);
+  }
+  return { manifest, weights: manifest.weights.map(read), optimizerSlots };
+}
