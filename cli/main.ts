@@ -1,7 +1,9 @@
 /** The `sgd-studio` command line: a thin host over core. */
 import { Command, CommanderError } from "commander";
 import { ScheduleError } from "../core/schedule/index.js";
+import { registerDoctorCommand } from "./commands/doctor.js";
 import { registerScheduleCommands } from "./commands/schedule.js";
+import { registerTrainCommand } from "./commands/train.js";
 import { CliError, type Io, processIo } from "./io.js";
 
 export function buildProgram(io: Io): Command {
@@ -14,6 +16,8 @@ export function buildProgram(io: Io): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError();
   registerScheduleCommands(program, io);
+  registerTrainCommand(program, io, io === processIo && process.stdout.isTTY === true);
+  registerDoctorCommand(program, io);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands)

@@ -403,7 +403,9 @@ export class Trainer {
       );
     }
     model.setWeights(
-      data.weights.map((values, i) => tf.tensor(values, (weights[i] as tfl.LayerVariable).shape)),
+      data.weights.map((values, i) =>
+        tf.tensor(values, (weights[i] as tfl.LayerVariable).read().shape),
+      ),
     );
     optimizer.setState({
       kind: data.manifest.optimizer.kind,
@@ -425,7 +427,7 @@ export class Trainer {
     const weights = await Promise.all(
       model.weights.map(async (w) => ({
         name: w.name,
-        shape: [...w.shape],
+        shape: [...w.read().shape],
         values: (await w.read().data()) as Float32Array,
       })),
     );

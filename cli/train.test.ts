@@ -1,0 +1,72 @@
+// `sgd-studio train --json` end to end: a worker process trains on the embedded dataset.
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "./main.js";
+
+async function run(...argv: string[]) {
+  let out = "";
+  let err = "";
+  const code = await main(argv, {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+  });
+  return { code, out, err };
+}
+
+describe("sgd-studio train", () => {
+  it("--json prints one event per line and a final summary with testAccuracy", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-train-"));
+    const { code, out, err } = await run(
+      "train",
+      "--model",
+      "mlp",
+      "--schedule",
+      "paper-lr-decay",
+      "--epochs",
+      "2",
+      "--backend",
+      "cpu",
+      "--train-limit",
+      "500",
+      "--checkpoint-dir",
+      dir,
+      "--json",
+    );
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    const events = out
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events[0].type).toBe("start");
+    expect(events.filter((e) => e.type === "epoch")).toHaveLength(2);
+    const summary = events.at(-1);
+    expect(summary.type).toBe("summary");
+    expect(summary.testAccuracy).toBeGreaterThan(0.3);
+    expect(readdirSync(dir)).toContain("latest.json");
+  });
+
+  it("a bad schedule or model fails with the reason on stderr", async () => {
+    const bad = await run("train", "--schedule", "nope", "--json");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/no schedule file or preset named "nope"/);
+    const model = await run(
+      "train",
+      "--model",
+      "vgg",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "1",
+      "--json",
+    );
+    expect(model.code).toBe(1);
+    expect(model.err).toMatch(/Unknown model "vgg"/);
+  });
+});
