@@ -21,6 +21,8 @@ export const TrainSpecSchema = z.strictObject({
   augment: z.boolean().optional(),
   /** Estimate C every this many steps (two batch sizes); 0 turns it off. */
   noiseEvery: z.number().int().nonnegative().default(50),
+  /** Also estimate C directly (b * mean |g_B - g|^2 over several batches) after these epochs (0-based). */
+  noiseDirectEpochs: z.array(z.number().int().nonnegative()).default([]),
   /** Where checkpoints go; none when absent. */
   checkpointDir: z.string().optional(),
   /** Use only the first N training images (quick runs, tests). */
@@ -78,6 +80,17 @@ export interface EpochEvent {
   tensors: number;
 }
 
+/** A direct estimate of C at the end of an epoch (see core/smoothing/noise.ts). */
+export interface NoiseEvent {
+  type: "noise";
+  epoch: number;
+  method: "direct";
+  c: number;
+  /** Mini-batches used, and their size. */
+  batches: number;
+  batchSize: number;
+}
+
 export interface CheckpointEvent {
   type: "checkpoint";
   epoch: number;
@@ -114,6 +127,7 @@ export type TrainEvent =
   | StartEvent
   | StepEvent
   | EpochEvent
+  | NoiseEvent
   | CheckpointEvent
   | StateEvent
   | SummaryEvent

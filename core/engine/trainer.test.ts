@@ -75,6 +75,22 @@ describe("Trainer", () => {
     expect(start.dataset.source).toMatch(/Fashion-MNIST/);
   });
 
+  it("estimates C directly at chosen epochs without changing the run", async () => {
+    const withDirect = await train(
+      spec({ schedule: { ...growing, epochs: 2 }, noiseDirectEpochs: [0] }),
+    );
+    const without = await train(spec({ schedule: { ...growing, epochs: 2 } }));
+    const noise = withDirect.of("noise");
+    expect(noise).toHaveLength(1);
+    expect(noise[0]).toMatchObject({ epoch: 0, method: "direct", batches: 8, batchSize: 50 });
+    // Same order of magnitude as the online two-batch estimate of the same run.
+    const online = (withDirect.of("epoch")[0] as EpochEvent).noiseC as number;
+    expect(noise[0]?.c).toBeGreaterThan(online / 4);
+    expect(noise[0]?.c).toBeLessThan(online * 4);
+    const losses = (r: typeof without) => (r.of("step") as StepEvent[]).map((s) => s.loss);
+    expect(losses(withDirect)).toEqual(losses(without));
+  });
+
   it("has no tensor leaks: the same tensor count after epoch 1 and epoch 5", async () => {
     const { of } = await train(
       spec({

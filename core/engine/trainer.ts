@@ -15,7 +15,7 @@ import type { Dataset, Split } from "../data/types.js";
 import { imageSize } from "../data/types.js";
 import { createModel, modelParamCount } from "../models/index.js";
 import { type CompiledSchedule, compileSchedule, parseSchedule } from "../schedule/index.js";
-import { TwoBatchNoiseEstimator } from "../smoothing/noise.js";
+import { directNoiseEstimate, TwoBatchNoiseEstimator } from "../smoothing/noise.js";
 import { selectBackend } from "./backends.js";
 import { type CheckpointData, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import {
@@ -31,6 +31,8 @@ import { Optimizer } from "./optimizers.js";
 
 /** Steps whose scalars are read back together (one device sync per window). */
 const REPORT_EVERY = 10;
+/** Mini-batches used by the direct estimate of C. */
+const DIRECT_BATCHES = 8;
 const EVAL_BATCH = 500;
 
 interface PendingStep {
@@ -249,6 +251,23 @@ export class Trainer {
         await flush();
         // Stopped mid-epoch: no evaluation or checkpoint for a partial epoch; the last one stays.
         if (!wholeEpoch) break;
+        if (spec.noiseDirectEpochs.includes(e)) {
+          const c = await directNoise(
+            model,
+            variables,
+            dataset,
+            root.fork("noise-direct").fork(e),
+            row.batchSize,
+          );
+          this.emit({
+            type: "noise",
+            epoch: e,
+            method: "direct",
+            c,
+            batches: DIRECT_BATCHES,
+            batchSize: row.batchSize,
+          });
+        }
 
         const test = await evaluate(model, dataset, numClasses);
         lastTest = test.accuracy;
@@ -442,6 +461,52 @@ export class Trainer {
       best,
     });
   }
+}
+
+/**
+ * Direct estimate of C at the current weights: gradients of DIRECT_BATCHES
+ * random mini-batches, their mean standing in for the full gradient (see
+ * directNoiseEstimate). Batch-norm running statistics are restored afterwards,
+ * so the estimate does not change the run.
+ */
+async function directNoise(
+  model: tfl.LayersModel,
+  variables: tf.Variable[],
+  dataset: Dataset,
+  rng: Rng,
+  batchSize: number,
+): Promise<number> {
+  const [h, w, c] = dataset.shape;
+  const saved = model.nonTrainableWeights.map((v) => tf.clone(v.read()));
+  const gradients: Float32Array[] = [];
+  const size = Math.min(batchSize, Math.floor(dataset.train.count / DIRECT_BATCHES));
+  for (const batch of datasetBatches(dataset, "train", { batchSize: size, rng })) {
+    if (gradients.length === DIRECT_BATCHES) break;
+    const flat = tf.tidy(() => {
+      const x = tf.tensor4d(batch.images, [batch.size, h, w, c]);
+      const y = tf.oneHot(tf.tensor1d(batch.labels, "int32"), dataset.classes.length);
+      const { grads } = tf.variableGrads(
+        () =>
+          tf.losses.softmaxCrossEntropy(
+            y,
+            model.apply(x, { training: true }) as tf.Tensor2D,
+          ) as tf.Scalar,
+        variables,
+      );
+      return tf.concat(variables.map((v) => tf.reshape(grads[v.name] as tf.Tensor, [-1])));
+    });
+    gradients.push((await flat.data()) as Float32Array);
+    flat.dispose();
+  }
+  model.nonTrainableWeights.forEach((v, i) => {
+    v.write(saved[i] as tf.Tensor);
+  });
+  tf.dispose(saved);
+  const mean = new Float64Array(gradients[0]?.length ?? 0);
+  for (const g of gradients)
+    for (let i = 0; i < g.length; i++)
+      mean[i] = (mean[i] as number) + (g[i] as number) / gradients.length;
+  return directNoiseEstimate(mean, gradients, size, true);
 }
 
 function countCorrect(logits: tf.Tensor2D, oneHot: tf.Tensor): tf.Scalar {

@@ -54,6 +54,21 @@ describe.each([
     const batches = Array.from({ length: 3000 }, () => batchGradient(rng, a, 16));
     const c = directNoiseEstimate(a, batches, 16);
     expect(Math.abs((c * c) / trueC2 - 1)).toBeLessThan(0.05);
+    // Without the true gradient: g estimated by the mean of 8 batches, corrected for reusing them.
+    const meanOf = (group: Float64Array[]) =>
+      new Float64Array(d).map(
+        (_, i) => group.reduce((s, g) => s + (g[i] as number), 0) / group.length,
+      );
+    const estimates = Array.from({ length: 300 }, (_, r) => {
+      const group = batches.slice(r * 8, r * 8 + 8);
+      return directNoiseEstimate(meanOf(group), group, 16, true) ** 2;
+    });
+    const avg = estimates.reduce((s, x) => s + x, 0) / estimates.length;
+    expect(Math.abs(avg / trueC2 - 1)).toBeLessThan(0.05);
+    const few = batches.slice(0, 8);
+    expect(directNoiseEstimate(meanOf(few), few, 16, true)).toBeGreaterThan(
+      directNoiseEstimate(meanOf(few), few, 16),
+    );
   });
 });
 

@@ -77,12 +77,14 @@ export class TwoBatchNoiseEstimator {
 /**
  * Direct estimate at a checkpoint: given the full (or large-sample) gradient g
  * and several mini-batch gradients g_B of batch size b,
- * C^2 ~= b * mean |g_B - g|^2.
+ * C^2 ~= b * mean |g_B - g|^2. When g is the mean of those same K batches,
+ * pass `fullIsBatchMean` to correct the 1 - 1/K shrinkage that causes.
  */
 export function directNoiseEstimate(
   full: ArrayLike<number>,
   batches: readonly ArrayLike<number>[],
   batchSize: number,
+  fullIsBatchMean = false,
 ): number {
   if (batches.length === 0) throw new RangeError("need at least one mini-batch gradient");
   let sum = 0;
@@ -95,5 +97,9 @@ export function directNoiseEstimate(
       sum += d * d;
     }
   }
-  return Math.sqrt((batchSize * sum) / batches.length);
+  const k = batches.length;
+  if (fullIsBatchMean && k < 2)
+    throw new RangeError("need at least two batches when g is their mean");
+  const correction = fullIsBatchMean ? k / (k - 1) : 1;
+  return Math.sqrt((correction * batchSize * sum) / k);
 }
