@@ -3,6 +3,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["core/**/*.test.ts", "cli/**/*.test.ts", "tests/**/*.test.ts"],
-    testTimeout: 60_000,
+    testTimeout: 180_000,
   },
 });
