@@ -28,6 +28,7 @@ import {
   TrainSpecSchema,
 } from "./events.js";
 import { Optimizer } from "./optimizers.js";
+import { countCorrect, type StepModel, type StepResult, trainStep } from "./step.js";
 
 /** Steps whose scalars are read back together (one device sync per window). */
 const REPORT_EVERY = 10;
@@ -35,17 +36,12 @@ const REPORT_EVERY = 10;
 const DIRECT_BATCHES = 8;
 const EVAL_BATCH = 500;
 
-interface PendingStep {
+interface PendingStep extends StepResult {
   step: number;
   epoch: number;
   lr: number;
   batchSize: number;
   size: number;
-  loss: tf.Scalar;
-  gradNormSq: tf.Scalar;
-  correct: tf.Scalar;
-  smallNormSq: tf.Scalar | null;
-  smallSize: number;
 }
 
 export interface TrainerOptions {
@@ -120,6 +116,12 @@ export class Trainer {
     });
     const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const optimizer = new Optimizer(spec.optimizer, variables);
+    const stepModel: StepModel = {
+      model,
+      variables,
+      optimizer,
+      numClasses: dataset.classes.length,
+    };
     const noise = new TwoBatchNoiseEstimator(0.9);
     let best: { accuracy: number; epoch: number } | null = null;
     let samples = 0;
@@ -232,19 +234,22 @@ export class Trainer {
           const lr = compiled.steps.lr[this.step] as number;
           const measureNoise =
             spec.noiseEvery > 0 && this.step % spec.noiseEvery === 0 && batch.size >= 8;
-          pending.push(
-            this.trainStep(
-              model,
-              variables,
-              optimizer,
-              dataset,
-              batch,
-              numClasses,
-              lr,
-              row.batchSize,
-              measureNoise,
-            ),
-          );
+          const x = tf.tensor4d(batch.images, [batch.size, ...dataset.shape] as [
+            number,
+            number,
+            number,
+            number,
+          ]);
+          const result = trainStep(stepModel, x, batch.labels, lr, measureNoise);
+          x.dispose();
+          pending.push({
+            ...result,
+            step: this.step,
+            epoch: e,
+            lr,
+            batchSize: row.batchSize,
+            size: batch.size,
+          });
           this.step++;
           if (pending.length >= REPORT_EVERY) await flush();
         }
@@ -309,70 +314,6 @@ export class Trainer {
     };
     this.emit(summary);
     return summary;
-  }
-
-  /** One optimizer step; returns the step's scalars, still on the device. */
-  private trainStep(
-    model: tfl.LayersModel,
-    variables: tf.Variable[],
-    optimizer: Optimizer,
-    dataset: Dataset,
-    batch: { images: Float32Array; labels: Int32Array; size: number },
-    numClasses: number,
-    lr: number,
-    batchSize: number,
-    measureNoise: boolean,
-  ): PendingStep {
-    const [h, w, c] = dataset.shape;
-    const x = tf.tensor4d(batch.images, [batch.size, h, w, c]);
-    const y = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.labels, "int32"), numClasses));
-    let correct: tf.Scalar | null = null;
-    const { value: loss, grads } = tf.variableGrads(() => {
-      const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-      correct = tf.keep(countCorrect(logits, y));
-      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-    }, variables);
-    const ordered = variables.map((v) => grads[v.name] as tf.Tensor);
-    const gradNormSq = tf.tidy(
-      () => tf.addN(ordered.map((g) => tf.sum(tf.square(g)))) as tf.Scalar,
-    );
-    let smallNormSq: tf.Scalar | null = null;
-    let smallSize = 0;
-    if (measureNoise) {
-      // Two-batch estimate of C: the gradient over a quarter of the batch, at the same weights.
-      smallSize = Math.max(1, Math.floor(batch.size / 4));
-      const xs = tf.slice(x, 0, smallSize);
-      const ys = tf.slice(y, 0, smallSize);
-      const small = tf.variableGrads(
-        () =>
-          tf.losses.softmaxCrossEntropy(
-            ys,
-            model.apply(xs, { training: true }) as tf.Tensor2D,
-          ) as tf.Scalar,
-        variables,
-      );
-      smallNormSq = tf.tidy(
-        () =>
-          tf.addN(
-            variables.map((v) => tf.sum(tf.square(small.grads[v.name] as tf.Tensor))),
-          ) as tf.Scalar,
-      );
-      tf.dispose([xs, ys, small.value, ...Object.values(small.grads)]);
-    }
-    optimizer.apply(ordered, lr);
-    tf.dispose([x, y, ...ordered]);
-    return {
-      step: this.step,
-      epoch: this.epoch,
-      lr,
-      batchSize,
-      size: batch.size,
-      loss,
-      gradNormSq,
-      correct: correct as unknown as tf.Scalar,
-      smallNormSq,
-      smallSize,
-    };
   }
 
   private async selectBackend() {
@@ -507,13 +448,6 @@ async function directNoise(
     for (let i = 0; i < g.length; i++)
       mean[i] = (mean[i] as number) + (g[i] as number) / gradients.length;
   return directNoiseEstimate(mean, gradients, size, true);
-}
-
-function countCorrect(logits: tf.Tensor2D, oneHot: tf.Tensor): tf.Scalar {
-  return tf.tidy(
-    () =>
-      tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(oneHot, 1)), "float32")) as tf.Scalar,
-  );
 }
 
 /** Test loss and accuracy, in inference mode (BN uses its moving statistics). */
