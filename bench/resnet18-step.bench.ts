@@ -27,7 +27,9 @@ const models = arg("models", "resnet18,cnn").split(",");
 const selection = await selectBackend(backendName);
 console.error(selection.summary);
 
-async function measure(name: string): Promise<{ imgPerSec: number; msPerStep: number; firstStepMs: number }> {
+async function measure(
+  name: string,
+): Promise<{ imgPerSec: number; msPerStep: number; firstStepMs: number }> {
   const shape: [number, number, number] = [32, 32, 3];
   const model = createModel(name, { inputShape: shape, numClasses: 10, seed: 0 });
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
