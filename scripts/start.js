@@ -20,5 +20,10 @@ console.log(
 const { main } = await import("../dist/cli/main.js");
 process.exitCode = await main(["schedule", "preview", "paper-hybrid"]);
 console.log(
-  "\nMore: npx sgd-studio schedule presets | schedule preview <file|preset> --per step --format json | schedule export <file|preset> --to pytorch",
+  [
+    "",
+    "Train with it on the embedded Fashion-MNIST subset (no download):",
+    "  npx sgd-studio train --model mlp --schedule paper-hybrid --epochs 5",
+    "More: npx sgd-studio schedule presets | schedule export <file|preset> --to pytorch | doctor | --help",
+  ].join("\n"),
 );
