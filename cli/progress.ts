@@ -15,6 +15,10 @@ export function formatDuration(seconds: number): string {
       : `${sec}s`;
 }
 
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
 export function bar(fraction: number, width = 24): string {
   const f = Math.min(1, Math.max(0, fraction));
   const full = Math.round(f * width);
@@ -53,13 +57,13 @@ export class ProgressView {
         const done = e.step + 1;
         const rate = (done - this.firstStep) / ((performance.now() - this.started) / 1000);
         const eta = (this.totalSteps - done) / rate;
-        const line = `${bar(done / this.totalSteps)} ${Math.floor((100 * done) / this.totalSteps)}% epoch ${e.epoch + 1}/${this.epochs} step ${done}/${this.totalSteps} loss ${num(e.loss)} lr ${num(e.lr)} batch ${e.batchSize} delta ${num(e.delta)} ${Math.round(e.throughput)} img/s ETA ${formatDuration(eta)}`;
+        const line = `${bar(done / this.totalSteps)} ${Math.floor((100 * done) / this.totalSteps)}% epoch ${e.epoch + 1}/${this.epochs} step ${done}/${this.totalSteps} loss ${e.loss.toFixed(4)} lr ${num(e.lr)} batch ${e.batchSize} delta ${e.delta.toPrecision(3)} ${Math.round(e.throughput)} img/s ETA ${formatDuration(eta)}`;
         this.write(`\r${line}\x1b[K`);
         break;
       }
       case "epoch":
         this.write(
-          `${this.interactive ? "\r\x1b[K" : ""}epoch ${e.epoch + 1}/${this.epochs}: train loss ${num(e.trainLoss)} acc ${num(e.trainAccuracy)} | test loss ${num(e.testLoss)} acc ${num(e.testAccuracy)} | ${formatDuration(e.wallTime)}${e.noiseC === null ? "" : ` | C ~ ${num(e.noiseC)}`}\n`,
+          `${this.interactive ? "\r\x1b[K" : ""}epoch ${e.epoch + 1}/${this.epochs}: train loss ${e.trainLoss.toFixed(4)} acc ${pct(e.trainAccuracy)} | test loss ${e.testLoss.toFixed(4)} acc ${pct(e.testAccuracy)} | ${formatDuration(e.wallTime)}${e.noiseC === null ? "" : ` | C ~ ${e.noiseC.toPrecision(3)}`}\n`,
         );
         break;
       case "stopping":
@@ -67,7 +71,7 @@ export class ProgressView {
         break;
       case "summary":
         this.write(
-          `${e.status}: ${e.steps} steps in ${formatDuration(e.wallTime)}, test accuracy ${e.testAccuracy === null ? "-" : num(e.testAccuracy)} (best ${e.bestTestAccuracy === null ? "-" : num(e.bestTestAccuracy)})${e.checkpoint ? `\ncheckpoint: ${e.checkpoint}` : ""}\n`,
+          `${e.status}: ${e.steps} steps in ${formatDuration(e.wallTime)}, test accuracy ${e.testAccuracy === null ? "-" : pct(e.testAccuracy)} (best ${e.bestTestAccuracy === null ? "-" : `${pct(e.bestTestAccuracy)} at epoch ${(e.bestEpoch ?? 0) + 1}`})${e.checkpoint ? `\ncheckpoint: ${e.checkpoint}` : ""}\n`,
         );
         break;
       default:
