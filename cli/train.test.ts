@@ -1,4 +1,5 @@
 // `sgd-studio train --json` end to end: a worker process trains on the embedded dataset.
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +50,47 @@ describe("sgd-studio train", () => {
     const summary = events.at(-1);
     expect(summary.type).toBe("summary");
     expect(summary.testAccuracy).toBeGreaterThan(0.3);
+    expect(readdirSync(dir)).toContain("latest.json");
+  });
+
+  it("Ctrl-C (SIGINT) stops the run cleanly and keeps the last checkpoint", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-sigint-"));
+    const child = spawn(
+      process.execPath,
+      [
+        "bin/sgd-studio.js",
+        "train",
+        "--epochs",
+        "50",
+        "--backend",
+        "cpu",
+        "--train-limit",
+        "300",
+        "--checkpoint-dir",
+        dir,
+        "--json",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let signalled = false;
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (!signalled && out.includes('"type":"checkpoint"')) {
+        signalled = true;
+        child.kill("SIGINT");
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(0);
+    const events = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const summary = events.at(-1);
+    expect(summary).toMatchObject({ type: "summary", status: "stopped" });
+    expect(summary.checkpoint).toMatch(/epoch-\d{4}$/);
+    expect(events.filter((e) => e.type === "epoch").length).toBeLessThan(50);
     expect(readdirSync(dir)).toContain("latest.json");
   });
 

@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileSchedule } from "../schedule/index.js";
+import { probeBackends } from "./backends.js";
 import type { EpochEvent, StartEvent, StepEvent, TrainEvent, TrainSpecInput } from "./events.js";
 import { TrainingError } from "./events.js";
-import { Trainer } from "./trainer.js";
+import { asTrainingError, Trainer } from "./trainer.js";
 import { startTraining } from "./worker-client.js";
 
 const growing = {
@@ -164,6 +165,23 @@ describe("Trainer", () => {
     expect((of("step") as StepEvent[]).map((s) => s.batchSize)).toEqual([200]);
   });
 
+  it("turns allocation failures from any backend into an out-of-memory error with a fix", async () => {
+    const s = (await import("./events.js")).TrainSpecSchema.parse(spec({ model: "resnet18" }));
+    for (const message of [
+      "Failed to allocate buffer of size 1073741824", // webgpu
+      "OOM when allocating tensor with shape[4096,64,32,32]", // tfjs-node
+      "RangeError: Array buffer allocation failed", // cpu
+      "memory access out of bounds", // wasm heap exhausted
+    ]) {
+      const e = asTrainingError(new Error(message), 12, 3, s);
+      expect(e.code).toBe("out-of-memory");
+      expect(e.message).toMatch(
+        /ran out of memory at step 12 \(epoch 3\) training resnet18.*Lower the batch size/,
+      );
+    }
+    expect(asTrainingError(new Error("shape mismatch"), 1, 0, s).code).toBe("internal");
+  });
+
   it("rejects unknown models and datasets with clear errors", async () => {
     await expect(train(spec({ model: "resnet1000" }))).rejects.toThrow(
       /Unknown model "resnet1000"/,
@@ -172,6 +190,29 @@ describe("Trainer", () => {
       code: "dataset",
     });
   });
+});
+
+describe("Trainer on the real WebGPU path (lavapipe on CI machines)", async () => {
+  const [probe] = await probeBackends({ only: ["webgpu"] });
+  if (!probe?.available) console.warn(`skipping WebGPU training: no adapter (${probe?.reason})`);
+  it.skipIf(!probe?.available)(
+    "trains the mlp: loss falls, no tensor leak, data read with await data()",
+    async () => {
+      const { summary, of } = await train(
+        spec({
+          backend: "webgpu",
+          schedule: { ...growing, epochs: 2, batch: { kind: "constant", size: 64 } },
+          trainLimit: 640,
+          testLimit: 200,
+        }),
+      );
+      expect((of("start")[0] as StartEvent).backend).toBe("webgpu");
+      const epochs = of("epoch") as EpochEvent[];
+      expect(epochs[1]?.trainLoss).toBeLessThan(epochs[0]?.trainLoss as number);
+      expect(epochs[1]?.tensors).toBe(epochs[0]?.tensors);
+      expect(summary.testAccuracy).toBeGreaterThan(0.5);
+    },
+  );
 });
 
 describe("training in a worker process", () => {

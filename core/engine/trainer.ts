@@ -483,7 +483,7 @@ async function evaluate(
 const OOM =
   /out of memory|\bOOM\b|failed to allocate|allocation failed|Array buffer allocation|Invalid typed array length|memory access out of bounds/i;
 
-function asTrainingError(
+export function asTrainingError(
   err: unknown,
   step: number,
   epoch: number,
