@@ -20,6 +20,9 @@ async function run(...argv: string[]) {
   return { code, out, err };
 }
 
+// Never touch the user's real library.
+process.env.SGD_STUDIO_HOME = mkdtempSync(join(tmpdir(), "cli-train-home-"));
+
 describe("sgd-studio train", () => {
   it("--json prints one event per line and a final summary with testAccuracy", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cli-train-"));
@@ -45,7 +48,9 @@ describe("sgd-studio train", () => {
       .trim()
       .split("\n")
       .map((line) => JSON.parse(line));
-    expect(events[0].type).toBe("start");
+    // First the run's id in the library, then the training events.
+    expect(events[0]).toMatchObject({ type: "run", id: expect.any(String) });
+    expect(events[1].type).toBe("start");
     expect(events.filter((e) => e.type === "epoch")).toHaveLength(2);
     const summary = events.at(-1);
     expect(summary.type).toBe("summary");

@@ -1,0 +1,105 @@
+// Crash safety: a writer process killed with SIGKILL in the middle of a run leaves a library
+// that opens, passes integrity_check, holds every committed metric, and shows the run interrupted.
+import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { libraryPaths } from "./paths.js";
+import { RunStore } from "./store.js";
+
+const WRITER = fileURLToPath(new URL("./crash-writer.ts", import.meta.url));
+const FLUSH_ROWS = 1000;
+const homes: string[] = [];
+
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+interface Outcome {
+  home: string;
+  runId: string;
+  committed: number;
+  signal: NodeJS.Signals | null;
+}
+
+/** Starts a writer, kills it with SIGKILL once `killAfter` rows are committed (plus a random delay). */
+function crashWriter(killAfter: number): Promise<Outcome> {
+  const home = mkdtempSync(join(tmpdir(), "crash-"));
+  homes.push(home);
+  const child = fork(WRITER, [home, String(FLUSH_ROWS)], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  let runId = "";
+  let committed = 0;
+  let killing = false;
+  return new Promise((resolve, reject) => {
+    const timeout = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`writer did not reach ${killAfter} rows in time: ${stderr}`));
+    }, 30_000);
+    child.on("message", (m: { type: string; runId: string; rows?: number }) => {
+      runId = m.runId;
+      if (m.type === "committed") committed = Math.max(committed, m.rows ?? 0);
+      if (!killing && committed >= killAfter) {
+        killing = true;
+        setTimeout(() => child.kill("SIGKILL"), Math.random() * 20);
+      }
+    });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timeout);
+      if (!killing) reject(new Error(`writer exited early (code ${code}): ${stderr}`));
+      else resolve({ home, runId, committed, signal });
+    });
+  });
+}
+
+describe("crash safety", () => {
+  it("SIGKILL mid-run: integrity ok, every committed row there, run interrupted and resumable", async () => {
+    const outcomes = await Promise.all([
+      crashWriter(8_000),
+      crashWriter(20_000),
+      crashWriter(33_000),
+    ]);
+    for (const o of outcomes) {
+      expect(o.signal).toBe("SIGKILL");
+      const raw = new Database(libraryPaths(o.home).db);
+      expect(raw.pragma("integrity_check", { simple: true })).toBe("ok");
+      expect(raw.pragma("foreign_key_check")).toEqual([]);
+      raw.close();
+
+      const before = RunStore.open(o.home, { recover: false });
+      expect(before.getRun(o.runId).status).toBe("running");
+      before.close();
+
+      const store = RunStore.open(o.home, { recover: false });
+      const { n } = store.db
+        .prepare("SELECT count(*) AS n FROM metric_values WHERE run_id = ?")
+        .get(o.runId) as { n: number };
+      expect(n).toBeGreaterThanOrEqual(o.committed);
+      // Transactions are all or nothing: only whole batches are in the file.
+      expect(n % FLUSH_ROWS).toBe(0);
+      const steps = store.db
+        .prepare("SELECT count(DISTINCT step) AS s, max(step) AS m FROM metrics")
+        .get() as { s: number; m: number };
+      expect(steps.s).toBe(steps.m + 1); // no holes
+
+      expect(store.recoverInterrupted()).toEqual([o.runId]);
+      const run = store.getRun(o.runId);
+      expect(run.status).toBe("interrupted");
+      const point = store.resumePoint(o.runId);
+      expect(point).not.toBeNull();
+      expect(point?.epoch).toBeGreaterThanOrEqual(0);
+      store.setStatus(o.runId, "running"); // resumable
+      store.close();
+    }
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * The library's SQLite schema and its migrations (documented in docs/storage.md).
+ *
+ * The schema version is SQLite's `PRAGMA user_version`; `PRAGMA application_id`
+ * marks the file as an SGD Studio library. Opening a library applies every
+ * migration newer than its version, each in its own IMMEDIATE transaction (so
+ * two processes opening a new library at once cannot both migrate), and
+ * refuses a library written by a newer build instead of touching it.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { StoreError } from "./errors.js";
+
+export type Db = Database.Database;
+
+export const nowIso = (): string => new Date().toISOString();
+
+/** "SGDS" as a 32-bit integer, in the file header (offset 68). */
+export const APPLICATION_ID = 0x53474453;
+
+export interface Migration {
+  version: number;
+  description: string;
+  up: (db: Db) => void;
+}
+
+const V1 = `
+CREATE TABLE runs (
+  pk                   INTEGER PRIMARY KEY,
+  id                   TEXT NOT NULL UNIQUE,
+  status               TEXT NOT NULL CHECK (status IN
+                         ('queued','running','paused','completed','stopped','failed','interrupted')),
+  spec_json            TEXT NOT NULL CHECK (json_valid(spec_json)),
+  schedule_json        TEXT CHECK (schedule_json IS NULL OR json_valid(schedule_json)),
+  schedule_name        TEXT,
+  model                TEXT NOT NULL,
+  dataset              TEXT NOT NULL,
+  optimizer            TEXT NOT NULL,
+  seed                 INTEGER NOT NULL,
+  backend              TEXT,
+  environment_json     TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(environment_json)),
+  error_code           TEXT,
+  error_message        TEXT,
+  error_step           INTEGER,
+  error_epoch          INTEGER,
+  created_at           TEXT NOT NULL,
+  started_at           TEXT,
+  finished_at          TEXT,
+  updated_at           TEXT NOT NULL,
+  planned_epochs       INTEGER,
+  planned_steps        INTEGER,
+  last_epoch           INTEGER,
+  last_step            INTEGER,
+  samples              INTEGER,
+  wall_time            REAL,
+  final_train_loss     REAL,
+  final_train_accuracy REAL,
+  final_test_loss      REAL,
+  final_test_accuracy  REAL,
+  best_test_accuracy   REAL,
+  best_epoch           INTEGER,
+  checkpoint_dir       TEXT,
+  owner_host           TEXT,
+  owner_pid            INTEGER
+);
+CREATE INDEX runs_status ON runs(status);
+CREATE INDEX runs_created ON runs(created_at);
+
+CREATE TABLE metric_keys (
+  id   INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE metrics (
+  run_pk      INTEGER NOT NULL REFERENCES runs(pk) ON DELETE CASCADE,
+  key_id      INTEGER NOT NULL REFERENCES metric_keys(id),
+  step        INTEGER NOT NULL,
+  epoch       INTEGER NOT NULL,
+  epochs_done REAL NOT NULL,
+  samples     INTEGER NOT NULL,
+  wall_time   REAL NOT NULL,
+  value       REAL,
+  PRIMARY KEY (run_pk, key_id, step)
+) WITHOUT ROWID;
+
+CREATE TABLE tags (
+  run_pk     INTEGER NOT NULL REFERENCES runs(pk) ON DELETE CASCADE,
+  tag        TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (run_pk, tag)
+) WITHOUT ROWID;
+CREATE INDEX tags_tag ON tags(tag);
+
+CREATE TABLE notes (
+  run_pk     INTEGER PRIMARY KEY REFERENCES runs(pk) ON DELETE CASCADE,
+  body       TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE checkpoints (
+  run_pk     INTEGER NOT NULL REFERENCES runs(pk) ON DELETE CASCADE,
+  epoch      INTEGER NOT NULL,
+  step       INTEGER,
+  path       TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (run_pk, epoch)
+) WITHOUT ROWID;
+
+CREATE VIEW metric_values AS
+  SELECT r.id AS run_id, k.name AS key, m.step, m.epoch, m.epochs_done, m.samples,
+         m.wall_time, m.value
+  FROM metrics m JOIN runs r ON r.pk = m.run_pk JOIN metric_keys k ON k.id = m.key_id;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "runs, metrics, metric_keys, tags, notes, checkpoints; metric_values view",
+    up: (db) => db.exec(V1),
+  },
+];
+
+export const SCHEMA_VERSION = (MIGRATIONS.at(-1) as Migration).version;
+
+export function schemaVersion(db: Db): number {
+  return db.pragma("user_version", { simple: true }) as number;
+}
+
+/** Brings the schema up to the newest migration; refuses files from newer builds or other apps. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): void {
+  const latest = migrations.at(-1)?.version ?? 0;
+  const appId = db.pragma("application_id", { simple: true }) as number;
+  const check = (version: number) => {
+    if (appId !== 0 && appId !== APPLICATION_ID) {
+      throw new StoreError(
+        "not-a-library",
+        `${db.name} is an SQLite file of another application (application_id ${appId}), not an SGD Studio library`,
+      );
+    }
+    if (version > latest) {
+      throw new StoreError(
+        "newer-schema",
+        `the library ${db.name} has schema version ${version}, newer than this build reads (${latest}): update SGD Studio`,
+      );
+    }
+  };
+  check(schemaVersion(db));
+  for (const m of migrations) {
+    if (m.version <= schemaVersion(db)) continue;
+    db.transaction(() => {
+      // Another process may have migrated between our read and this lock.
+      const current = schemaVersion(db);
+      check(current);
+      if (m.version <= current) return;
+      if (current === 0) {
+        const tables = db
+          .prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'")
+          .get() as { n: number };
+        if (tables.n > 0) {
+          throw new StoreError(
+            "not-a-library",
+            `${db.name} already holds tables but is not an SGD Studio library`,
+          );
+        }
+      }
+      m.up(db);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+}
+
+export interface OpenOptions {
+  migrations?: readonly Migration[];
+  /** How long a writer waits for another's lock before failing (ms). */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating if needed) a library database: WAL journal, synchronous =
+ * NORMAL (a committed transaction survives a process crash; a power cut can
+ * lose the last few, never corrupt the file), foreign keys on.
+ */
+export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  mkdirSync(dirname(file), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(file, { timeout: options.busyTimeoutMs ?? 10_000 });
+  } catch (err) {
+    throw new StoreError("open", `cannot open the library ${file}: ${(err as Error).message}`);
+  }
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    migrate(db, options.migrations);
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError("open", `cannot open the library ${file}: ${(err as Error).message}`);
+  }
+  return db;
+}

@@ -1,0 +1,328 @@
+// The run library: schema and migrations, run states, recovery, tags, notes, delete.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { StoreError } from "./errors.js";
+import { syntheticRun, testSpec, writeTestCheckpoint } from "./fixtures.js";
+import { libraryPaths } from "./paths.js";
+import { APPLICATION_ID, MIGRATIONS, type Migration, SCHEMA_VERSION } from "./schema.js";
+import { RUN_STATUSES, type RunStatus, TRANSITIONS } from "./states.js";
+import { RunStore } from "./store.js";
+
+let home = "";
+let store: RunStore;
+
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), "store-"));
+  store = RunStore.open(home);
+});
+afterEach(() => {
+  store.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe("schema", () => {
+  it("creates a WAL library with a version, an application id and every table", () => {
+    const db = new Database(libraryPaths(home).db, { readonly: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma("application_id", { simple: true })).toBe(APPLICATION_ID);
+    const names = (
+      db.prepare("SELECT name FROM sqlite_schema WHERE type IN ('table','view')").all() as {
+        name: string;
+      }[]
+    ).map((r) => r.name);
+    for (const t of ["runs", "metrics", "metric_keys", "tags", "notes", "checkpoints"])
+      expect(names).toContain(t);
+    expect(names).toContain("metric_values");
+    db.close();
+  });
+
+  it("reopens without migrating again and keeps the runs", () => {
+    const run = store.createRun(testSpec());
+    store.close();
+    store = RunStore.open(home);
+    expect(store.getRun(run.id).id).toBe(run.id);
+  });
+
+  it("applies newer migrations to an existing library, in order, keeping data", () => {
+    const run = store.createRun(testSpec());
+    store.close();
+    const v2: Migration = {
+      version: SCHEMA_VERSION + 1,
+      description: "test: add a column",
+      up: (db) => db.exec("ALTER TABLE runs ADD COLUMN color TEXT DEFAULT 'blue'"),
+    };
+    store = RunStore.open(home, { migrations: [...MIGRATIONS, v2] });
+    const row = store.db.prepare("SELECT color FROM runs WHERE id = ?").get(run.id) as {
+      color: string;
+    };
+    expect(row.color).toBe("blue");
+    expect(store.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION + 1);
+    store.close();
+    // This build (without v2) refuses the newer file rather than touching it.
+    expect(() => RunStore.open(home)).toThrow(
+      /schema version 2, newer than this build reads \(1\)/,
+    );
+    store = RunStore.open(home, { migrations: [...MIGRATIONS, v2] });
+  });
+
+  it("refuses SQLite files that are not libraries", () => {
+    const other = mkdtempSync(join(tmpdir(), "store-other-"));
+    const db = new Database(libraryPaths(other).db);
+    db.exec("CREATE TABLE stuff (x)");
+    db.close();
+    expect(() => RunStore.open(other)).toThrow(/not an SGD Studio library/);
+    const third = mkdtempSync(join(tmpdir(), "store-third-"));
+    const db3 = new Database(libraryPaths(third).db);
+    db3.pragma("application_id = 42");
+    db3.close();
+    expect(() => RunStore.open(third)).toThrow(/another application/);
+    rmSync(other, { recursive: true, force: true });
+    rmSync(third, { recursive: true, force: true });
+  });
+});
+
+describe("runs", () => {
+  it("creates a queued run with its spec, environment and a checkpoint folder in the library", () => {
+    const run = store.createRun(testSpec({ checkpointDir: "/somewhere/else" }), { node: "20" });
+    expect(run.id).toMatch(/^\d{8}-\d{6}-[0-9a-f]{6}$/);
+    expect(run.status).toBe("queued");
+    expect(run.model).toBe("mlp");
+    expect(run.dataset).toBe("default");
+    expect(run.optimizer).toBe("sgd");
+    expect(run.seed).toBe(7);
+    expect(run.backend).toBe("cpu");
+    expect(run.scheduleName).toBe("test-cosine");
+    expect(run.environment).toEqual({ node: "20" });
+    expect(run.spec).not.toHaveProperty("checkpointDir");
+    expect(run.spec.noiseEvery).toBe(50); // defaults filled in
+    expect(run.checkpointDir).toBe("/somewhere/else");
+    const own = store.createRun(testSpec());
+    expect(own.checkpointDir).toBe(join(home, "runs", own.id, "checkpoints"));
+    expect(own.environment).toHaveProperty("node", process.versions.node);
+  });
+
+  it("rejects invalid specs and ids with a clear error", () => {
+    expect(() => store.createRun(testSpec({ model: "" }))).toThrow(/invalid training spec: model/);
+    expect(() => store.createRun(testSpec(), {}, { id: "../escape" })).toThrow(/invalid run id/);
+  });
+
+  it("finds runs by id or a unique part of it, and says when a part is ambiguous", () => {
+    const a = store.createRun(testSpec(), {}, { id: "alpha-0001" });
+    store.createRun(testSpec(), {}, { id: "alpha-0002" });
+    expect(store.getRun("alpha-0001").id).toBe(a.id);
+    expect(store.getRun("0001").id).toBe(a.id);
+    expect(() => store.getRun("alpha")).toThrow(/matches several runs/);
+    expect(() => store.getRun("nope-nope")).toThrow(/no run nope-nope/);
+    expect(store.findRun("nope-nope")).toBeNull();
+  });
+
+  it("lists runs newest first, filtered by status, tag, model and dataset", () => {
+    const a = store.createRun(testSpec(), {}, { id: "run-a" });
+    const b = store.createRun(testSpec({ model: "cnn" }), {}, { id: "run-b" });
+    const c = store.createRun(testSpec({ dataset: "cifar10" }), {}, { id: "run-c" });
+    store.setStatus(b.id, "running");
+    store.tag(a.id, "baseline");
+    store.tag(c.id, "baseline");
+    expect(store.listRuns().map((r) => r.id)).toEqual(["run-c", "run-b", "run-a"]);
+    expect(store.listRuns({ order: "oldest", limit: 2 }).map((r) => r.id)).toEqual([
+      "run-a",
+      "run-b",
+    ]);
+    expect(store.listRuns({ status: "running" }).map((r) => r.id)).toEqual(["run-b"]);
+    expect(store.listRuns({ status: ["queued"] }).map((r) => r.id)).toEqual(["run-c", "run-a"]);
+    expect(store.listRuns({ tag: "baseline" }).map((r) => r.id)).toEqual(["run-c", "run-a"]);
+    expect(store.listRuns({ model: "cnn" }).map((r) => r.id)).toEqual(["run-b"]);
+    expect(store.listRuns({ dataset: "cifar10" }).map((r) => r.id)).toEqual(["run-c"]);
+  });
+
+  it("tags, untags and notes", () => {
+    const run = store.createRun(testSpec());
+    store.tag(run.id, "  lr-sweep ");
+    store.tag(run.id, "lr-sweep");
+    store.tag(run.id, "a");
+    expect(store.getRun(run.id).tags).toEqual(["a", "lr-sweep"]);
+    expect(store.untag(run.id, "a")).toBe(true);
+    expect(store.untag(run.id, "a")).toBe(false);
+    expect(() => store.tag(run.id, "")).toThrow(/1-64 printable/);
+    expect(() => store.tag(run.id, "x\ny")).toThrow(/1-64 printable/);
+    store.setNote(run.id, "diverged at epoch 3");
+    store.setNote(run.id, "fine after warmup");
+    expect(store.getRun(run.id).note).toBe("fine after warmup");
+    store.setNote(run.id, null);
+    expect(store.getRun(run.id).note).toBeNull();
+  });
+});
+
+/** How to reach each state from queued. */
+const PATHS: Record<RunStatus, RunStatus[]> = {
+  queued: [],
+  running: ["running"],
+  paused: ["running", "paused"],
+  completed: ["running", "completed"],
+  stopped: ["running", "stopped"],
+  failed: ["running", "failed"],
+  interrupted: ["running", "interrupted"],
+};
+
+describe("state transitions", () => {
+  const pairs = RUN_STATUSES.flatMap((from) => RUN_STATUSES.map((to) => [from, to] as const));
+  it.each(pairs)("%s -> %s", (from, to) => {
+    const run = store.createRun(testSpec());
+    for (const s of PATHS[from]) store.setStatus(run.id, s);
+    expect(store.getRun(run.id).status).toBe(from);
+    const allowed = from === to || TRANSITIONS[from].includes(to);
+    if (!allowed) {
+      let err: unknown;
+      try {
+        store.setStatus(run.id, to);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).code).toBe("illegal-transition");
+      expect((err as Error).message).toMatch(
+        new RegExp(`run ${run.id} cannot go from ${from} to ${to}`),
+      );
+      expect(store.getRun(run.id).status).toBe(from);
+      return;
+    }
+    store.setStatus(run.id, to, {
+      error: { code: "nan-loss", message: "loss became NaN", step: 5 },
+    });
+    const after = store.getRun(run.id);
+    expect(after.status).toBe(to);
+    if (to === "running" || to === "paused") {
+      expect(after.startedAt).not.toBeNull();
+      expect(after.finishedAt).toBeNull();
+    }
+    if (["completed", "stopped", "failed", "interrupted"].includes(to))
+      expect(after.finishedAt).not.toBeNull();
+    if (to === "failed" && from !== "failed")
+      expect(after.error).toEqual({
+        code: "nan-loss",
+        message: "loss became NaN",
+        step: 5,
+        epoch: null,
+      });
+    if (to !== "failed") expect(after.error).toBeNull();
+  });
+
+  it("completed and failed are final; stopped and interrupted can be resumed", () => {
+    expect(TRANSITIONS.completed).toEqual([]);
+    expect(TRANSITIONS.failed).toEqual([]);
+    expect(TRANSITIONS.stopped).toContain("running");
+    expect(TRANSITIONS.interrupted).toContain("running");
+  });
+});
+
+describe("recoverInterrupted", () => {
+  it("marks running and paused runs of dead processes interrupted, leaving live ones", () => {
+    const dead = store.createRun(testSpec(), {}, { id: "dead-running" });
+    const deadPaused = store.createRun(testSpec(), {}, { id: "dead-paused" });
+    const live = store.createRun(testSpec(), {}, { id: "live-running" });
+    const done = store.createRun(testSpec(), {}, { id: "completed-one" });
+    for (const id of [dead.id, deadPaused.id, live.id, done.id]) store.setStatus(id, "running");
+    store.setStatus(deadPaused.id, "paused");
+    store.setStatus(done.id, "completed");
+    const pid = (id: string) =>
+      (store.db.prepare("SELECT owner_pid FROM runs WHERE id = ?").get(id) as { owner_pid: number })
+        .owner_pid;
+    expect(pid(live.id)).toBe(process.pid);
+    store.db
+      .prepare("UPDATE runs SET owner_pid = 999999999 WHERE id IN (?, ?)")
+      .run(dead.id, deadPaused.id);
+    const changed = store.recoverInterrupted({ isAlive: (p) => p === process.pid });
+    expect(changed.sort()).toEqual(["dead-paused", "dead-running"]);
+    expect(store.getRun(dead.id).status).toBe("interrupted");
+    expect(store.getRun(deadPaused.id).status).toBe("interrupted");
+    expect(store.getRun(live.id).status).toBe("running");
+    expect(store.getRun(done.id).status).toBe("completed");
+    // A live pid that stopped writing long ago (pid reuse after a reboot) is interrupted too.
+    expect(store.recoverInterrupted({ isAlive: () => true, now: Date.now() + 3600_000 })).toEqual([
+      live.id,
+    ]);
+  });
+
+  it("leaves a fresh run of another machine alone, and recovers it once stale", () => {
+    const run = store.createRun(testSpec());
+    store.setStatus(run.id, "running");
+    store.db.prepare("UPDATE runs SET owner_host = 'elsewhere' WHERE id = ?").run(run.id);
+    expect(store.recoverInterrupted()).toEqual([]);
+    expect(store.recoverInterrupted({ now: Date.now() + 3600_000 })).toEqual([run.id]);
+  });
+
+  it("an interrupted run resumes from its newest checkpoint on disk", () => {
+    const run = store.createRun(testSpec());
+    const rec = store.recorder(run.id, { flushMs: 0, heartbeatMs: 0 });
+    const dir = run.checkpointDir as string;
+    for (const e of syntheticRun({ epochs: 3, finish: "none", checkpointDir: dir })) {
+      if (e.type === "checkpoint") writeTestCheckpoint(dir, e.epoch, 0);
+      rec.record(e);
+    }
+    rec.close();
+    store.db.prepare("UPDATE runs SET owner_pid = 999999999 WHERE id = ?").run(run.id);
+    expect(store.recoverInterrupted({ isAlive: () => false })).toEqual([run.id]);
+    expect(store.resumePoint(run.id)).toEqual({ path: join(dir, "epoch-0002"), epoch: 2 });
+    // Only the newest checkpoint folder survives on disk (the Trainer prunes older ones).
+    expect(store.checkpoints(run.id).map((c) => [c.epoch, c.exists])).toEqual([
+      [0, false],
+      [1, false],
+      [2, true],
+    ]);
+  });
+});
+
+describe("deleteRun", () => {
+  it("removes the run, its rows and its checkpoint folder in the library", () => {
+    const run = store.createRun(testSpec());
+    store.tag(run.id, "x");
+    store.setNote(run.id, "n");
+    const rec = store.recorder(run.id, { flushMs: 0, heartbeatMs: 0 });
+    const dir = run.checkpointDir as string;
+    for (const e of syntheticRun({ epochs: 2, checkpointDir: dir })) {
+      if (e.type === "checkpoint") writeTestCheckpoint(dir, e.epoch, 0);
+      rec.record(e);
+    }
+    rec.close();
+    const other = store.createRun(testSpec());
+    expect(existsSync(join(dir, "latest.json"))).toBe(true);
+    const { removed } = store.deleteRun(run.id);
+    expect(removed).toEqual([join(home, "runs", run.id)]);
+    expect(existsSync(join(home, "runs", run.id))).toBe(false);
+    expect(store.findRun(run.id)).toBeNull();
+    for (const t of ["metrics", "tags", "notes", "checkpoints"]) {
+      const { n } = store.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number };
+      expect(n, t).toBe(0);
+    }
+    expect(store.getRun(other.id).id).toBe(other.id);
+  });
+
+  it("removes only the run's own checkpoints from a folder outside the library", () => {
+    const outside = mkdtempSync(join(tmpdir(), "store-ckpt-"));
+    writeFileSync(join(outside, "notes.txt"), "keep me");
+    const run = store.createRun(testSpec({ checkpointDir: outside }));
+    const rec = store.recorder(run.id, { flushMs: 0, heartbeatMs: 0 });
+    for (const e of syntheticRun({ epochs: 2, checkpointDir: outside })) {
+      if (e.type === "checkpoint") writeTestCheckpoint(outside, e.epoch, 0);
+      rec.record(e);
+    }
+    rec.close();
+    // A checkpoint folder the run did not record (someone else's) stays.
+    mkdirSync(join(outside, "epoch-0099"));
+    writeFileSync(join(outside, "epoch-0099", "manifest.json"), "{}");
+    const { removed } = store.deleteRun(run.id);
+    expect(removed).toEqual([join(outside, "epoch-0001"), join(outside, "latest.json")]);
+    expect(readdirSync(outside).sort()).toEqual(["epoch-0099", "notes.txt"]);
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  it("refuses to delete a run that is training", () => {
+    const run = store.createRun(testSpec());
+    store.setStatus(run.id, "running");
+    expect(() => store.deleteRun(run.id)).toThrow(/is running; stop it before deleting it/);
+  });
+});
