@@ -2,7 +2,9 @@
 import { Command, CommanderError } from "commander";
 import { ScheduleError } from "../core/schedule/index.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
+import { registerRunsCommands } from "./commands/runs.js";
 import { registerScheduleCommands } from "./commands/schedule.js";
+import { registerServeCommand } from "./commands/serve.js";
 import { registerTrainCommand } from "./commands/train.js";
 import { CliError, type Io, processIo } from "./io.js";
 
@@ -18,6 +20,8 @@ export function buildProgram(io: Io): Command {
   registerScheduleCommands(program, io);
   registerTrainCommand(program, io, io === processIo && process.stdout.isTTY === true);
   registerDoctorCommand(program, io);
+  registerRunsCommands(program, io);
+  registerServeCommand(program, io);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands)

@@ -57,8 +57,10 @@ export const METHODS = {
     format: z.enum(["json", "csv"]).default("json"),
   }),
   "runs.import": z.strictObject({
+    /** An export document (JSON text). */
     content: z.string().min(1),
-    allowDuplicates: z.boolean().default(false),
+    /** A run already in the library: refuse the import (default), skip it, replace it, or copy it under a new id. */
+    duplicates: z.enum(["refuse", "skip", "replace", "copy"]).default("refuse"),
   }),
   "datasets.list": z.strictObject({}),
   "system.backends": z.strictObject({}),
@@ -121,7 +123,11 @@ export interface Results {
   "runs.note": { ok: true };
   "runs.delete": { ok: true };
   "runs.export": { content: string; filename: string };
-  "runs.import": { ids: string[] };
+  "runs.import": {
+    imported: { id: string; from: string }[];
+    skipped: string[];
+    replaced: string[];
+  };
   "datasets.list": DatasetInfo[];
   "system.backends": DoctorJson;
   "system.settings.get": Record<string, unknown>;
