@@ -2,7 +2,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["core/**/*.test.ts", "cli/**/*.test.ts", "tests/**/*.test.ts"],
+    include: [
+      "core/**/*.test.ts",
+      "cli/**/*.test.ts",
+      "electron/**/*.test.ts",
+      "tests/**/*.test.ts",
+    ],
     testTimeout: 180_000,
   },
 });
