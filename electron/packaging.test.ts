@@ -2,7 +2,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { drawIcon, encodePng } from "./tools/make-icon.js";
 
 const root = new URL("../", import.meta.url);
 // electron-builder's own YAML parser and validator (its dependencies, so resolved through it).
@@ -53,12 +52,32 @@ describe("electron-builder.yml", () => {
 });
 
 describe("the icon", () => {
-  it("is the 512x512 PNG the generator draws", () => {
-    const file = new URL(config.linux.icon, root);
-    expect(existsSync(file)).toBe(true);
+  const size = (file: URL) => {
     const png = readFileSync(file);
     expect(png.subarray(1, 4).toString()).toBe("PNG");
-    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([512, 512]);
-    expect(png.equals(encodePng(512, 512, drawIcon()))).toBe(true);
+    return [png.readUInt32BE(16), png.readUInt32BE(20)];
+  };
+
+  it("has its SVG source and every PNG size the targets need (scripts/make-icons.ts)", () => {
+    expect(readFileSync(new URL("assets/icon.svg", root), "utf8")).toMatch(
+      /<svg[^>]+viewBox="0 0 512 512"/,
+    );
+    for (const n of [16, 24, 32, 48, 64, 128, 256, 512]) {
+      expect(size(new URL(`${config.linux.icon}/${n}x${n}.png`, root))).toEqual([n, n]);
+    }
+    // Windows and macOS icons are made from one large PNG.
+    for (const target of [config.win.icon, config.mac.icon]) {
+      expect(size(new URL(target, root))).toEqual([1024, 1024]);
+    }
+  });
+
+  it("ships the embedded dataset as an extra resource, outside app.asar", () => {
+    const extra = config.extraResources as { from: string; to: string }[];
+    expect(extra).toContainEqual({
+      from: "assets/fashion-mnist-12k.sgdds.gz",
+      to: "assets/fashion-mnist-12k.sgdds.gz",
+    });
+    expect(existsSync(new URL("assets/fashion-mnist-12k.sgdds.gz", root))).toBe(true);
+    expect(config.files).toContain("!assets/*.sgdds.gz");
   });
 });

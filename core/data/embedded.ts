@@ -77,6 +77,9 @@ export function embeddedAssetCandidates(): string[] {
   const out: string[] = [];
   const env = process.env.SGD_STUDIO_ASSETS_DIR;
   if (env) out.push(join(env, EMBEDDED_ASSET_NAME));
+  // Packaged app: electron-builder puts it in resources/assets (an extra resource).
+  const resources = (process as { resourcesPath?: string }).resourcesPath;
+  if (resources) out.push(join(resources, "assets", EMBEDDED_ASSET_NAME));
   // core/data -> repo root; dist/core/data -> repo root one level further up.
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
