@@ -226,8 +226,20 @@ describe("this machine", () => {
     const sel = await selectBackend("wasm");
     expect(sel.name).toBe("wasm");
     expect(tf.getBackend()).toBe("wasm");
+    // Every override in core/engine/kernels/index.ts, each registered once.
     expect(sel.overrides.map((o) => [o.kernelName, o.status])).toEqual([
       ["Conv2DBackpropFilter", "registered"],
+      ["Conv2DBackpropInput", "registered"],
+      ["MaxPoolGrad", "registered"],
+      ["BatchMatMul", "registered"],
+      ["Sum", "registered"],
+      ["Mean", "registered"],
+      ["FusedBatchNorm", "registered"],
+      ["Identity", "registered"],
+      ["Cast", "registered"],
+      ["Tile", "registered"],
+      ["SgdStudioBatchNormGradStats", "registered"],
+      ["FusedBatchNorm", "registered"],
       ["Mean", "registered"],
     ]);
     const cpu = await selectBackend("cpu");

@@ -3,6 +3,17 @@
  *
  * `registerKernelOverrides()` installs them; selectBackend calls it after
  * loading a backend's package. Idempotent. Each entry says what it fixes.
+ *
+ * Three kinds:
+ * - "kernel": fills in a kernel a backend lacks; never replaces the
+ *   backend's own (status "native" if it has one).
+ * - "replace": replaces one backend's own kernel (wasm) with a faster one.
+ *   The backend's kernel is kept (wasm-util.ts) and the override hands it
+ *   the cases it does not cover; its setupFunc is carried over so that a
+ *   backend initialised later still sets it up. Other backends are untouched.
+ * - "gradient": a gradient function (the registry is shared by all
+ *   backends; a gradient that is only faster on one backend branches on the
+ *   active backend and keeps tfjs's computation elsewhere).
  */
 // tfjs-core's CommonJS build registers no gradients; tfjs-layers' bundle
 // registers all of tfjs's default gradients (into the process-global
@@ -16,27 +27,42 @@ import {
   type KernelConfig,
   registerGradient,
   registerKernel,
+  unregisterKernel,
 } from "@tensorflow/tfjs-core";
+import { batchNormGradConfig, wasmBatchNormGradStatsConfig } from "./batchnorm-grad.js";
 import { deviceMeanGradConfig } from "./mean-grad.js";
+import { wasmBatchMatMulConfig } from "./wasm-batch-matmul.js";
 import { wasmConv2DBackpropFilterConfig } from "./wasm-conv2d-backprop-filter.js";
+import { wasmConv2DBackpropInputConfig } from "./wasm-conv2d-backprop-input.js";
+import { wasmFusedBatchNormConfig } from "./wasm-fused-batchnorm.js";
+import { wasmCastConfig, wasmIdentityConfig } from "./wasm-identity.js";
+import { wasmMaxPoolGradConfig } from "./wasm-maxpool-grad.js";
+import { wasmMeanConfig, wasmSumConfig } from "./wasm-reduce.js";
+import { wasmTileConfig } from "./wasm-tile.js";
+import { rememberNativeKernel } from "./wasm-util.js";
 
 export interface KernelOverride {
-  /** "kernel" (one backend's forward kernel) or "gradient" (all backends). */
-  kind: "kernel" | "gradient";
+  /**
+   * "kernel" (a kernel one backend lacks), "replace" (replaces one backend's
+   * own kernel) or "gradient" (all backends).
+   */
+  kind: "kernel" | "replace" | "gradient";
   kernelName: string;
   /** Backend the kernel is for; "*" for gradients. */
   backend: string;
   why: string;
   /**
    * "registered": ours is in effect. "native": the backend already has its
-   * own kernel, so ours was not installed. "pending": not registered yet
-   * (registerKernelOverrides has not run in this process).
+   * own kernel, so ours was not installed ("kernel" entries only).
+   * "pending": not registered yet (registerKernelOverrides has not run in
+   * this process, or, for "replace", the backend's package is not loaded).
    */
   status: "registered" | "native" | "pending";
 }
 
 type Entry =
   | { kind: "kernel"; config: KernelConfig; why: string }
+  | { kind: "replace"; config: KernelConfig; why: string }
   | { kind: "gradient"; config: GradConfig; why: string };
 
 const OVERRIDES: Entry[] = [
@@ -44,6 +70,61 @@ const OVERRIDES: Entry[] = [
     kind: "kernel",
     config: wasmConv2DBackpropFilterConfig,
     why: "tfjs-backend-wasm has no Conv2DBackpropFilter, so conv nets cannot train on wasm",
+  },
+  {
+    kind: "replace",
+    config: wasmConv2DBackpropInputConfig,
+    why: "wasm's own Conv2DBackpropInput is a plain loop, ~8x slower than its XNNPACK Conv2D; ours is a Conv2D of dy with the rotated filter (a matmul + col2im for narrow inputs)",
+  },
+  {
+    kind: "replace",
+    config: wasmMaxPoolGradConfig,
+    why: "wasm's own MaxPoolGrad is ~3-4x slower than one pass over the windows in JS",
+  },
+  {
+    kind: "replace",
+    config: wasmBatchMatMulConfig,
+    why: "wasm's BatchMatMul is ~12x slower with a transposed operand (every dense layer's gradients); ours transposes explicitly first",
+  },
+  {
+    kind: "replace",
+    config: wasmSumConfig,
+    why: "wasm's Sum transposes the whole input unless it reduces the innermost axes (batch norm's and bias gradients reduce the leading ones)",
+  },
+  {
+    kind: "replace",
+    config: wasmMeanConfig,
+    why: "wasm's Mean transposes the whole input unless it reduces the innermost axes (batch norm's moments reduce the leading ones)",
+  },
+  {
+    kind: "replace",
+    config: wasmFusedBatchNormConfig,
+    why: "wasm's own FusedBatchNorm is ~2x slower than a per-channel scale and shift by wasm's vectorised broadcasting ops",
+  },
+  {
+    kind: "replace",
+    config: wasmIdentityConfig,
+    why: "wasm's Identity copies the tensor (~80 copies per cnn step); ours shares the data with a reference, as the cpu backend does",
+  },
+  {
+    kind: "replace",
+    config: wasmCastConfig,
+    why: "wasm's Cast copies even to the same dtype (moments casts float32 to float32); ours shares the data then",
+  },
+  {
+    kind: "replace",
+    config: wasmTileConfig,
+    why: "wasm's own Tile computes every element's source index (~330 ms for a [128,28,28,32] broadcast); ours copies blocks",
+  },
+  {
+    kind: "kernel",
+    config: wasmBatchNormGradStatsConfig,
+    why: "one pass over x and dy for batch norm's per-channel gradient sums (used by the FusedBatchNorm gradient on wasm)",
+  },
+  {
+    kind: "gradient",
+    config: batchNormGradConfig,
+    why: "tfjs's FusedBatchNorm gradient tiles rsqrt(variance) to the activation's size (wasm's Tile is very slow) and sums several activation-sized temporaries; on wasm ours needs one pass and one broadcasting multiply",
   },
   {
     kind: "gradient",
@@ -60,14 +141,25 @@ function statusOf(e: Entry): KernelOverride["status"] {
   }
   const k = getKernel(e.config.kernelName, e.config.backendName);
   if (!k) return "pending";
-  return k.kernelFunc === e.config.kernelFunc ? "registered" : "native";
+  if (k.kernelFunc === e.config.kernelFunc) return "registered";
+  return e.kind === "kernel" ? "native" : "pending";
+}
+
+/** Replaces a backend's own kernel, keeping it (and its setup) for fallbacks. */
+function replaceKernel(config: KernelConfig): void {
+  const native = getKernel(config.kernelName, config.backendName);
+  if (!native) return; // the backend's package is not loaded yet: nothing to replace
+  if (native.kernelFunc === config.kernelFunc) return; // ours already
+  rememberNativeKernel(native);
+  unregisterKernel(config.kernelName, config.backendName);
+  registerKernel({ ...config, setupFunc: native.setupFunc });
 }
 
 function describe(e: Entry): KernelOverride {
   return {
     kind: e.kind,
     kernelName: e.config.kernelName,
-    backend: e.kind === "kernel" ? e.config.backendName : "*",
+    backend: e.kind === "gradient" ? "*" : e.config.backendName,
     why: e.why,
     status: statusOf(e),
   };
@@ -78,13 +170,14 @@ function describe(e: Entry): KernelOverride {
  * safe to call again after loading a package that re-registers tfjs's
  * default gradients (the tfjs-node packages bundle their own copy): a
  * gradient that was replaced is registered again. A backend's own kernel is
- * never replaced.
+ * replaced only by "replace" entries (which keep it for their fallbacks).
  */
 export function registerKernelOverrides(): KernelOverride[] {
   for (const e of OVERRIDES) {
     const status = statusOf(e);
     if (status !== "pending") continue;
     if (e.kind === "kernel") registerKernel(e.config);
+    else if (e.kind === "replace") replaceKernel(e.config);
     else registerGradient(e.config);
   }
   registeredOnce = true;
@@ -103,7 +196,7 @@ export function kernelOverridesRegistered(): boolean {
 
 export { deviceMeanGradConfig } from "./mean-grad.js";
 export {
-  im2colRows,
+  im2colTransposed,
   MAX_PATCH_ELEMENTS,
   setPatchChunkLimit,
   wasmConv2DBackpropFilter,

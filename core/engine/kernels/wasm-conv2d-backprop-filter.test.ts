@@ -90,8 +90,9 @@ const CASES: Case[] = [
       [0, 0],
     ],
   },
-  // Wide rows (fw * cin >= 32) take the bulk-copy path of im2col.
+  // Many input channels (the planar copy of x is transposed in blocks).
   { x: [2, 6, 6, 16], filter: [3, 3, 16, 8], strides: 1, pad: "same" },
+  { x: [2, 9, 7, 40], filter: [3, 3, 40, 3], strides: [2, 1], pad: "valid" },
   { x: [1, 5, 5, 1], filter: [1, 1, 1, 3], strides: 1, pad: "valid" },
 ];
 
@@ -138,8 +139,8 @@ describe("wasm Conv2DBackpropFilter", () => {
     const xv = rand(size(c.x), 7);
     const dyv = rand(size(dyShape), 8);
     const whole = await backpropFilter(c, xv, dyv, dyShape);
-    // k = 27 columns; 27 * 10 elements -> 10 rows per chunk, 216 rows -> 22 chunks (last partial).
-    const previous = setPatchChunkLimit(27 * 10);
+    // k = 27 rows of 72 columns per image: a 27 * 100 limit -> one image per chunk, 3 chunks.
+    const previous = setPatchChunkLimit(27 * 100);
     try {
       const chunked = await backpropFilter(c, xv, dyv, dyShape);
       expect(relError(chunked.values, whole.values)).toBeLessThan(1e-6);

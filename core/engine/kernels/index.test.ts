@@ -1,0 +1,42 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, describe, expect, it } from "vitest";
+import { selectBackend } from "../backends.js";
+import { listKernelOverrides, registerKernelOverrides } from "./index.js";
+import { nativeWasmKernel } from "./wasm-util.js";
+
+describe("kernel override registry", () => {
+  afterAll(async () => {
+    await selectBackend("cpu");
+  });
+
+  it("registers every override on wasm, idempotently", async () => {
+    await selectBackend("wasm");
+    const first = listKernelOverrides();
+    expect(first.every((o) => o.status === "registered")).toBe(true);
+    const kernels = first.filter((o) => o.kind !== "gradient").map((o) => o.kernelName);
+    const before = kernels.map((k) => tf.getKernel(k, "wasm")?.kernelFunc);
+    const again = registerKernelOverrides();
+    expect(again).toEqual(first);
+    expect(kernels.map((k) => tf.getKernel(k, "wasm")?.kernelFunc)).toEqual(before);
+  });
+
+  it("keeps wasm's own kernel for each replaced one (never ours)", async () => {
+    await selectBackend("wasm");
+    for (const o of listKernelOverrides().filter((k) => k.kind === "replace")) {
+      const native = nativeWasmKernel(o.kernelName);
+      expect(native?.backendName).toBe("wasm");
+      expect(native?.kernelFunc).not.toBe(tf.getKernel(o.kernelName, "wasm")?.kernelFunc);
+    }
+  });
+
+  it("leaves the cpu backend's kernels alone", async () => {
+    await selectBackend("cpu");
+    const ours = listKernelOverrides().filter((o) => o.kind !== "gradient");
+    expect(ours.every((o) => o.backend === "wasm")).toBe(true);
+    for (const o of ours) {
+      const cpu = tf.getKernel(o.kernelName, "cpu");
+      const wasm = tf.getKernel(o.kernelName, "wasm");
+      if (cpu) expect(cpu.kernelFunc).not.toBe(wasm?.kernelFunc);
+    }
+  });
+});
