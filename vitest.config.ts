@@ -6,6 +6,7 @@ export default defineConfig({
       "core/**/*.test.ts",
       "cli/**/*.test.ts",
       "electron/**/*.test.ts",
+      "renderer/**/*.test.ts",
       "tests/**/*.test.ts",
     ],
     testTimeout: 180_000,
