@@ -37,8 +37,17 @@ function lossOf(
   return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
 }
 
+/**
+ * Sum of squares over all gradients. A chain of two-input adds, not one AddN:
+ * WebGPU's AddN binds every input at once and fails past the device's storage
+ * buffer limit (8 on many adapters; a cnn already has 10 weight tensors).
+ */
 function sumOfSquares(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))) as tf.Scalar);
+  return tf.tidy(() => {
+    let total = tf.scalar(0);
+    for (const g of grads) total = tf.add(total, tf.sum(tf.square(g)));
+    return total;
+  });
 }
 
 /**

@@ -2,6 +2,7 @@
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Tensor4D, Variable } from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { compileSchedule } from "../schedule/index.js";
 import { probeBackends } from "./backends.js";
@@ -211,6 +212,36 @@ describe("Trainer on the real WebGPU path (lavapipe on CI machines)", async () =
       expect(epochs[1]?.trainLoss).toBeLessThan(epochs[0]?.trainLoss as number);
       expect(epochs[1]?.tensors).toBe(epochs[0]?.tensors);
       expect(summary.testAccuracy).toBeGreaterThan(0.5);
+    },
+  );
+
+  it.skipIf(!probe?.available)(
+    "computes the cnn's gradient norm as cpu does (10 weight tensors: more than WebGPU binds at once)",
+    async () => {
+      const tf = await import("@tensorflow/tfjs-core");
+      const { selectBackend } = await import("./backends.js");
+      const { createModel } = await import("../models/index.js");
+      const { Optimizer } = await import("./optimizers.js");
+      const { trainStep } = await import("./step.js");
+      const normOn = async (backend: string) => {
+        await selectBackend(backend);
+        const model = createModel("cnn", { seed: 4 });
+        const variables = model.trainableWeights.map((w) => w.read() as Variable);
+        const optimizer = new Optimizer({ kind: "sgd" }, variables);
+        const x = tf.randomUniform([8, 28, 28, 1], 0, 1, "float32", 9) as Tensor4D;
+        const labels = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
+        const r = trainStep({ model, variables, optimizer, numClasses: 10 }, x, labels, 0.01, true);
+        const [norm, small] = await Promise.all([r.gradNormSq.data(), r.smallNormSq?.data()]);
+        tf.dispose([x, r.loss, r.gradNormSq, r.correct, ...(r.smallNormSq ? [r.smallNormSq] : [])]);
+        optimizer.dispose();
+        model.dispose();
+        return [norm[0] as number, small?.[0] as number];
+      };
+      const [cpuNorm, cpuSmall] = await normOn("cpu");
+      const [gpuNorm, gpuSmall] = await normOn("webgpu");
+      expect(cpuNorm).toBeGreaterThan(0);
+      expect(Math.abs(gpuNorm / cpuNorm - 1)).toBeLessThan(1e-3);
+      expect(Math.abs(gpuSmall / cpuSmall - 1)).toBeLessThan(1e-3);
     },
   );
 });
