@@ -224,7 +224,12 @@ async function main() {
     await drawn("group");
 
     const canvas = page.locator("[data-testid=chart-loss] canvas");
-    const box = (await canvas.boundingBox()) as { x: number; y: number; width: number; height: number };
+    const box = (await canvas.boundingBox()) as {
+      x: number;
+      y: number;
+      width: number;
+      height: number;
+    };
     await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
     await page.mouse.down();
     await page.mouse.move(box.x + box.width * 0.45, box.y + box.height / 2, { steps: 4 });

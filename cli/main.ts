@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { ScheduleError } from "../core/schedule/index.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
+import { registerLandscapeCommand } from "./commands/landscape.js";
 import { registerRunsCommands } from "./commands/runs.js";
 import { registerScheduleCommands } from "./commands/schedule.js";
 import { registerServeCommand } from "./commands/serve.js";
@@ -22,6 +23,7 @@ export function buildProgram(io: Io): Command {
   registerDoctorCommand(program, io);
   registerRunsCommands(program, io);
   registerServeCommand(program, io);
+  registerLandscapeCommand(program, io);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands)

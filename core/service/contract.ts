@@ -7,6 +7,12 @@
 import { z } from "zod";
 import type { DoctorJson } from "../engine/backends.js";
 import type { TrainEvent } from "../engine/events.js";
+import {
+  type LandscapeExperiment,
+  type LandscapeGrid,
+  landscapeExperimentParams,
+  landscapeGridParams,
+} from "../landscape/params.js";
 import type { CompileWarning, EpochRow, Preset, ScheduleIssue } from "../schedule/index.js";
 
 const id = z.string().min(1, { error: "id must be a non-empty string" }).max(200);
@@ -47,7 +53,14 @@ export const METHODS = {
     keys: z.array(z.string().min(1)).min(1).max(50),
     x: z.enum(["step", "epoch", "samples", "wallTime"]).default("step"),
     maxPoints: positiveInt.max(100_000).default(2_000),
+    /** Only points with from <= x <= to (a zoomed range, fetched at full detail). */
+    from: z.number().optional(),
+    to: z.number().optional(),
   }),
+  /** The runs waiting to train, in the order they will (not the one training or starting). */
+  "runs.queue": z.strictObject({}),
+  /** Moves a waiting run to another place in the queue (0 = next to train; past the end = last). */
+  "runs.queue.move": z.strictObject({ id, position: z.number().int().nonnegative() }),
   "runs.tag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.untag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.note": z.strictObject({ id, note: z.string().max(100_000) }),
@@ -66,6 +79,10 @@ export const METHODS = {
   "system.backends": z.strictObject({}),
   "system.settings.get": z.strictObject({}),
   "system.settings.set": z.strictObject({ settings: z.record(z.string(), z.unknown()) }),
+  /** f or its smoothed version f_delta on a grid (core/landscape). */
+  "landscape.grid": landscapeGridParams,
+  /** Simulated SGD from many random starts under several schedules (core/landscape). */
+  "landscape.experiment": landscapeExperimentParams,
 } as const;
 
 export type MethodName = keyof typeof METHODS;
@@ -118,6 +135,8 @@ export interface Results {
   "runs.list": RunSummary[];
   "runs.get": RunSummary;
   "runs.metrics": unknown;
+  "runs.queue": { queue: string[] };
+  "runs.queue.move": { queue: string[] };
   "runs.tag": { ok: true };
   "runs.untag": { ok: true };
   "runs.note": { ok: true };
@@ -132,6 +151,8 @@ export interface Results {
   "system.backends": DoctorJson;
   "system.settings.get": Record<string, unknown>;
   "system.settings.set": Record<string, unknown>;
+  "landscape.grid": LandscapeGrid;
+  "landscape.experiment": LandscapeExperiment;
 }
 
 export type Result<M extends MethodName> = Results[M];
@@ -140,6 +161,7 @@ export type Result<M extends MethodName> = Results[M];
 export type ServiceEvent =
   | { type: "run.event"; runId: string; event: TrainEvent }
   | { type: "run.status"; runId: string; status: string; error?: string }
+  /** The runs waiting to train, in order (as `runs.queue` returns them). */
   | { type: "queue.changed"; queue: string[] };
 
 export type ServiceErrorCode =

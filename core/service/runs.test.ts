@@ -128,6 +128,39 @@ describe("runs through the service", () => {
     await service.close();
   });
 
+  it("the queue can be reordered: runs train in the new order", async () => {
+    const home = mkdtempSync(join(tmpdir(), "svc-order-"));
+    const { service, events, statusOf } = serviceAt(home);
+    const a = await service.call("runs.start", { spec: tiny(1) });
+    const b = await service.call("runs.start", { spec: tiny(2) });
+    const c = await service.call("runs.start", { spec: tiny(3) });
+    const done = Promise.all([a, b, c].map((r) => statusOf(r.id)));
+    // a trains; b and c wait, oldest first.
+    expect((await service.call("runs.queue", {})).queue).toEqual([b.id, c.id]);
+    expect((await service.call("runs.queue.move", { id: c.id, position: 0 })).queue).toEqual([
+      c.id,
+      b.id,
+    ]);
+    expect(events.at(-1)).toEqual({ type: "queue.changed", queue: [c.id, b.id] });
+    // A position past the end puts the run last.
+    expect((await service.call("runs.queue.move", { id: c.id, position: 9 })).queue).toEqual([
+      b.id,
+      c.id,
+    ]);
+    await service.call("runs.queue.move", { id: c.id, position: 0 });
+    // Only queued runs move.
+    await expect(service.call("runs.queue.move", { id: a.id, position: 0 })).rejects.toMatchObject({
+      code: "conflict",
+    });
+    expect(await done).toEqual(["completed", "completed", "completed"]);
+    const starts = events
+      .filter((e) => e.type === "run.event" && e.event.type === "start")
+      .map((e) => (e.type === "run.event" ? e.runId : ""));
+    expect(starts).toEqual([a.id, c.id, b.id]);
+    expect((await service.call("runs.queue", {})).queue).toEqual([]);
+    await service.close();
+  });
+
   it("refuses illegal requests with structured errors", async () => {
     const home = mkdtempSync(join(tmpdir(), "svc-bad-"));
     const { service } = serviceAt(home, false);

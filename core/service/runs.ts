@@ -35,6 +35,11 @@ interface Active {
 export class RunManager {
   readonly store: RunStore;
   private active: Active | null = null;
+  /**
+   * The queue order set by moveInQueue (ids); queued runs not in it follow in
+   * age order. Kept in memory: after a restart the queue is oldest first again.
+   */
+  private order: string[] = [];
   /** Checkpoint to resume from, for queued runs that continue an earlier attempt. */
   private readonly resumeFrom = new Map<string, string>();
   private closed = false;
@@ -47,9 +52,35 @@ export class RunManager {
     if (options.autoStart !== false) queueMicrotask(() => this.pump());
   }
 
-  /** Ids of the queued runs, in the order they will train. */
+  /** Ids of the queued runs, in the order they will train (the one being launched first). */
   queue(): string[] {
-    return this.store.listRuns({ status: "queued", order: "oldest" }).map((r) => r.id);
+    const ids = this.store.listRuns({ status: "queued", order: "oldest" }).map((r) => r.id);
+    if (this.order.length === 0) return ids;
+    const rank = new Map(this.order.map((id, i) => [id, i]));
+    const at = (id: string) =>
+      id === this.active?.id ? -1 : (rank.get(id) ?? Number.POSITIVE_INFINITY);
+    return ids.sort((a, b) => at(a) - at(b));
+  }
+
+  /** The queued runs still waiting: the queue without the run being launched. */
+  waiting(): string[] {
+    return this.queue().filter((id) => id !== this.active?.id);
+  }
+
+  /** Moves a waiting run to `position` among the waiting runs (clamped); returns their new order. */
+  moveInQueue(id: string, position: number): string[] {
+    const run = this.store.getRun(id);
+    const waiting = this.waiting();
+    const from = waiting.indexOf(run.id);
+    if (from < 0) {
+      const what = this.active?.id === run.id ? "starting" : run.status;
+      throw new ServiceError("conflict", `run ${run.id} is ${what}, not waiting in the queue`);
+    }
+    waiting.splice(from, 1);
+    waiting.splice(Math.min(position, waiting.length), 0, run.id);
+    this.order = waiting;
+    this.queueChanged();
+    return waiting;
   }
 
   start(p: ParsedParams<"runs.start">): { id: string; position: number } {
@@ -167,7 +198,7 @@ export class RunManager {
   }
 
   private queueChanged(): void {
-    this.emit({ type: "queue.changed", queue: this.queue() });
+    this.emit({ type: "queue.changed", queue: this.waiting() });
   }
 
   close(): void {
@@ -248,8 +279,17 @@ export function runMethods(
           }),
         "runs.metrics": (p) =>
           wrap(() =>
-            m.store.queryMetrics({ runIds: p.ids, keys: p.keys, x: p.x, maxPoints: p.maxPoints }),
+            m.store.queryMetrics({
+              runIds: p.ids,
+              keys: p.keys,
+              x: p.x,
+              maxPoints: p.maxPoints,
+              from: p.from,
+              to: p.to,
+            }),
           ),
+        "runs.queue": () => ({ queue: m.waiting() }),
+        "runs.queue.move": (p) => wrap(() => ({ queue: m.moveInQueue(p.id, p.position) })),
         "runs.tag": (p) => done(() => m.store.tag(p.id, p.tag)),
         "runs.untag": (p) => done(() => m.store.untag(p.id, p.tag)),
         "runs.note": (p) => done(() => m.store.setNote(p.id, p.note || null)),

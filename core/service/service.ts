@@ -4,6 +4,7 @@
  * Hosts never see anything but ServiceError on failure.
  */
 import { doctorReport } from "../engine/backends.js";
+import * as landscape from "../landscape/service.js";
 import {
   type MethodName,
   type ParsedParams,
@@ -61,6 +62,8 @@ export class Service {
             "runs.delete",
             "runs.export",
             "runs.import",
+            "runs.queue",
+            "runs.queue.move",
           ] as const
         ).map((m) => [m, notBuilt]),
       ) as unknown as RunMethods["handlers"]);
@@ -73,6 +76,8 @@ export class Service {
       "system.backends": async () => (await doctorReport()).json,
       "system.settings.get": () => this.settings.get(),
       "system.settings.set": (p) => this.settings.set(p.settings),
+      "landscape.grid": landscape.grid,
+      "landscape.experiment": landscape.experiment,
       ...runHandlers,
     };
   }

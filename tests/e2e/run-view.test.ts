@@ -49,7 +49,7 @@ describe.skipIf(!chromiumAvailable())("the run view in Chromium", () => {
     const progress = await page.getByTestId("progress").textContent();
     const [, done, total] = /step (\d+)\/(\d+)/.exec(progress ?? "") ?? [];
     expect(Number(done)).toBe(Number(total));
-    expect(await page.locator("canvas").count()).toBe(4);
+    expect(await page.locator("canvas").count()).toBe(6);
     await page.screenshot({ path: join(ARTIFACTS, "run-view-completed.png"), fullPage: true });
     expect(errors).toEqual([]);
   });

@@ -1,0 +1,175 @@
+/**
+ * What a comparison chart draws, built from the runs' series: per run a
+ * faint raw line under its smoothed line (TensorBoard's look), or per group
+ * a band (min/max or mean +- std) under the mean of the smoothed runs.
+ */
+import { withAlpha } from "./colors";
+import { type Aggregate, aggregate, type BandKind, commonGrid } from "./grid";
+import { emaDebiased } from "./smoothing";
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+export interface ChartLine {
+  label: string;
+  color: string;
+  points: Point[];
+  width?: number;
+  /** Fill down to the previous line (the upper edge of a band). */
+  fillPrevious?: boolean;
+  /** Left out of tooltips (faint raw lines, band edges). */
+  quiet?: boolean;
+  dashed?: boolean;
+}
+
+export interface RunSeries {
+  runId: string;
+  label: string;
+  color: string;
+  xs: ArrayLike<number>;
+  values: ArrayLike<number>;
+  steps: ArrayLike<number>;
+}
+
+/** Raw opacity: faint enough to read the smoothed line over it. */
+export const RAW_ALPHA = 0.22;
+
+/** {x, y} points, leaving out what cannot be drawn (non-finite; y <= 0 on a log axis). */
+export function zip(xs: ArrayLike<number>, ys: ArrayLike<number>, positiveOnly = false): Point[] {
+  const out: Point[] = [];
+  for (let i = 0; i < ys.length; i++) {
+    const x = xs[i] as number;
+    const y = ys[i] as number;
+    if (!Number.isFinite(x) || !Number.isFinite(y) || (positiveOnly && y <= 0)) continue;
+    out.push({ x, y });
+  }
+  return out;
+}
+
+/**
+ * Points already built, by the values array they came from: a smoothing change re-zips only the
+ * smoothed lines, not the raw ones (series from the library are never changed in place).
+ */
+const rawCache = [new WeakMap<object, Point[]>(), new WeakMap<object, Point[]>()];
+const smoothCache = [
+  new WeakMap<object, { weight: number; points: Point[] }>(),
+  new WeakMap<object, { weight: number; points: Point[] }>(),
+];
+
+function rawPoints(s: RunSeries, logY: boolean): Point[] {
+  const cache = rawCache[logY ? 1 : 0] as WeakMap<object, Point[]>;
+  let p = cache.get(s.values as object);
+  if (!p) {
+    p = zip(s.xs, s.values, logY);
+    cache.set(s.values as object, p);
+  }
+  return p;
+}
+
+function smoothPoints(s: RunSeries, weight: number, logY: boolean): Point[] {
+  const cache = smoothCache[logY ? 1 : 0] as WeakMap<object, { weight: number; points: Point[] }>;
+  const hit = cache.get(s.values as object);
+  if (hit && hit.weight === weight) return hit.points;
+  const points = zip(s.xs, emaDebiased(s.values, weight), logY);
+  cache.set(s.values as object, { weight, points });
+  return points;
+}
+
+export interface LineOptions {
+  weight: number;
+  logY?: boolean;
+}
+
+/** Per run: with smoothing, the raw line faint and the smoothed line on top; without, the raw line. */
+export function runLines(series: RunSeries[], o: LineOptions): ChartLine[] {
+  const lines: ChartLine[] = [];
+  for (const s of series) {
+    if (o.weight > 0) {
+      lines.push({
+        label: `${s.label} (raw)`,
+        color: withAlpha(s.color, RAW_ALPHA),
+        points: rawPoints(s, o.logY === true),
+        width: 1,
+        quiet: true,
+      });
+      lines.push({
+        label: s.label,
+        color: s.color,
+        points: smoothPoints(s, o.weight, o.logY === true),
+        width: 1.6,
+      });
+    } else lines.push({ label: s.label, color: s.color, points: rawPoints(s, o.logY === true) });
+  }
+  return lines;
+}
+
+export interface GroupInput {
+  label: string;
+  color: string;
+  series: RunSeries[];
+}
+
+export interface GroupResult {
+  label: string;
+  color: string;
+  runs: number;
+  /** Mean and band of the smoothed runs. */
+  smoothed: Aggregate;
+  /** Mean of the raw runs (drawn faint), when smoothing is on. */
+  raw: Aggregate | null;
+}
+
+/** Aggregates every group on one grid per group (its own x range), `points` wide. */
+export function groupResults(
+  groups: GroupInput[],
+  o: LineOptions & { band: BandKind; points?: number },
+): GroupResult[] {
+  return groups.map((g) => {
+    const raw = g.series.map((s) => ({ xs: s.xs, ys: s.values }));
+    const grid = commonGrid(raw, o.points ?? 400);
+    const smooth = g.series.map((s) => ({ xs: s.xs, ys: emaDebiased(s.values, o.weight) }));
+    return {
+      label: g.label,
+      color: g.color,
+      runs: g.series.length,
+      smoothed: aggregate(smooth, { grid, band: o.band }),
+      raw: o.weight > 0 ? aggregate(raw, { grid, band: o.band }) : null,
+    };
+  });
+}
+
+/** Per group: band edges (the upper one filled down to the lower), the faint raw mean, the mean. */
+export function groupLines(results: GroupResult[], o: { logY?: boolean }): ChartLine[] {
+  const lines: ChartLine[] = [];
+  for (const g of results) {
+    const a = g.smoothed;
+    const name = `${g.label} (${g.runs} run${g.runs === 1 ? "" : "s"})`;
+    lines.push({
+      label: `${name} low`,
+      color: withAlpha(g.color, 0),
+      points: zip(a.x, a.lo, o.logY),
+      width: 0,
+      quiet: true,
+    });
+    lines.push({
+      label: `${name} high`,
+      color: withAlpha(g.color, 0.18),
+      points: zip(a.x, a.hi, o.logY),
+      width: 0,
+      fillPrevious: true,
+      quiet: true,
+    });
+    if (g.raw)
+      lines.push({
+        label: `${name} (raw mean)`,
+        color: withAlpha(g.color, RAW_ALPHA),
+        points: zip(g.raw.x, g.raw.mean, o.logY),
+        width: 1,
+        quiet: true,
+      });
+    lines.push({ label: name, color: g.color, points: zip(a.x, a.mean, o.logY), width: 1.8 });
+  }
+  return lines;
+}

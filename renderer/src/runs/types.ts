@@ -1,0 +1,44 @@
+/** The shapes the run views use: a run as `runs.list` returns it, and a metric series as `runs.metrics` does. */
+import type { MetricSeries, XAxis } from "../../../core/store/queries";
+import type { RunRecord } from "../../../core/store/store";
+
+export type { MetricSeries, XAxis };
+
+/** A run summary from `runs.list` / `runs.get`: the library record plus its display name. */
+export type Run = RunRecord & { name: string | null };
+
+/** The metric keys the library records (docs/storage.md). */
+export const STEP_KEYS = ["loss", "lr", "batchSize", "delta", "gradNorm", "throughput"] as const;
+export const EPOCH_KEYS = [
+  "trainLoss",
+  "trainAccuracy",
+  "testLoss",
+  "testAccuracy",
+  "noiseC",
+] as const;
+
+export const KEY_LABELS: Readonly<Record<string, string>> = {
+  loss: "Loss (per step)",
+  lr: "Learning rate",
+  batchSize: "Batch size",
+  delta: "Smoothing δ",
+  gradNorm: "Gradient norm",
+  throughput: "Throughput (img/s)",
+  trainLoss: "Train loss (per epoch)",
+  trainAccuracy: "Train accuracy",
+  testLoss: "Test loss",
+  testAccuracy: "Test accuracy",
+  noiseC: "Noise level C",
+};
+
+/** A run's display name: its name (schedule name) or its id. */
+export function runLabel(run: Pick<Run, "id" | "name"> | undefined, id = ""): string {
+  if (!run) return id;
+  return run.name ? `${run.name} · ${shortId(run.id)}` : run.id;
+}
+
+/** The random suffix of an id (20261128-211500-a1b2c3 -> a1b2c3), enough to tell runs apart. */
+export function shortId(id: string): string {
+  const dash = id.lastIndexOf("-");
+  return dash >= 0 ? id.slice(dash + 1) : id;
+}
