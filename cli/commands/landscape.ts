@@ -23,6 +23,7 @@ import {
 } from "../../core/landscape/index.js";
 import { num, table } from "../format.js";
 import { CliError, type Io } from "../io.js";
+import { oneOf, positiveNumber, wholeNumber } from "../options.js";
 import { loadScheduleArg } from "../schedule-source.js";
 
 interface LandscapeOptions {
@@ -36,35 +37,6 @@ interface LandscapeOptions {
   tolerance?: number;
   datasetSize: number;
   json?: boolean;
-}
-
-function wholeNumber(flag: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) {
-      throw new CliError(`${flag} must be a whole number >= ${min} (got "${value}")`, 2);
-    }
-    return n;
-  };
-}
-
-function positiveNumber(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) {
-      throw new CliError(`${flag} must be a number > 0 (got "${value}")`, 2);
-    }
-    return n;
-  };
-}
-
-function oneOf<T extends string>(flag: string, choices: readonly T[]) {
-  return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) {
-      throw new CliError(`${flag} must be one of ${choices.join(", ")} (got "${value}")`, 2);
-    }
-    return value as T;
-  };
 }
 
 /** A preset, `constant-final-delta`, or a schedule file. */

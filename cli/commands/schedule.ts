@@ -4,39 +4,11 @@ import type { Command } from "commander";
 import { type CompiledSchedule, compileSchedule, PRESETS } from "../../core/schedule/index.js";
 import { exportPyTorch } from "../../core/schedule/pytorch.js";
 import { type Cell, csv, num, table } from "../format.js";
-import { CliError, type Io } from "../io.js";
+import type { Io } from "../io.js";
+import { oneOf, positiveNumber, wholeNumber } from "../options.js";
 import { loadScheduleArg } from "../schedule-source.js";
 
 const DEFAULT_DATASET_SIZE = 50_000;
-
-function positiveInt(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new CliError(`${flag} must be a whole number >= 1 (got "${value}")`, 2);
-    }
-    return n;
-  };
-}
-
-function positiveNumber(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) {
-      throw new CliError(`${flag} must be a number > 0 (got "${value}")`, 2);
-    }
-    return n;
-  };
-}
-
-function oneOf<T extends string>(flag: string, choices: readonly T[]) {
-  return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) {
-      throw new CliError(`${flag} must be one of ${choices.join(", ")} (got "${value}")`, 2);
-    }
-    return value as T;
-  };
-}
 
 interface PreviewOptions {
   datasetSize: number;
@@ -73,7 +45,7 @@ export function registerScheduleCommands(program: Command, io: Io): void {
     .option(
       "--dataset-size <N>",
       "training examples N",
-      positiveInt("--dataset-size"),
+      wholeNumber("--dataset-size", 1),
       DEFAULT_DATASET_SIZE,
     )
     .option(
@@ -118,7 +90,7 @@ export function registerScheduleCommands(program: Command, io: Io): void {
     .option(
       "--dataset-size <N>",
       "training examples N",
-      positiveInt("--dataset-size"),
+      wholeNumber("--dataset-size", 1),
       DEFAULT_DATASET_SIZE,
     )
     .option("--drop-last", "drop each epoch's last partial batch (overrides the schedule)")

@@ -13,6 +13,7 @@ import { resolveHome } from "../../core/store/paths.js";
 import { RESUMABLE } from "../../core/store/states.js";
 import { type RunRecord, RunStore } from "../../core/store/store.js";
 import { CliError, type Io } from "../io.js";
+import { nonNegativeNumber, oneOf, optional, wholeNumber } from "../options.js";
 import { ProgressView } from "../progress.js";
 import { loadScheduleArg } from "../schedule-source.js";
 
@@ -31,22 +32,6 @@ interface TrainOptions {
   trainLimit?: string;
   json?: boolean;
   home?: string;
-}
-
-function int(flag: string, value: string | undefined, min = 0): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new CliError(`${flag} must be a whole number >= ${min} (got "${value}")`, 2);
-  return n;
-}
-
-function real(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0)
-    throw new CliError(`${flag} must be a number >= 0 (got "${value}")`, 2);
-  return n;
 }
 
 export function registerTrainCommand(program: Command, io: Io, isTty: boolean): void {
@@ -83,26 +68,22 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
     .option("--train-limit <N>", "train on the first N images only (quick runs)")
     .option("--json", "print one JSON event per line")
     .action(async (opts: TrainOptions) => {
-      const kinds = ["sgd", "momentum", "nesterov", "adam", "adamw"];
-      if (!kinds.includes(opts.optimizer)) {
-        throw new CliError(
-          `--optimizer must be one of ${kinds.join(", ")} (got "${opts.optimizer}")`,
-          2,
-        );
-      }
+      oneOf("--optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"] as const)(
+        opts.optimizer,
+      );
       const flagSpec = (): TrainSpecInput => ({
         dataset: opts.dataset,
         model: opts.model,
         schedule: loadScheduleArg(opts.schedule),
-        epochs: int("--epochs", opts.epochs, 1),
+        epochs: optional(wholeNumber("--epochs", 1), opts.epochs),
         backend: opts.backend,
-        seed: int("--seed", opts.seed) ?? 0,
+        seed: wholeNumber("--seed", 0)(opts.seed),
         optimizer: {
           kind: opts.optimizer,
-          momentum: real("--momentum", opts.momentum),
-          weightDecay: real("--weight-decay", opts.weightDecay),
+          momentum: optional(nonNegativeNumber("--momentum"), opts.momentum),
+          weightDecay: optional(nonNegativeNumber("--weight-decay"), opts.weightDecay),
         },
-        trainLimit: int("--train-limit", opts.trainLimit, 1),
+        trainLimit: optional(wholeNumber("--train-limit", 1), opts.trainLimit),
       });
       const store = openStore(opts.home);
       try {
