@@ -3,32 +3,19 @@
  * message per frame:
  *   client -> server  {id, method, params}
  *   server -> client  {id, result} | {id, error: {code, message, field?}} | {event}
- * The renderer's copy of these types is renderer/src/lib/transport/protocol.ts
- * (the renderer may not import from cli/); the serve tests check that both agree.
+ * The message types live in core/service/wire.ts (shared with the renderer);
+ * the renderer keeps its own copy of the constants below, since it may import
+ * only types from outside renderer/; the serve tests check that both agree.
  */
-import type { ServiceErrorCode, ServiceEvent } from "../../core/service/contract.js";
+import type { CallId, CallMessage, WireError } from "../../core/service/wire.js";
 
-/** Errors of the transport itself, next to the service's own codes. */
-export type ProtocolErrorCode = "bad-message" | "too-large";
-
-export interface WireError {
-  code: ServiceErrorCode | ProtocolErrorCode;
-  message: string;
-  field?: string;
-}
-
-export type CallId = string | number;
-
-export interface CallMessage {
-  id: CallId;
-  method: string;
-  params?: unknown;
-}
-
-export type ServerMessage =
-  | { id: CallId | null; result: unknown }
-  | { id: CallId | null; error: WireError }
-  | { event: ServiceEvent };
+export type {
+  CallId,
+  CallMessage,
+  ProtocolErrorCode,
+  ServerMessage,
+  WireError,
+} from "../../core/service/wire.js";
 
 /** Messages longer than this (bytes) get a "too-large" error instead of being parsed. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;

@@ -1,36 +1,24 @@
 /**
- * The `serve` WebSocket protocol, renderer side (docs/web-host.md). A copy of
- * cli/serve/protocol.ts's types, since the renderer may not import from cli/;
- * cli/serve/transport.test.ts checks that the two agree.
+ * The `serve` WebSocket protocol, renderer side (docs/web-host.md). The message
+ * types are core/service/wire.ts's (imported as types only); the constants are a
+ * copy of cli/serve/protocol.ts's, since the renderer may not import runtime
+ * code from outside renderer/; cli/serve/client.test.ts checks that they agree.
  */
-import type { ServiceErrorCode, ServiceEvent } from "../../../../core/service/contract.js";
+import type { ServiceErrorCode } from "../../../../core/service/contract.js";
+import type { ProtocolErrorCode } from "../../../../core/service/wire.js";
 
-/** Errors of the wire itself, sent by the server. */
-export type ProtocolErrorCode = "bad-message" | "too-large";
+export type {
+  CallId,
+  CallMessage,
+  ProtocolErrorCode,
+  ServerMessage,
+  WireError,
+} from "../../../../core/service/wire.js";
 
 /** Errors the client makes itself: the connection dropped with the call unanswered, the token was refused, the client was closed. */
 export type ClientErrorCode = "connection-lost" | "unauthorized" | "closed";
 
 export type ErrorCode = ServiceErrorCode | ProtocolErrorCode | ClientErrorCode;
-
-export interface WireError {
-  code: ServiceErrorCode | ProtocolErrorCode;
-  message: string;
-  field?: string;
-}
-
-export type CallId = string | number;
-
-export interface CallMessage {
-  id: CallId;
-  method: string;
-  params?: unknown;
-}
-
-export type ServerMessage =
-  | { id: CallId | null; result: unknown }
-  | { id: CallId | null; error: WireError }
-  | { event: ServiceEvent };
 
 /** The server answers longer messages with "too-large"; the client refuses to send them. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
