@@ -2,6 +2,10 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
+import { type RunningServer, startServer } from "../../cli/serve/server.js";
+import { startTraining } from "../../core/engine/worker-client.js";
+import { runMethods } from "../../core/service/runs.js";
+import { Service } from "../../core/service/service.js";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts");
@@ -29,4 +33,25 @@ export async function launch(): Promise<Browser> {
     ],
     // playwright gives every launch a fresh, empty profile (its own --user-data-dir).
   });
+}
+
+/** The app as `serve` runs it, on a temporary port: the service with its run library, and the web host. */
+export interface TestApp {
+  service: Service;
+  server: RunningServer;
+  /** Closes the web host, then the service. */
+  close(): Promise<void>;
+}
+
+export async function startApp(home: string): Promise<TestApp> {
+  const service = new Service({ home, runs: runMethods({ home, launch: startTraining }) });
+  const server = await startServer({ service, port: 0 });
+  return {
+    service,
+    server,
+    close: async () => {
+      await server.close();
+      await service.close();
+    },
+  };
 }

@@ -6,14 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer } from "../../cli/serve/server.js";
 import type { TrainEvent } from "../../core/engine/events.js";
-import { startTraining } from "../../core/engine/worker-client.js";
-import { runMethods } from "../../core/service/runs.js";
-import { Service } from "../../core/service/service.js";
 import { testSpec } from "../../core/store/fixtures.js";
 import { RunStore } from "../../core/store/store.js";
-import { ARTIFACTS, chromiumAvailable, launch } from "./browser.js";
+import { ARTIFACTS, chromiumAvailable, launch, startApp, type TestApp } from "./browser.js";
 
 const TRAIN = 6400;
 
@@ -127,8 +123,7 @@ function seedLibrary(home: string): { constant: string[]; growing: string } {
 
 describe.skipIf(!chromiumAvailable())("the compare view in Chromium", () => {
   let browser: Browser;
-  let service: Service;
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let app: TestApp;
   let ids: { constant: string[]; growing: string };
   let page: Page;
   const errors: string[] = [];
@@ -136,8 +131,7 @@ describe.skipIf(!chromiumAvailable())("the compare view in Chromium", () => {
   beforeAll(async () => {
     const home = mkdtempSync(join(tmpdir(), "e2e-compare-"));
     ids = seedLibrary(home);
-    service = new Service({ home, runs: runMethods({ home, launch: startTraining }) });
-    server = await startServer({ service, port: 0 });
+    app = await startApp(home);
     browser = await launch();
     page = await browser.newPage({
       viewport: { width: 1440, height: 1000 },
@@ -149,8 +143,7 @@ describe.skipIf(!chromiumAvailable())("the compare view in Chromium", () => {
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    await service?.close();
+    await app?.close();
   });
 
   const view = () => page.getByTestId("compare-view");
@@ -163,7 +156,7 @@ describe.skipIf(!chromiumAvailable())("the compare view in Chromium", () => {
   }
 
   it("two runs side by side: samples seen by default (batch schedules differ), x axis and smoothing change, CSV export", async () => {
-    await page.goto(`${server.url}#compare`);
+    await page.goto(`${app.server.url}#compare`);
     await page.getByTestId(`pick-${ids.constant[1]}`).check();
     await page.getByTestId(`pick-${ids.growing}`).check();
     await drawn("select");

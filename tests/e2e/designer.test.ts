@@ -7,16 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContextOptions, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer } from "../../cli/serve/server.js";
-import { startTraining } from "../../core/engine/worker-client.js";
 import { compileSchedule } from "../../core/schedule/compile.js";
 import { findPreset, PRESETS } from "../../core/schedule/presets.js";
 import { parseSchedule } from "../../core/schedule/validate.js";
-import { runMethods } from "../../core/service/runs.js";
-import { Service } from "../../core/service/service.js";
 import { syntheticRun, testSpec } from "../../core/store/fixtures.js";
 import { RunStore } from "../../core/store/store.js";
-import { ARTIFACTS, chromiumAvailable, launch } from "./browser.js";
+import { ARTIFACTS, chromiumAvailable, launch, startApp, type TestApp } from "./browser.js";
 
 const N = 50_000;
 const totalsOf = (name: string) =>
@@ -24,8 +20,7 @@ const totalsOf = (name: string) =>
 
 describe.skipIf(!chromiumAvailable())("the schedule designer in Chromium", () => {
   let browser: Browser;
-  let service: Service;
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let app: TestApp;
   let dir: string;
   let errors: string[] = [];
 
@@ -39,15 +34,13 @@ describe.skipIf(!chromiumAvailable())("the schedule designer in Chromium", () =>
     for (const e of syntheticRun({ epochs: 3, stepsPerEpoch: 20 })) rec.record(e);
     rec.close();
     store.close();
-    service = new Service({ home, runs: runMethods({ home, launch: startTraining }) });
-    server = await startServer({ service, port: 0 });
+    app = await startApp(home);
     browser = await launch();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    await service?.close();
+    await app?.close();
   });
 
   async function open(options: BrowserContextOptions = {}): Promise<Page> {
@@ -59,7 +52,7 @@ describe.skipIf(!chromiumAvailable())("the schedule designer in Chromium", () =>
     errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-    await page.goto(`${server.url}#designer`);
+    await page.goto(`${app.server.url}#designer`);
     await page.locator('[data-testid="designer"][data-current="true"]').waitFor();
     return page;
   }
@@ -351,7 +344,10 @@ describe.skipIf(!chromiumAvailable())("the schedule designer in Chromium", () =>
     expect(code).toContain("0.1");
 
     // Throughput of the completed run in the library: samples / wall time.
-    const runs = (await service.call("runs.list", {})) as { samples: number; wallTime: number }[];
+    const runs = (await app.service.call("runs.list", {})) as {
+      samples: number;
+      wallTime: number;
+    }[];
     const ips = (runs[0]?.samples ?? 0) / (runs[0]?.wallTime ?? 1);
     expect(ips).toBeGreaterThan(0);
     const samples = await num(summary(page), "samples");

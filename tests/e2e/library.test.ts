@@ -7,23 +7,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer } from "../../cli/serve/server.js";
-import { startTraining } from "../../core/engine/worker-client.js";
-import { runMethods } from "../../core/service/runs.js";
-import { Service } from "../../core/service/service.js";
-import { ARTIFACTS, chromiumAvailable, launch } from "./browser.js";
+import { ARTIFACTS, chromiumAvailable, launch, startApp, type TestApp } from "./browser.js";
 
 describe.skipIf(!chromiumAvailable())("live runs and the run library in Chromium", () => {
   let browser: Browser;
-  let service: Service;
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let app: TestApp;
   let page: Page;
   const errors: string[] = [];
 
   beforeAll(async () => {
     const home = mkdtempSync(join(tmpdir(), "e2e-library-"));
-    service = new Service({ home, runs: runMethods({ home, launch: startTraining }) });
-    server = await startServer({ service, port: 0 });
+    app = await startApp(home);
     browser = await launch();
     page = await browser.newPage({
       viewport: { width: 1440, height: 1000 },
@@ -35,8 +29,7 @@ describe.skipIf(!chromiumAvailable())("live runs and the run library in Chromium
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    await service?.close();
+    await app?.close();
   });
 
   const status = () => page.getByTestId("status");
@@ -44,7 +37,7 @@ describe.skipIf(!chromiumAvailable())("live runs and the run library in Chromium
     Number(/step (\d+)\//.exec((await page.getByTestId("progress").textContent()) ?? "")?.[1]);
 
   it("a run keeps training when the page reloads, and resumes after a stop", async () => {
-    await page.goto(server.url);
+    await page.goto(app.server.url);
     await page.getByText("open", { exact: true }).waitFor();
     await page.getByLabel("Epochs").fill("2");
     await page.getByTestId("optimizer").selectOption("momentum");

@@ -5,28 +5,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer } from "../../cli/serve/server.js";
-import { startTraining } from "../../core/engine/worker-client.js";
-import { runMethods } from "../../core/service/runs.js";
-import { Service } from "../../core/service/service.js";
-import { ARTIFACTS, chromiumAvailable, launch } from "./browser.js";
+import { ARTIFACTS, chromiumAvailable, launch, startApp, type TestApp } from "./browser.js";
 
 describe.skipIf(!chromiumAvailable())("the run view in Chromium", () => {
   let browser: Browser;
-  let service: Service;
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let app: TestApp;
 
   beforeAll(async () => {
     const home = mkdtempSync(join(tmpdir(), "e2e-run-"));
-    service = new Service({ home, runs: runMethods({ home, launch: startTraining }) });
-    server = await startServer({ service, port: 0 });
+    app = await startApp(home);
     browser = await launch();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    await service?.close();
+    await app?.close();
   });
 
   it("one button starts a run on the embedded dataset; progress, metrics and charts update until it completes", async () => {
@@ -34,7 +27,7 @@ describe.skipIf(!chromiumAvailable())("the run view in Chromium", () => {
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-    await page.goto(server.url);
+    await page.goto(app.server.url);
     await page.getByText("open", { exact: true }).waitFor();
     await page.screenshot({ path: join(ARTIFACTS, "run-view-empty.png") });
     // The form opens ready: embedded dataset, mlp, the paper's hybrid preset.
