@@ -1,0 +1,631 @@
+/**
+ * Training-step throughput (img/s) of mlp, cnn and resnet18 on every
+ * TensorFlow.js backend here and, in the same run, of the same models in
+ * PyTorch (bench/torch_speed.py), with the ratio PyTorch / best tfjs backend
+ * of the same device class: how far tfjs is from what the hardware can do.
+ *
+ * The tfjs step is core/engine/step.ts's trainStep (SGD, lr 0.01) on
+ * synthetic data, one `await loss.data()` per step (it waits for the device),
+ * as bench/resnet18-step.bench.ts does; torch_speed.py mirrors that step.
+ * Device classes: GPU = torch cuda vs tfjs tensorflow-gpu / webgpu on a
+ * hardware adapter; CPU = torch cpu vs tfjs tensorflow / wasm / cpu, and
+ * webgpu on a software adapter (lavapipe runs on the CPU).
+ *
+ * Run: npm run bench:speed -- [--models mlp,cnn,resnet18] [--backends auto|wasm,webgpu,...]
+ *        [--batch 128] [--steps 20] [--warmup 3] [--max-seconds 60] [--slow]
+ *        [--torch auto|off|cpu|cuda|cpu,cuda] [--python python3] [--torch-threads N] [--json]
+ * On a GPU machine without npm: node --import tsx bench/speed.bench.ts ...
+ */
+import { execFile } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, promisify } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  BACKEND_LADDER,
+  type BackendName,
+  type BackendProbe,
+  isBackendName,
+  probeBackends,
+  selectBackend,
+} from "../core/engine/backends.js";
+import { Optimizer } from "../core/engine/optimizers.js";
+import { trainStep } from "../core/engine/step.js";
+import type { AdapterSummary } from "../core/engine/webgpu-node.js";
+import { createModel, DEFAULT_INPUT_SHAPE } from "../core/models/index.js";
+
+const execFileP = promisify(execFile);
+
+/** The models torch_speed.py also builds. */
+const MODELS = ["mlp", "cnn", "resnet18"] as const;
+type Model = (typeof MODELS)[number];
+type DeviceClass = "cpu" | "gpu";
+const NUM_CLASSES = 10;
+const TORCH_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "torch_speed.py");
+
+const USAGE = `Usage: tsx bench/speed.bench.ts [options]
+  --models mlp,cnn,resnet18    models (default all three)
+  --backends auto|LIST         tfjs backends: auto = every available one (software WebGPU included),
+                               or a list of ${BACKEND_LADDER.join(", ")}
+  --batch 128 --steps 20 --warmup 3
+  --max-seconds 60             stop warm-up, and separately timing, of one measurement after this
+  --slow                       also run the pure-JS cpu backend on cnn and resnet18 (minutes per step)
+  --torch auto|off|cpu|cuda|cpu,cuda
+                               auto: every device PyTorch has, none if it is missing
+  --python python3             interpreter with torch (default: python3, then /usr/bin/python3)
+  --torch-threads N            torch CPU threads (default: all cores)
+  --json                       print one JSON object with every figure at the end`;
+
+function fail(message: string): never {
+  console.error(`speed.bench: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    options: {
+      models: { type: "string", default: MODELS.join(",") },
+      backends: { type: "string", default: "auto" },
+      batch: { type: "string", default: "128" },
+      steps: { type: "string", default: "20" },
+      warmup: { type: "string", default: "3" },
+      "max-seconds": { type: "string", default: "60" },
+      slow: { type: "boolean", default: false },
+      torch: { type: "string", default: "auto" },
+      python: { type: "string" },
+      "torch-threads": { type: "string", default: "0" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+}
+try {
+  parsed = parse();
+} catch (e) {
+  fail(e instanceof Error ? e.message : String(e));
+}
+const opts = parsed.values;
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function count(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) fail(`--${name} must be a number >= ${min}, got "${text}"`);
+  return n;
+}
+const batch = Math.floor(count("batch", opts.batch, 1));
+const steps = Math.floor(count("steps", opts.steps, 1));
+const warmup = Math.floor(count("warmup", opts.warmup, 1));
+const maxSeconds = count("max-seconds", opts["max-seconds"], 0.001);
+const torchThreads = Math.floor(count("torch-threads", opts["torch-threads"], 0));
+
+const models = opts.models.split(",").filter(Boolean);
+for (const m of models) {
+  if (!(MODELS as readonly string[]).includes(m))
+    fail(`unknown model "${m}" (models: ${MODELS.join(", ")})`);
+}
+const modelList = models as Model[];
+
+/* ----------------------------------------------------------- measuring */
+
+interface Timing {
+  imgPerSec: number;
+  /** Mean over the timed steps (what img/s is computed from). */
+  msPerStep: number;
+  /** Robust to a neighbour stealing the cores for a moment. */
+  medianMsPerStep: number;
+  /** Includes kernel compilation / autotuning. */
+  firstStepMs: number;
+  steps: number;
+  warmupSteps: number;
+  /** --max-seconds ended the timing before --steps. */
+  stoppedByTime: boolean;
+}
+
+/** Warm-up then timing, each bounded by --max-seconds (at least one step each). */
+async function timeSteps(step: () => Promise<void>): Promise<Timing> {
+  const maxMs = maxSeconds * 1000;
+  const t0 = performance.now();
+  await step();
+  const firstStepMs = performance.now() - t0;
+  let warmupSteps = 1;
+  while (warmupSteps < warmup && performance.now() - t0 < maxMs) {
+    await step();
+    warmupSteps++;
+  }
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < steps) {
+    const s = performance.now();
+    await step();
+    times.push(performance.now() - s);
+    if (performance.now() - start >= maxMs) break;
+  }
+  const total = performance.now() - start;
+  const sorted = [...times].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median =
+    sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  return {
+    imgPerSec: (1000 * batch * times.length) / total,
+    msPerStep: total / times.length,
+    medianMsPerStep: median,
+    firstStepMs,
+    steps: times.length,
+    warmupSteps,
+    stoppedByTime: times.length < steps,
+  };
+}
+
+/** One model on the active tfjs backend; everything it allocates is disposed. */
+async function measureTfjs(name: Model): Promise<Timing> {
+  const shape = DEFAULT_INPUT_SHAPE[name];
+  const model = createModel(name, { inputShape: shape, numClasses: NUM_CLASSES, seed: 0 });
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = new Optimizer({ kind: "sgd" }, variables);
+  const m = { model, variables, optimizer, numClasses: NUM_CLASSES };
+  const xShape: number[] = [batch, ...shape];
+  const x = tf.randomNormal<tf.Rank>(xShape, 0, 1, "float32", 1) as tf.Tensor4D;
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % NUM_CLASSES);
+  try {
+    return await timeSteps(async () => {
+      const r = trainStep(m, x, labels, 0.01, false);
+      try {
+        // One read per step: on webgpu it waits for the queue, so the time is real.
+        await r.loss.data();
+      } finally {
+        tf.dispose([r.loss, r.gradNormSq, r.correct]);
+      }
+    });
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+    x.dispose();
+  }
+}
+
+/* ---------------------------------------------------------------- rows */
+
+interface Row extends Timing {
+  engine: "tfjs" | "torch";
+  /** tfjs backend name, or the torch device (cpu / cuda). */
+  backend: string;
+  model: Model;
+  deviceClass: DeviceClass;
+  /** Adapter / GPU / CPU the figure is for. */
+  device: string;
+  batch: number;
+  /** imgPerSec over the model's baseline row. */
+  vsBaseline?: number;
+  baseline?: string;
+}
+
+interface Skip {
+  engine: "tfjs" | "torch";
+  backend: string;
+  model?: Model;
+  reason: string;
+  /** True when something asked for could not run (the exit code is then 1). */
+  failure: boolean;
+}
+
+const rows: Row[] = [];
+const skipped: Skip[] = [];
+const backendInfo: Record<string, { deviceClass: DeviceClass; device: string; probe?: unknown }> =
+  {};
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const cpuName = os.cpus()[0]?.model.trim() ?? os.arch();
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const progress = (text: string) => console.error(`[speed] ${text}`);
+
+/** Where a tfjs backend computes, from its probe. */
+function classify(probe: BackendProbe | undefined, name: BackendName): [DeviceClass, string] {
+  const d = probe?.details ?? {};
+  switch (name) {
+    case "webgpu": {
+      const a = d.adapter as AdapterSummary | undefined;
+      const what = a ? a.description || `${a.vendor} ${a.device}`.trim() : "WebGPU adapter";
+      return a?.software ? ["cpu", `${what} (software adapter)`] : ["gpu", what];
+    }
+    case "tensorflow-gpu": {
+      const gpus = (d.gpuDevices as { name: string }[] | undefined) ?? [];
+      return ["gpu", gpus.map((g) => g.name).join(", ") || "CUDA GPU"];
+    }
+    case "wasm":
+      return [
+        "cpu",
+        `${cpuName}, ${d.simd ? "SIMD" : "no SIMD"}, ${d.threads ? "multi-threaded" : "1 thread"}`,
+      ];
+    case "tensorflow":
+      return ["cpu", `${cpuName}, libtensorflow`];
+    case "cpu":
+      return ["cpu", `${cpuName}, pure JS, 1 thread`];
+  }
+}
+
+/* ------------------------------------------------------- tfjs backends */
+
+const probes: BackendProbe[] = [];
+let plan: BackendName[];
+if (opts.backends === "auto") {
+  probes.push(...(await probeBackends()));
+  for (const p of probes.filter((q) => !q.available)) {
+    skipped.push({
+      engine: "tfjs",
+      backend: p.name,
+      reason: p.reason ?? "not available",
+      failure: false,
+    });
+  }
+  const names = probes.filter((p) => p.available).map((p) => p.name);
+  // Both tfjs-node packages register "tensorflow": only one can load per process.
+  if (names.includes("tensorflow-gpu") && names.includes("tensorflow")) {
+    names.splice(names.indexOf("tensorflow"), 1);
+    skipped.push({
+      engine: "tfjs",
+      backend: "tensorflow",
+      reason: "tensorflow-gpu is measured instead (one tfjs-node package per process)",
+      failure: false,
+    });
+  }
+  // Slowest first, so the baseline of the x column is printed first.
+  plan = names.reverse();
+} else {
+  const names = opts.backends.split(",").filter(Boolean);
+  for (const n of names) {
+    if (!isBackendName(n)) fail(`unknown backend "${n}" (backends: ${BACKEND_LADDER.join(", ")})`);
+  }
+  plan = names as BackendName[];
+}
+
+/* --------------------------------------------------------- torch setup */
+
+interface TorchInfo {
+  torch: string;
+  python: string;
+  cuda: boolean;
+  cudaDevices: string[];
+  cpu: string;
+  cores: number;
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").pop() ?? "";
+}
+
+/** torch_speed.py --info with this interpreter, or why it failed. */
+async function torchInfo(python: string): Promise<TorchInfo | string> {
+  try {
+    const { stdout } = await execFileP(python, [TORCH_SCRIPT, "--info"], { timeout: 120_000 });
+    return JSON.parse(lastLine(stdout)) as TorchInfo;
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr;
+    return stderr ? lastLine(stderr) : errorText(e);
+  }
+}
+
+const torchArg = opts.torch;
+let torchDevices: ("cpu" | "cuda")[] = [];
+let torch: (TorchInfo & { interpreter: string }) | null = null;
+const notes: string[] = [];
+if (torchArg !== "off") {
+  const wanted = torchArg === "auto" ? [] : torchArg.split(",").filter(Boolean);
+  for (const d of wanted) {
+    if (d !== "cpu" && d !== "cuda") fail(`--torch takes auto, off, cpu, cuda or cpu,cuda`);
+  }
+  // Debian's python3-torch lives in /usr/bin/python3, which a pyenv or venv
+  // python3 on PATH hides; try it when --python is not given.
+  const candidates = opts.python ? [opts.python] : ["python3", "/usr/bin/python3"];
+  const tried: string[] = [];
+  for (const py of candidates) {
+    const info = await torchInfo(py);
+    if (typeof info !== "string") {
+      torch = { ...info, interpreter: py };
+      break;
+    }
+    tried.push(`${py}: ${info}`);
+  }
+  if (!torch) {
+    const why = `no PyTorch (${tried.join("; ")})`;
+    if (torchArg !== "auto") {
+      console.error(`speed.bench: --torch ${torchArg} asked for, but ${why}`);
+      process.exit(1);
+    }
+    skipped.push({ engine: "torch", backend: "auto", reason: why, failure: false });
+  } else {
+    if (tried.length) notes.push(`PyTorch from ${torch.interpreter} (${tried.join("; ")})`);
+    torchDevices =
+      torchArg === "auto"
+        ? torch.cuda
+          ? ["cpu", "cuda"]
+          : ["cpu"]
+        : (wanted as ("cpu" | "cuda")[]);
+    if (torchDevices.includes("cuda") && !torch.cuda) {
+      console.error(
+        `speed.bench: --torch cuda asked for, but torch ${torch.torch} (${torch.interpreter}) has no CUDA device`,
+      );
+      process.exit(1);
+    }
+  }
+}
+
+/* --------------------------------------------------------------- tfjs */
+
+for (const name of plan) {
+  let probe: BackendProbe | undefined;
+  try {
+    // Each call activates the backend (tf.setBackend) and registers the kernel overrides again (idempotent).
+    const selection = await selectBackend(name);
+    probe = selection.probes.find((p) => p.name === name);
+    if (opts.backends !== "auto" && probe) probes.push(probe);
+  } catch (e) {
+    skipped.push({ engine: "tfjs", backend: name, reason: errorText(e), failure: true });
+    progress(`${name}: cannot be selected: ${errorText(e)}`);
+    continue;
+  }
+  const [deviceClass, device] = classify(probe, name);
+  backendInfo[name] = { deviceClass, device };
+  for (const model of modelList) {
+    if (name === "cpu" && model !== "mlp" && !opts.slow) {
+      skipped.push({
+        engine: "tfjs",
+        backend: name,
+        model,
+        reason:
+          "pure-JS cpu backend needs minutes per step on conv nets (cnn ~190 s at batch 128); --slow measures it",
+        failure: false,
+      });
+      continue;
+    }
+    const before = tf.memory().numTensors;
+    try {
+      progress(`${model} on ${name} ...`);
+      const t = await measureTfjs(model);
+      rows.push({ engine: "tfjs", backend: name, model, deviceClass, device, batch, ...t });
+      progress(`${model} on ${name}: ${fmt(t.imgPerSec)} img/s (${t.steps} steps)`);
+    } catch (e) {
+      skipped.push({
+        engine: "tfjs",
+        backend: name,
+        model,
+        reason: `failed: ${errorText(e)}`,
+        failure: true,
+      });
+      progress(`${model} on ${name} failed: ${errorText(e)}`);
+    }
+    const leaked = tf.memory().numTensors - before;
+    if (leaked > 0) progress(`${model} on ${name}: ${leaked} tensors left behind`);
+  }
+}
+
+/* -------------------------------------------------------------- torch */
+
+interface TorchRun {
+  torch: string;
+  device: "cpu" | "cuda";
+  deviceName: string;
+  threads: number;
+  tf32: boolean;
+  step: string;
+  results: Partial<Record<Model, Timing>>;
+}
+
+const torchRuns: TorchRun[] = [];
+for (const dev of torchDevices) {
+  if (!torch) break;
+  const args = [
+    TORCH_SCRIPT,
+    "--models",
+    modelList.join(","),
+    "--batch",
+    String(batch),
+    "--steps",
+    String(steps),
+    "--warmup",
+    String(warmup),
+    "--max-seconds",
+    String(maxSeconds),
+    "--device",
+    dev,
+    "--json",
+    ...(torchThreads > 0 ? ["--threads", String(torchThreads)] : []),
+  ];
+  progress(`torch ${dev}: ${modelList.join(", ")} ...`);
+  try {
+    const { stdout } = await execFileP(torch.interpreter, args, {
+      maxBuffer: 16 * 2 ** 20,
+      // Warm-up and timing are each bounded by --max-seconds; add room for start-up.
+      timeout: (modelList.length * (2 * maxSeconds + 60) + 60) * 1000,
+    });
+    const run = JSON.parse(lastLine(stdout)) as TorchRun;
+    torchRuns.push(run);
+    const deviceClass: DeviceClass = dev === "cuda" ? "gpu" : "cpu";
+    const device = dev === "cuda" ? run.deviceName : `${run.deviceName}, ${run.threads} threads`;
+    for (const model of modelList) {
+      const t = run.results[model];
+      if (t) rows.push({ engine: "torch", backend: dev, model, deviceClass, device, batch, ...t });
+    }
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr;
+    const why = stderr ? lastLine(stderr) : errorText(e);
+    skipped.push({ engine: "torch", backend: dev, reason: `failed: ${why}`, failure: true });
+    progress(`torch ${dev} failed: ${why}`);
+  }
+}
+
+/* ------------------------------------------------------------- report */
+
+const label = (r: { engine: string; backend: string }) => `${r.engine} ${r.backend}`;
+
+for (const model of modelList) {
+  const mine = rows.filter((r) => r.model === model);
+  const tfjsRows = mine.filter((r) => r.engine === "tfjs");
+  const pool = tfjsRows.length ? tfjsRows : mine;
+  // The pure-JS backend is the reference where it ran; otherwise the slowest tfjs figure.
+  const base =
+    pool.find((r) => r.engine === "tfjs" && r.backend === "cpu") ??
+    pool.reduce<Row | undefined>((a, r) => (!a || r.imgPerSec < a.imgPerSec ? r : a), undefined);
+  if (!base) continue;
+  for (const r of mine) {
+    r.vsBaseline = r.imgPerSec / base.imgPerSec;
+    r.baseline = label(base);
+  }
+}
+
+interface Ratio {
+  model: Model;
+  deviceClass: DeviceClass;
+  torch: string;
+  torchImgPerSec: number;
+  /** Best tfjs backend of the class; absent when none was measured. */
+  tfjs?: string;
+  tfjsImgPerSec?: number;
+  ratio?: number;
+}
+const ratios: Ratio[] = [];
+for (const t of rows.filter((r) => r.engine === "torch")) {
+  const best = rows
+    .filter((r) => r.engine === "tfjs" && r.model === t.model && r.deviceClass === t.deviceClass)
+    .reduce<Row | undefined>((a, r) => (!a || r.imgPerSec > a.imgPerSec ? r : a), undefined);
+  ratios.push({
+    model: t.model,
+    deviceClass: t.deviceClass,
+    torch: t.backend,
+    torchImgPerSec: t.imgPerSec,
+    ...(best && {
+      tfjs: best.backend,
+      tfjsImgPerSec: best.imgPerSec,
+      ratio: t.imgPerSec / best.imgPerSec,
+    }),
+  });
+}
+
+const date = new Date().toISOString();
+const host = {
+  hostname: os.hostname(),
+  platform: `${os.platform()} ${os.release()}`,
+  arch: os.arch(),
+  cpu: cpuName,
+  cores: os.availableParallelism(),
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  tfjsCore: tf.version_core,
+};
+
+const out: string[] = [];
+out.push(
+  `speed bench ${date.slice(0, 16)}Z  ${host.hostname}: ${host.cpu}, ${host.cores} cores, node ${host.node}, tfjs ${host.tfjsCore}`,
+);
+out.push(
+  `batch ${batch}, up to ${steps} timed steps after ${warmup} warm-up (each phase stops after ${maxSeconds} s); fp32, SGD lr 0.01`,
+);
+for (const [name, info] of Object.entries(backendInfo)) {
+  out.push(`  tfjs ${name.padEnd(15)} ${info.deviceClass.toUpperCase()}  ${info.device}`);
+}
+for (const run of torchRuns) {
+  out.push(
+    `  torch ${`${run.torch} ${run.device}`.padEnd(14)} ${run.device === "cuda" ? "GPU" : "CPU"}  ${run.deviceName}, ${run.device === "cpu" ? `${run.threads} threads` : run.tf32 ? "TF32" : "no TF32"} (${torch?.interpreter})`,
+  );
+}
+out.push("");
+const header = ["model", "engine", "class", "img/s", "ms/step", "median", "steps", "x baseline"];
+const widths = [9, 20, 5, 9, 9, 9, 6, 0];
+const line = (cells: string[]) =>
+  cells
+    .map((c, i) => (i >= 3 && i <= 6 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+    .join("  ")
+    .trimEnd();
+out.push(line(header));
+for (const model of modelList) {
+  for (const r of rows.filter((q) => q.model === model)) {
+    out.push(
+      line([
+        model,
+        label(r),
+        r.deviceClass.toUpperCase(),
+        fmt(r.imgPerSec),
+        fmt(r.msPerStep),
+        fmt(r.medianMsPerStep),
+        `${r.steps}${r.stoppedByTime ? "*" : ""}`,
+        r.vsBaseline === undefined ? "" : `${fmt(r.vsBaseline)}x vs ${r.baseline}`,
+      ]),
+    );
+  }
+}
+if (rows.some((r) => r.stoppedByTime)) out.push(`* stopped by --max-seconds ${maxSeconds}`);
+if (ratios.length) {
+  out.push("");
+  out.push("PyTorch / best tfjs backend of the same device class:");
+  for (const q of ratios) {
+    out.push(
+      q.ratio === undefined
+        ? `${q.model}: torch ${q.torch} ${fmt(q.torchImgPerSec)} img/s; no tfjs ${q.deviceClass.toUpperCase()} backend measured`
+        : `${q.model}: torch ${q.torch} ${fmt(q.torchImgPerSec)} img/s / tfjs ${q.tfjs} ${fmt(q.tfjsImgPerSec ?? 0)} img/s = ${q.ratio >= 10 ? q.ratio.toFixed(1) : q.ratio.toFixed(2)}x`,
+    );
+  }
+}
+const torchCpu = torchRuns.find((r) => r.device === "cpu");
+const wasmThreads = probes.find((p) => p.name === "wasm")?.details.threads === true;
+const tfjsCpu = Object.keys(backendInfo).filter(
+  (n) => n === "cpu" || (n === "wasm" && !wasmThreads),
+);
+if (torchCpu && torchCpu.threads > 1 && tfjsCpu.length) {
+  // Single-threaded tfjs against all-core torch: the CPU ratio is partly a thread count.
+  notes.push(
+    `torch cpu used ${torchCpu.threads} threads; tfjs ${tfjsCpu.join(" and ")} ${tfjsCpu.length > 1 ? "use" : "uses"} one`,
+  );
+}
+if (skipped.length) {
+  out.push("");
+  out.push("Not measured:");
+  for (const s of skipped) {
+    out.push(`  ${s.engine} ${s.backend}${s.model ? ` ${s.model}` : ""}: ${s.reason}`);
+  }
+}
+if (notes.length) {
+  out.push("");
+  out.push("Notes:");
+  for (const n of notes) out.push(`  ${n}`);
+}
+console.log(out.join("\n"));
+
+const failed = skipped.some((s) => s.failure);
+if (opts.json) {
+  const report = {
+    date,
+    host,
+    options: {
+      models: modelList,
+      backends: opts.backends,
+      batch,
+      steps,
+      warmup,
+      maxSeconds,
+      slow: opts.slow,
+      torch: torchArg,
+    },
+    backends: backendInfo,
+    probes: probes.map((p) => ({
+      name: p.name,
+      available: p.available,
+      autoSelect: p.autoSelect,
+      reason: p.reason,
+      details: p.details,
+    })),
+    torch: torch && { ...torch, runs: torchRuns.map(({ results: _, ...r }) => r) },
+    rows,
+    ratios,
+    skipped,
+    notes,
+    ok: !failed,
+  };
+  console.log(JSON.stringify(report));
+}
+// Dawn keeps handles open after webgpu was used: exit explicitly once stdout is flushed.
+process.stdout.write("", () => process.exit(failed ? 1 : 0));
