@@ -6,6 +6,7 @@
  * Architectures are written once against NetBuilder<T> (see the model files).
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { batchNormalization } from "./batch-norm.js";
 
 export interface ConvOptions {
   filters: number;
@@ -96,9 +97,7 @@ export class LayersBuilder implements NetBuilder<Sym> {
   }
   batchNorm(x: Sym, name: string): Sym {
     return one(
-      tfl.layers
-        .batchNormalization({ axis: -1, momentum: BN_MOMENTUM, epsilon: BN_EPSILON, name })
-        .apply(x),
+      batchNormalization({ axis: -1, momentum: BN_MOMENTUM, epsilon: BN_EPSILON, name }).apply(x),
     );
   }
   relu(x: Sym, name: string): Sym {

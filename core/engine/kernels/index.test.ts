@@ -33,10 +33,18 @@ describe("kernel override registry", () => {
     }
   });
 
-  it("leaves the cpu backend's kernels alone", async () => {
+  it("leaves the cpu backend's kernels alone (only adds the project's own kernels)", async () => {
     await selectBackend("cpu");
     const all = listKernelOverrides().filter((o) => o.kind !== "gradient");
-    expect(all.every((o) => o.backend === "wasm" || o.backend === "webgpu")).toBe(true);
+    const cpuSide = all.filter((o) => o.backend === "cpu");
+    // New kernels with the project's own names, none replacing a tfjs one.
+    expect(cpuSide.length).toBeGreaterThan(0);
+    for (const o of cpuSide) {
+      expect(o.kind).toBe("kernel");
+      expect(o.kernelName.startsWith("SgdStudio")).toBe(true);
+      expect(o.status).toBe("registered");
+    }
+    expect(all.every((o) => ["wasm", "webgpu", "cpu"].includes(o.backend))).toBe(true);
     const ours = all.filter((o) => o.backend === "wasm");
     for (const o of ours) {
       const cpu = tf.getKernel(o.kernelName, "cpu");

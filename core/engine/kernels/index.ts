@@ -30,6 +30,13 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { batchNormGradConfig, wasmBatchNormGradStatsConfig } from "./batchnorm-grad.js";
+import {
+  cpuBatchNormGradStatsConfig,
+  cpuChannelAffine2Config,
+  cpuMomentsConfig,
+  wasmChannelAffine2Config,
+  wasmMomentsConfig,
+} from "./batchnorm-train.js";
 import { deviceMeanGradConfig } from "./mean-grad.js";
 import { wasmBatchMatMulConfig } from "./wasm-batch-matmul.js";
 import { wasmConv2DBackpropFilterConfig } from "./wasm-conv2d-backprop-filter.js";
@@ -126,6 +133,25 @@ const OVERRIDES: Entry[] = [
     kind: "kernel",
     config: wasmBatchNormGradStatsConfig,
     why: "one pass over x and dy for batch norm's per-channel gradient sums (used by the FusedBatchNorm gradient on wasm)",
+  },
+  ...[cpuMomentsConfig, wasmMomentsConfig].map(
+    (config): Entry => ({
+      kind: "kernel",
+      config,
+      why: "batch norm in training (batchnorm-train.ts): per-channel mean and variance in one kernel instead of Mean, SquaredDifference, Mean and their gradients",
+    }),
+  ),
+  ...[cpuChannelAffine2Config, wasmChannelAffine2Config].map(
+    (config): Entry => ({
+      kind: "kernel",
+      config,
+      why: "batch norm in training: its input gradient dy * k0 + x * k1 + k2 (per channel) in one pass",
+    }),
+  ),
+  {
+    kind: "kernel",
+    config: cpuBatchNormGradStatsConfig,
+    why: "batch norm in training: sum dy and sum dy * (x - mean) per channel in one pass (cpu)",
   },
   {
     kind: "gradient",

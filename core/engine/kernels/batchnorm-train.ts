@@ -1,0 +1,291 @@
+/**
+ * Batch normalisation in training as one op with one gradient (issue 9).
+ *
+ * Why: tfjs-layers normalises a batch with tf.moments (Mean, SquaredDifference,
+ * Mean) and then FusedBatchNorm; autodiff then runs the FusedBatchNorm
+ * gradient plus the gradients of moments' ops, ~55 kernels per layer and
+ * step, most of them over the whole activation (a ResNet-18 step ran ~1,100
+ * of its ~1,750 kernels there; on a GPU each kernel also costs ~50 us of host
+ * time). Ours uses the closed form of the whole layer's gradient:
+ *
+ *   forward:  [mean; var] = moments(x)            one kernel (two passes)
+ *             y = (x - mean) * gamma * r + beta   FusedBatchNorm, r = rsqrt(var + eps)
+ *   backward: s1 = sum dy, s2 = sum dy * (x - mean)   one kernel
+ *             dx = gamma * r * (dy - s1/N - (x - mean) * r^2 * s2/N)
+ *                = dy * k0 + x * k1 + k2           one kernel
+ *             dgamma = r * s2, dbeta = s1
+ *
+ * with k0 = gamma r, k1 = -gamma r^3 s2 / N, k2 = -k0 s1 / N - k1 mean (per
+ * channel, N = rows). The three kernels (MOMENTS, BATCH_NORM_GRAD_STATS,
+ * CHANNEL_AFFINE2) exist for cpu and wasm (below, one pass each in JS with
+ * float64 sums) and webgpu (webgpu-batchnorm.ts). `batchNormTrainAvailable`
+ * says whether the active backend has all three; the layer
+ * (core/models/batch-norm.ts) uses tfjs's own path where it has not
+ * (tfjs-node), so those backends behave exactly as before.
+ */
+import {
+  add,
+  batchNorm,
+  clone,
+  customGrad,
+  dispose,
+  engine,
+  type GradSaveFunc,
+  getBackend,
+  getKernel,
+  type KernelConfig,
+  type KernelFunc,
+  keep,
+  mul,
+  type NamedTensorMap,
+  neg,
+  reshape,
+  rsqrt,
+  scalar,
+  slice,
+  stack,
+  type Tensor,
+  type TensorInfo,
+} from "@tensorflow/tfjs-core";
+import { BATCH_NORM_GRAD_STATS, batchNormGradSums } from "./batchnorm-grad.js";
+import { heapF32, type WasmBackendLike } from "./wasm-util.js";
+
+/** x [..., C] -> [2, C]: per-channel mean and biased variance over all other axes. */
+export const MOMENTS = "SgdStudioMoments";
+/** a, b [..., C], coef [3, C] -> a * coef[0] + b * coef[1] + coef[2] per channel. */
+export const CHANNEL_AFFINE2 = "SgdStudioChannelAffine2";
+
+const KERNELS = [MOMENTS, BATCH_NORM_GRAD_STATS, CHANNEL_AFFINE2] as const;
+
+// ---------------------------------------------------------------------------
+// JS implementations (cpu and wasm backends)
+
+/** Per-channel mean and biased variance of x viewed as [rows, c]: two passes, float64 sums. */
+export function channelMoments(x: Float32Array, c: number, out: Float32Array): void {
+  const rows = x.length / c;
+  const sums = new Float64Array(c);
+  for (let i = 0; i < x.length; i += c) {
+    for (let j = 0; j < c; j++) sums[j] = (sums[j] as number) + (x[i + j] as number);
+  }
+  const mean = sums.map((s) => s / rows);
+  const sq = new Float64Array(c);
+  for (let i = 0; i < x.length; i += c) {
+    for (let j = 0; j < c; j++) {
+      const d = (x[i + j] as number) - (mean[j] as number);
+      sq[j] = (sq[j] as number) + d * d;
+    }
+  }
+  for (let j = 0; j < c; j++) {
+    out[j] = mean[j] as number;
+    out[c + j] = (sq[j] as number) / rows;
+  }
+}
+
+/** out = a * coef[0, c] + b * coef[1, c] + coef[2, c], a and b viewed as [rows, c]. */
+export function channelAffine2(
+  a: Float32Array,
+  b: Float32Array,
+  coef: Float32Array,
+  c: number,
+  out: Float32Array,
+): void {
+  const k0 = coef.subarray(0, c);
+  const k1 = coef.subarray(c, 2 * c);
+  const k2 = coef.subarray(2 * c, 3 * c);
+  for (let i = 0; i < a.length; i += c) {
+    for (let j = 0; j < c; j++) {
+      out[i + j] =
+        (a[i + j] as number) * (k0[j] as number) +
+        (b[i + j] as number) * (k1[j] as number) +
+        (k2[j] as number);
+    }
+  }
+}
+
+/** The parts of tfjs-backend-cpu's MathBackendCPU these kernels use. */
+interface CpuBackendLike {
+  data: { get(dataId: object): { values: unknown } };
+  makeTensorInfo(shape: number[], dtype: "float32", values: Float32Array): TensorInfo;
+}
+
+function cpuF32(backend: CpuBackendLike, t: TensorInfo, who: string): Float32Array {
+  const v = backend.data.get(t.dataId).values;
+  if (!(v instanceof Float32Array)) throw new Error(`${who} (cpu): expected float32 data`);
+  return v;
+}
+
+function channels(t: TensorInfo): number {
+  return t.shape[t.shape.length - 1] as number;
+}
+
+/** One JS kernel for both backends: `compute(views, out)` over float32 arrays. */
+function jsKernel(
+  name: string,
+  inputNames: string[],
+  outShape: (inputs: TensorInfo[]) => number[],
+  compute: (views: Float32Array[], out: Float32Array, c: number) => void,
+): { cpu: KernelConfig; wasm: KernelConfig } {
+  const gather = (inputs: Record<string, unknown>): TensorInfo[] =>
+    inputNames.map((n) => {
+      const t = inputs[n] as TensorInfo | undefined;
+      if (!t) throw new Error(`${name}: input ${n} is required`);
+      if (t.dtype !== "float32") throw new Error(`${name}: input ${n} must be float32`);
+      return t;
+    });
+  const cpu: KernelFunc = ({ inputs, backend }) => {
+    const b = backend as unknown as CpuBackendLike;
+    const ts = gather(inputs);
+    const shape = outShape(ts);
+    const out = new Float32Array(shape.reduce((p, q) => p * q, 1));
+    compute(
+      ts.map((t) => cpuF32(b, t, name)),
+      out,
+      channels(ts[0] as TensorInfo),
+    );
+    return b.makeTensorInfo(shape, "float32", out);
+  };
+  const wasm: KernelFunc = ({ inputs, backend }) => {
+    const b = backend as unknown as WasmBackendLike;
+    const ts = gather(inputs);
+    const out = b.makeOutput(outShape(ts), "float32");
+    // Views after makeOutput: allocating may grow (and detach) the heap.
+    compute(
+      ts.map((t) => heapF32(b, t, name)),
+      heapF32(b, out, name),
+      channels(ts[0] as TensorInfo),
+    );
+    return out;
+  };
+  return {
+    cpu: { kernelName: name, backendName: "cpu", kernelFunc: cpu },
+    wasm: { kernelName: name, backendName: "wasm", kernelFunc: wasm },
+  };
+}
+
+const moments = jsKernel(
+  MOMENTS,
+  ["x"],
+  (ts) => [2, channels(ts[0] as TensorInfo)],
+  ([x], out, c) => channelMoments(x as Float32Array, c, out),
+);
+
+const affine2 = jsKernel(
+  CHANNEL_AFFINE2,
+  ["a", "b", "coef"],
+  (ts) => [...(ts[0] as TensorInfo).shape],
+  ([a, b, coef], out, c) =>
+    channelAffine2(a as Float32Array, b as Float32Array, coef as Float32Array, c, out),
+);
+
+const gradStatsCpu = jsKernel(
+  BATCH_NORM_GRAD_STATS,
+  ["x", "dy", "mean"],
+  (ts) => [2, channels(ts[0] as TensorInfo)],
+  ([x, dy, mean], out, c) => {
+    const s1 = new Float64Array(c);
+    const s2 = new Float64Array(c);
+    batchNormGradSums(x as Float32Array, dy as Float32Array, mean as Float32Array, c, s1, s2);
+    out.set(s1, 0);
+    out.set(s2, c);
+  },
+).cpu;
+
+export const cpuMomentsConfig = moments.cpu;
+export const wasmMomentsConfig = moments.wasm;
+export const cpuChannelAffine2Config = affine2.cpu;
+export const wasmChannelAffine2Config = affine2.wasm;
+export const cpuBatchNormGradStatsConfig = gradStatsCpu;
+
+// ---------------------------------------------------------------------------
+// The op
+
+/**
+ * SGD_STUDIO_FUSED_BATCH_NORM=0 turns the fused path off (tfjs-layers' own
+ * code runs), for A/B benchmarks.
+ */
+const fusedEnabled = process.env.SGD_STUDIO_FUSED_BATCH_NORM !== "0";
+
+/** Whether the active backend has the three kernels and x suits them. */
+export function batchNormTrainAvailable(x: Tensor): boolean {
+  const backend = getBackend();
+  return (
+    fusedEnabled &&
+    x.rank >= 2 &&
+    x.dtype === "float32" &&
+    KERNELS.every((k) => getKernel(k, backend) !== undefined)
+  );
+}
+
+function run(name: string, inputs: Record<string, Tensor>): Tensor {
+  return engine().runKernel(name, inputs as unknown as NamedTensorMap, {}) as Tensor;
+}
+
+export interface BatchNormTrainResult {
+  y: Tensor;
+  /** Per-channel batch mean [C] (for the moving average; carries no gradient). */
+  mean: Tensor;
+  /** Per-channel biased batch variance [C] (likewise). */
+  variance: Tensor;
+}
+
+/**
+ * Normalises x [..., C] over all but the last axis with the batch's own
+ * statistics, then scales by gamma and shifts by beta (both [C]). Gradients
+ * flow to x, gamma and beta (through the closed form above). Check
+ * `batchNormTrainAvailable(x)` first.
+ */
+export function batchNormTrain(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  epsilon: number,
+): BatchNormTrainResult {
+  const c = x.shape[x.rank - 1] as number;
+  const rows = x.size / c;
+  const batchStats: { mean?: Tensor; variance?: Tensor } = {};
+  const op = customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [xi, g, b] = args as [Tensor, Tensor, Tensor];
+    const save = args[3] as GradSaveFunc;
+    const stats = run(MOMENTS, { x: xi });
+    const m = reshape(slice(stats, [0, 0], [1, c]), [c]);
+    const v = reshape(slice(stats, [1, 0], [1, c]), [c]);
+    // The engine runs this forward pass in a tidy of its own: keep the
+    // statistics past it (they are handed back below as ordinary tensors).
+    batchStats.mean = keep(m);
+    batchStats.variance = keep(v);
+    const y = batchNorm(xi, m, v, b, g, epsilon);
+    save([xi, m, v, g]);
+    return {
+      value: y,
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+        const d = dy as Tensor;
+        const [sx, sm, sv, sg] = saved as [Tensor, Tensor, Tensor, Tensor];
+        const s = run(BATCH_NORM_GRAD_STATS, { x: sx, dy: d, mean: sm });
+        const s1 = reshape(slice(s, [0, 0], [1, c]), [c]);
+        const s2 = reshape(slice(s, [1, 0], [1, c]), [c]);
+        const r = rsqrt(add(sv, scalar(epsilon)));
+        const k0 = mul(sg, r);
+        const k1 = neg(mul(mul(k0, mul(r, r)), mul(s2, scalar(1 / rows))));
+        const k2 = neg(add(mul(k0, mul(s1, scalar(1 / rows))), mul(k1, sm)));
+        const dx = run(CHANNEL_AFFINE2, { a: d, b: sx, coef: stack([k0, k1, k2]) });
+        return [dx, mul(r, s2), s1];
+      },
+    };
+  });
+  const y = op(x, gamma, beta);
+  const kept = [batchStats.mean, batchStats.variance].filter((t): t is Tensor => t !== undefined);
+  if (kept.length !== 2) throw new Error("batchNormTrain: the forward pass did not run");
+  // Clones belong to the caller's scope (a tidy frees them); the kept ones go now.
+  const [m, v] = kept.map((t) => clone(t)) as [Tensor, Tensor];
+  dispose(kept);
+  return { y, mean: m, variance: v };
+}
+
+/** Kernel configs for cpu and wasm (webgpu's are in webgpu-batchnorm.ts). */
+export const jsBatchNormTrainKernels: KernelConfig[] = [
+  cpuMomentsConfig,
+  wasmMomentsConfig,
+  cpuChannelAffine2Config,
+  wasmChannelAffine2Config,
+  cpuBatchNormGradStatsConfig,
+];
