@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { afterAll, describe, expect, it } from "vitest";
 import { batchNormalization } from "../../models/batch-norm.js";
-import { selectBackend } from "../backends.js";
+import { probeBackends, selectBackend } from "../backends.js";
 import {
   batchNormTrain,
   batchNormTrainAvailable,
@@ -203,5 +203,51 @@ describe("FusedBatchNormalization layer", () => {
     });
     expect(layer.getClassName()).toBe("BatchNormalization");
     expect(layer.getConfig()).toEqual(plain.getConfig());
+  });
+});
+
+describe("batch norm in training on webgpu", async () => {
+  const [probe] = await probeBackends({ only: ["webgpu"] });
+  if (!probe?.available) console.warn(`skipping: no webgpu adapter (${probe?.reason})`);
+  const gpu = it.skipIf(!probe?.available);
+
+  /** compute() for webgpu: reads back with await data(), as Node requires. */
+  async function onWebgpu(f: () => tf.Tensor[]): Promise<Computed> {
+    await selectBackend("webgpu");
+    const list = tf.tidy(f);
+    const values = await Promise.all(
+      list.map(async (t) => Float32Array.from((await t.data()) as Float32Array)),
+    );
+    const shapes = list.map((t) => [...t.shape]);
+    tf.dispose(list);
+    return { values, shapes };
+  }
+
+  afterAll(async () => {
+    await selectBackend("cpu");
+  });
+
+  gpu("matches tfjs's moments + batchNorm and their gradients (computed on cpu)", async () => {
+    for (const shape of [...SHAPES, [8, 8, 8, 64]]) {
+      const xv = rand(size(shape), 13);
+      const ref = await compute("cpu", () => reference(shape, xv));
+      const got = await onWebgpu(() => fused(shape, xv));
+      expectClose(got, ref, 2e-4);
+    }
+  });
+
+  gpu("runs the three WGSL kernels, and leaks nothing", async () => {
+    await selectBackend("webgpu");
+    const shape = [4, 6, 6, 16];
+    const xv = rand(size(shape), 2);
+    const names = await kernelsRun(() => fused(shape, xv));
+    expect(names).toContain(MOMENTS);
+    expect(names).toContain(CHANNEL_AFFINE2);
+    await onWebgpu(() => fused(shape, xv));
+    const before = tf.memory().numTensors;
+    const ids = tf.engine().backend.numDataIds();
+    await onWebgpu(() => fused(shape, xv));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(ids);
   });
 });

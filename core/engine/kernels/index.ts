@@ -47,6 +47,11 @@ import { wasmMaxPoolGradConfig } from "./wasm-maxpool-grad.js";
 import { wasmMeanConfig, wasmSumConfig } from "./wasm-reduce.js";
 import { wasmTileConfig } from "./wasm-tile.js";
 import { rememberNativeKernel } from "./wasm-util.js";
+import {
+  webgpuBatchNormGradStatsConfig,
+  webgpuChannelAffine2Config,
+  webgpuMomentsConfig,
+} from "./webgpu-batchnorm.js";
 import { webgpuConv2DBackpropFilterConfig } from "./webgpu-conv2d-backprop-filter.js";
 
 export interface KernelOverride {
@@ -146,6 +151,13 @@ const OVERRIDES: Entry[] = [
       kind: "kernel",
       config,
       why: "batch norm in training: its input gradient dy * k0 + x * k1 + k2 (per channel) in one pass",
+    }),
+  ),
+  ...[webgpuMomentsConfig, webgpuBatchNormGradStatsConfig, webgpuChannelAffine2Config].map(
+    (config): Entry => ({
+      kind: "kernel",
+      config,
+      why: "batch norm in training on webgpu: the op's three kernels as WGSL programs (coalesced per-channel reductions in at most two dispatches; the input gradient in one)",
     }),
   ),
   {
