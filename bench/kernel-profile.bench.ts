@@ -6,7 +6,7 @@
  * the GPU's own (timestamp queries, which Dawn offers on lavapipe and on
  * NVIDIA); on wasm/cpu they are wall-clock times of each kernel call.
  * Kernels that our overrides build from other kernels (e.g. the webgpu
- * Conv2DBackpropFilter is slices + concat + matmul) are counted once at the
+ * Conv2DBackpropFilter is a patch program + matmul) are counted once at the
  * top level; their parts are listed under them, so nothing is counted twice.
  *
  * Run: npx tsx bench/kernel-profile.bench.ts --backend webgpu --model resnet18 --batch 8

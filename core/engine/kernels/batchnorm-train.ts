@@ -11,20 +11,19 @@
  *   forward:  [mean; var] = moments(x)            one kernel (two passes)
  *             y = (x - mean) * gamma * r + beta   FusedBatchNorm, r = rsqrt(var + eps)
  *   backward: s1 = sum dy, s2 = sum dy * (x - mean)   one kernel
+ *             k0..k2, dgamma = r * s2, dbeta = s1      one kernel over C
  *             dx = gamma * r * (dy - s1/N - (x - mean) * r^2 * s2/N)
  *                = dy * k0 + x * k1 + k2           one kernel
- *             dgamma = r * s2, dbeta = s1
  *
  * with k0 = gamma r, k1 = -gamma r^3 s2 / N, k2 = -k0 s1 / N - k1 mean (per
- * channel, N = rows). The three kernels (MOMENTS, BATCH_NORM_GRAD_STATS,
- * CHANNEL_AFFINE2) exist for cpu and wasm (below, one pass each in JS with
- * float64 sums) and webgpu (webgpu-batchnorm.ts). `batchNormTrainAvailable`
- * says whether the active backend has all three; the layer
- * (core/models/batch-norm.ts) uses tfjs's own path where it has not
- * (tfjs-node), so those backends behave exactly as before.
+ * channel, N = rows). The four kernels (MOMENTS, BATCH_NORM_GRAD_STATS,
+ * BATCH_NORM_GRAD_COEF, CHANNEL_AFFINE2) exist for cpu and wasm (below, in
+ * JS with float64 sums) and webgpu (webgpu-batchnorm.ts).
+ * `batchNormTrainAvailable` says whether the active backend has them all;
+ * the layer (core/models/batch-norm.ts) uses tfjs's own path where it has
+ * not (tfjs-node), so those backends behave exactly as before.
  */
 import {
-  add,
   batchNorm,
   clone,
   customGrad,
@@ -36,14 +35,10 @@ import {
   type KernelConfig,
   type KernelFunc,
   keep,
-  mul,
+  type NamedAttrMap,
   type NamedTensorMap,
-  neg,
   reshape,
-  rsqrt,
-  scalar,
   slice,
-  stack,
   type Tensor,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
@@ -52,10 +47,20 @@ import { heapF32, type WasmBackendLike } from "./wasm-util.js";
 
 /** x [..., C] -> [2, C]: per-channel mean and biased variance over all other axes. */
 export const MOMENTS = "SgdStudioMoments";
-/** a, b [..., C], coef [3, C] -> a * coef[0] + b * coef[1] + coef[2] per channel. */
+/**
+ * a, b [..., C], coef [>= 3, C] -> a * coef[0] + b * coef[1] + coef[2] per
+ * channel (rows past the third are ignored).
+ */
 export const CHANNEL_AFFINE2 = "SgdStudioChannelAffine2";
+/**
+ * The backward pass's per-channel arithmetic in one kernel: stats [2, C]
+ * (s1, s2), mean, variance, gamma [C]; attrs epsilon and rows -> [5, C]:
+ * k0, k1, k2 (for CHANNEL_AFFINE2), dgamma, dbeta. Saves ~15 tiny kernels per
+ * layer and step (on a GPU, each costs host time, not GPU time).
+ */
+export const BATCH_NORM_GRAD_COEF = "SgdStudioBatchNormGradCoef";
 
-const KERNELS = [MOMENTS, BATCH_NORM_GRAD_STATS, CHANNEL_AFFINE2] as const;
+const KERNELS = [MOMENTS, BATCH_NORM_GRAD_STATS, CHANNEL_AFFINE2, BATCH_NORM_GRAD_COEF] as const;
 
 // ---------------------------------------------------------------------------
 // JS implementations (cpu and wasm backends)
@@ -102,6 +107,34 @@ export function channelAffine2(
   }
 }
 
+/**
+ * k0 = gamma r, k1 = -k0 r^2 s2 / rows, k2 = -k0 s1 / rows - k1 mean,
+ * dgamma = r s2, dbeta = s1, with r = 1 / sqrt(variance + epsilon); out [5, c].
+ */
+export function batchNormGradCoef(
+  stats: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  gamma: Float32Array,
+  epsilon: number,
+  rows: number,
+  out: Float32Array,
+): void {
+  const c = mean.length;
+  for (let j = 0; j < c; j++) {
+    const s1 = stats[j] as number;
+    const s2 = stats[c + j] as number;
+    const r = 1 / Math.sqrt((variance[j] as number) + epsilon);
+    const k0 = (gamma[j] as number) * r;
+    const k1 = (-k0 * r * r * s2) / rows;
+    out[j] = k0;
+    out[c + j] = k1;
+    out[2 * c + j] = (-k0 * s1) / rows - k1 * (mean[j] as number);
+    out[3 * c + j] = r * s2;
+    out[4 * c + j] = s1;
+  }
+}
+
 /** The parts of tfjs-backend-cpu's MathBackendCPU these kernels use. */
 interface CpuBackendLike {
   data: { get(dataId: object): { values: unknown } };
@@ -123,7 +156,7 @@ function jsKernel(
   name: string,
   inputNames: string[],
   outShape: (inputs: TensorInfo[]) => number[],
-  compute: (views: Float32Array[], out: Float32Array, c: number) => void,
+  compute: (views: Float32Array[], out: Float32Array, c: number, attrs: NamedAttrMap) => void,
 ): { cpu: KernelConfig; wasm: KernelConfig } {
   const gather = (inputs: Record<string, unknown>): TensorInfo[] =>
     inputNames.map((n) => {
@@ -132,7 +165,7 @@ function jsKernel(
       if (t.dtype !== "float32") throw new Error(`${name}: input ${n} must be float32`);
       return t;
     });
-  const cpu: KernelFunc = ({ inputs, backend }) => {
+  const cpu: KernelFunc = ({ inputs, backend, attrs }) => {
     const b = backend as unknown as CpuBackendLike;
     const ts = gather(inputs);
     const shape = outShape(ts);
@@ -141,10 +174,11 @@ function jsKernel(
       ts.map((t) => cpuF32(b, t, name)),
       out,
       channels(ts[0] as TensorInfo),
+      attrs ?? {},
     );
     return b.makeTensorInfo(shape, "float32", out);
   };
-  const wasm: KernelFunc = ({ inputs, backend }) => {
+  const wasm: KernelFunc = ({ inputs, backend, attrs }) => {
     const b = backend as unknown as WasmBackendLike;
     const ts = gather(inputs);
     const out = b.makeOutput(outShape(ts), "float32");
@@ -153,6 +187,7 @@ function jsKernel(
       ts.map((t) => heapF32(b, t, name)),
       heapF32(b, out, name),
       channels(ts[0] as TensorInfo),
+      attrs ?? {},
     );
     return out;
   };
@@ -190,7 +225,27 @@ const gradStatsCpu = jsKernel(
   },
 ).cpu;
 
+const gradCoef = jsKernel(
+  BATCH_NORM_GRAD_COEF,
+  ["stats", "mean", "variance", "gamma"],
+  (ts) => [5, channels(ts[1] as TensorInfo)],
+  ([stats, mean, variance, gamma], out, _c, attrs) => {
+    const { epsilon, rows } = attrs as unknown as { epsilon: number; rows: number };
+    batchNormGradCoef(
+      stats as Float32Array,
+      mean as Float32Array,
+      variance as Float32Array,
+      gamma as Float32Array,
+      epsilon,
+      rows,
+      out,
+    );
+  },
+);
+
 export const cpuMomentsConfig = moments.cpu;
+export const cpuBatchNormGradCoefConfig = gradCoef.cpu;
+export const wasmBatchNormGradCoefConfig = gradCoef.wasm;
 export const wasmMomentsConfig = moments.wasm;
 export const cpuChannelAffine2Config = affine2.cpu;
 export const wasmChannelAffine2Config = affine2.wasm;
@@ -216,8 +271,8 @@ export function batchNormTrainAvailable(x: Tensor): boolean {
   );
 }
 
-function run(name: string, inputs: Record<string, Tensor>): Tensor {
-  return engine().runKernel(name, inputs as unknown as NamedTensorMap, {}) as Tensor;
+function run(name: string, inputs: Record<string, Tensor>, attrs: NamedAttrMap = {}): Tensor {
+  return engine().runKernel(name, inputs as unknown as NamedTensorMap, attrs) as Tensor;
 }
 
 export interface BatchNormTrainResult {
@@ -261,14 +316,15 @@ export function batchNormTrain(
         const d = dy as Tensor;
         const [sx, sm, sv, sg] = saved as [Tensor, Tensor, Tensor, Tensor];
         const s = run(BATCH_NORM_GRAD_STATS, { x: sx, dy: d, mean: sm });
-        const s1 = reshape(slice(s, [0, 0], [1, c]), [c]);
-        const s2 = reshape(slice(s, [1, 0], [1, c]), [c]);
-        const r = rsqrt(add(sv, scalar(epsilon)));
-        const k0 = mul(sg, r);
-        const k1 = neg(mul(mul(k0, mul(r, r)), mul(s2, scalar(1 / rows))));
-        const k2 = neg(add(mul(k0, mul(s1, scalar(1 / rows))), mul(k1, sm)));
-        const dx = run(CHANNEL_AFFINE2, { a: d, b: sx, coef: stack([k0, k1, k2]) });
-        return [dx, mul(r, s2), s1];
+        const coef = run(
+          BATCH_NORM_GRAD_COEF,
+          { stats: s, mean: sm, variance: sv, gamma: sg },
+          { epsilon, rows },
+        );
+        const dx = run(CHANNEL_AFFINE2, { a: d, b: sx, coef });
+        const dgamma = reshape(slice(coef, [3, 0], [1, c]), [c]);
+        const dbeta = reshape(slice(coef, [4, 0], [1, c]), [c]);
+        return [dx, dgamma, dbeta];
       },
     };
   });
@@ -283,6 +339,8 @@ export function batchNormTrain(
 
 /** Kernel configs for cpu and wasm (webgpu's are in webgpu-batchnorm.ts). */
 export const jsBatchNormTrainKernels: KernelConfig[] = [
+  cpuBatchNormGradCoefConfig,
+  wasmBatchNormGradCoefConfig,
   cpuMomentsConfig,
   wasmMomentsConfig,
   cpuChannelAffine2Config,

@@ -31,9 +31,11 @@ import {
 } from "@tensorflow/tfjs-core";
 import { batchNormGradConfig, wasmBatchNormGradStatsConfig } from "./batchnorm-grad.js";
 import {
+  cpuBatchNormGradCoefConfig,
   cpuBatchNormGradStatsConfig,
   cpuChannelAffine2Config,
   cpuMomentsConfig,
+  wasmBatchNormGradCoefConfig,
   wasmChannelAffine2Config,
   wasmMomentsConfig,
 } from "./batchnorm-train.js";
@@ -48,6 +50,7 @@ import { wasmMeanConfig, wasmSumConfig } from "./wasm-reduce.js";
 import { wasmTileConfig } from "./wasm-tile.js";
 import { rememberNativeKernel } from "./wasm-util.js";
 import {
+  webgpuBatchNormGradCoefConfig,
   webgpuBatchNormGradStatsConfig,
   webgpuChannelAffine2Config,
   webgpuMomentsConfig,
@@ -158,6 +161,13 @@ const OVERRIDES: Entry[] = [
       kind: "kernel",
       config,
       why: "batch norm in training on webgpu: the op's three kernels as WGSL programs (coalesced per-channel reductions in at most two dispatches; the input gradient in one)",
+    }),
+  ),
+  ...[cpuBatchNormGradCoefConfig, wasmBatchNormGradCoefConfig, webgpuBatchNormGradCoefConfig].map(
+    (config): Entry => ({
+      kind: "kernel",
+      config,
+      why: "batch norm in training: the gradient's per-channel coefficients in one kernel instead of ~15 tiny ones",
     }),
   ),
   {

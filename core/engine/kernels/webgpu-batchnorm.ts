@@ -48,9 +48,9 @@ import type {
 } from "@tensorflow/tfjs-core";
 import { BATCH_NORM_GRAD_STATS } from "./batchnorm-grad.js";
 // The kernel names are the op's (batchnorm-train.ts), which also has the cpu and wasm versions.
-import { CHANNEL_AFFINE2, MOMENTS } from "./batchnorm-train.js";
+import { BATCH_NORM_GRAD_COEF, CHANNEL_AFFINE2, MOMENTS } from "./batchnorm-train.js";
 
-export { BATCH_NORM_GRAD_STATS, CHANNEL_AFFINE2, MOMENTS };
+export { BATCH_NORM_GRAD_COEF, BATCH_NORM_GRAD_STATS, CHANNEL_AFFINE2, MOMENTS };
 
 /** Threads per reduction workgroup (WebGPU's guaranteed maximum). */
 const WORKGROUP = 256;
@@ -335,6 +335,47 @@ class ChannelAffine2Program implements WebGPUProgramLike {
   }
 }
 
+/**
+ * The gradient's per-channel coefficients (batchnorm-train.ts,
+ * BATCH_NORM_GRAD_COEF): one thread per channel writes k0, k1, k2, dgamma,
+ * dbeta into rows 0-4 of a [5, C] output.
+ */
+class BatchNormGradCoefProgram implements WebGPUProgramLike {
+  outputShape: number[];
+  shaderKey = "sgdBatchNormGradCoef";
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  variableNames = ["bnStats", "bnMean", "bnVar", "bnGamma"];
+  uniforms = "bnC : i32, bnEps : f32, bnInvRows : f32,";
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+
+  constructor(channels: number) {
+    this.outputShape = [5 * channels];
+    this.dispatch = [Math.ceil(channels / 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        let c = uniforms.bnC;
+        if (index < c) {
+          let s1 = bnStats[index];
+          let s2 = bnStats[c + index];
+          let r = inverseSqrt(bnVar[index] + uniforms.bnEps);
+          let k0 = bnGamma[index] * r;
+          let k1 = -k0 * r * r * s2 * uniforms.bnInvRows;
+          setOutputAtIndex(index, k0);
+          setOutputAtIndex(c + index, k1);
+          setOutputAtIndex(2 * c + index, -k0 * s1 * uniforms.bnInvRows - k1 * bnMean[index]);
+          setOutputAtIndex(3 * c + index, r * s2);
+          setOutputAtIndex(4 * c + index, s1);
+        }
+      }
+    `;
+  }
+}
+
 function input(inputs: NamedTensorInfoMap, name: string, who: string): TensorInfo {
   const t = inputs[name];
   if (!t) throw new Error(`${who} (webgpu): input ${name} is required`);
@@ -417,8 +458,8 @@ export const webgpuChannelAffine2: KernelFunc = ({ inputs, backend }) => {
   if (bIn.shape.length !== a.shape.length || bIn.shape.some((d, i) => d !== a.shape[i])) {
     throw new Error(`${CHANNEL_AFFINE2} (webgpu): a and b must have the same shape`);
   }
-  if (sizeOf(coef.shape) !== 3 * c) {
-    throw new Error(`${CHANNEL_AFFINE2} (webgpu): coef must be [3, ${c}]`);
+  if (coef.shape.length !== 2 || (coef.shape[0] as number) < 3 || coef.shape[1] !== c) {
+    throw new Error(`${CHANNEL_AFFINE2} (webgpu): coef must be [3 or more, ${c}]`);
   }
   const size = rows * c;
   if (size === 0) return b.makeTensorInfo([...a.shape], "float32", new Float32Array(0));
@@ -431,6 +472,35 @@ export const webgpuChannelAffine2: KernelFunc = ({ inputs, backend }) => {
   );
   // The result's one reference, with a's shape (as tfjs's reshape does).
   return { dataId: out.dataId, shape: [...a.shape], dtype: "float32" };
+};
+
+export const webgpuBatchNormGradCoef: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as unknown as WebGPUBackendLike;
+  const stats = input(inputs, "stats", BATCH_NORM_GRAD_COEF);
+  const mean = input(inputs, "mean", BATCH_NORM_GRAD_COEF);
+  const variance = input(inputs, "variance", BATCH_NORM_GRAD_COEF);
+  const gamma = input(inputs, "gamma", BATCH_NORM_GRAD_COEF);
+  const c = sizeOf(mean.shape);
+  if (sizeOf(stats.shape) !== 2 * c || sizeOf(variance.shape) !== c || sizeOf(gamma.shape) !== c) {
+    throw new Error(
+      `${BATCH_NORM_GRAD_COEF} (webgpu): expected stats [2, ${c}] and [${c}] vectors`,
+    );
+  }
+  const { epsilon, rows } = attrs as unknown as { epsilon: number; rows: number };
+  if (c === 0) return b.makeTensorInfo([5, 0], "float32", new Float32Array(0));
+  const program = new BatchNormGradCoefProgram(c);
+  const out = b.runWebGPUProgram(program, [stats, mean, variance, gamma], "float32", [
+    { type: "int32", data: [c] },
+    { type: "float32", data: [epsilon] },
+    { type: "float32", data: [1 / rows] },
+  ]);
+  return { dataId: out.dataId, shape: [5, c], dtype: "float32" };
+};
+
+export const webgpuBatchNormGradCoefConfig: KernelConfig = {
+  kernelName: BATCH_NORM_GRAD_COEF,
+  backendName: "webgpu",
+  kernelFunc: webgpuBatchNormGradCoef,
 };
 
 export const webgpuMomentsConfig: KernelConfig = {
