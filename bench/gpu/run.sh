@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The training-speed measurements of issue 9, as one script for a GPU machine
+# that has no node (the device machine). Prepare here:
+#   node bench/gpu/pack.mjs   -> .gpu/bundle.tar.xz (node, compiled benches, Vulkan loader)
+# then run there with carry [".gpu"]:
+#   bash bench/gpu/run.sh
+# Everything it prints also goes to $OUT (the device tool brings that back).
+# QUICK=1 runs small sizes (a check of the script itself, on lavapipe here).
+set -u
+OUT=${OUT:-/tmp/sgd-gpu-out}
+mkdir -p "$OUT"
+LOG="$OUT/run.log"
+exec > >(tee -a "$LOG") 2>&1
+here=$(cd "$(dirname "$0")/../.." && pwd)
+bundle=${BUNDLE_DIR:-/tmp/sgd-bundle}
+
+echo "== $(date -u +%FT%TZ) $(hostname)"
+if [ "${PREPACKED:-0}" != 1 ]; then # PREPACKED=1: BUNDLE_DIR was laid out by pack.mjs --stage-only
+  rm -rf "$bundle" && mkdir -p "$bundle"
+  tar -xJf "$here/.gpu/bundle.tar.xz" -C "$bundle" || { echo "no bundle: run node bench/gpu/pack.mjs first"; exit 2; }
+fi
+node="$bundle/node"
+app="$bundle/app"
+"$node" --version
+
+# Dawn needs the Vulkan loader; the device image may lack it: use the bundle's.
+if ! ldconfig -p | grep -q libvulkan.so.1; then
+  export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  echo "no system Vulkan loader: using the bundle's"
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv
+
+if [ "${QUICK:-0}" = 1 ]; then
+  batch=16 steps=3 warmup=1 models=mlp,cnn torch=cpu pbatch=8 pmodel=cnn
+else
+  batch=128 steps=20 warmup=3 models=mlp,cnn,resnet18 torch=cuda pbatch=128 pmodel=resnet18
+fi
+
+run() { # name, timeout seconds, command...
+  local name=$1 limit=$2
+  shift 2
+  echo "== $name"
+  local t0=$SECONDS
+  # stdout (the table and the JSON line) to $OUT/NAME.txt, stderr to the log:
+  # the device tool brings back at most 8 files.
+  timeout "$limit" "$@" > "$OUT/$name.txt" 2> >(grep -v "^Warning: max" >&2)
+  local rc=$?
+  grep -v "^{" "$OUT/$name.txt" # the JSON line stays in the file
+  echo "   ($name: rc $rc, $((SECONDS - t0)) s)"
+}
+
+# 1. img/s of every model on WebGPU, and PyTorch on the same GPU (the ratio).
+run speed 240 "$node" "$app/bench/speed.bench.js" --models "$models" --backends webgpu \
+  --batch "$batch" --steps "$steps" --warmup "$warmup" --torch "$torch" --max-seconds 60 --json
+# 2. Where a ResNet-18 step's GPU time goes, per kernel.
+run profile 150 "$node" "$app/bench/kernel-profile.bench.js" --backend webgpu --model "$pmodel" \
+  --batch "$pbatch" --top 30 --json
+# 3. A/B: without the fused batch norm, and without the split of the filter gradient.
+model_ab=${pmodel}
+run ab-no-fused-bn 150 env SGD_STUDIO_FUSED_BATCH_NORM=0 "$node" "$app/bench/speed.bench.js" \
+  --models "$model_ab" --backends webgpu --batch "$batch" --steps "$steps" --warmup "$warmup" --torch off --json
+run ab-filter-split-1 150 env SGD_STUDIO_WEBGPU_FILTER_SPLIT=1 "$node" "$app/bench/speed.bench.js" \
+  --models "$model_ab" --backends webgpu --batch "$batch" --steps "$steps" --warmup "$warmup" --torch off --json
+echo "== done in ${SECONDS} s; files in $OUT"
