@@ -79,7 +79,12 @@ describe("bench/gpu: the device script, run from its bundle on the CPU", async (
       expect(names).toContain("Conv2DBackpropFilter");
       expect(JSON.stringify(profile.byKernel)).toContain("SgdStudioMoments");
 
-      for (const ab of ["ab-no-fused-bn", "ab-filter-split-1"]) {
+      for (const ab of [
+        "ab-no-fused-bn",
+        "ab-filter-split-1",
+        "ab-submit-64",
+        "ab-conv-transpose-mm",
+      ]) {
         const r = lastJson(ab) as { ok: boolean; rows: { imgPerSec: number }[] };
         expect(r.ok).toBe(true);
         expect(r.rows[0]?.imgPerSec).toBeGreaterThan(0);

@@ -39,10 +39,19 @@ else
   batch=128 steps=20 warmup=3 models=mlp,cnn,resnet18 torch=cuda pbatch=128 pmodel=resnet18
 fi
 
+# The device tool stops a command after 600 s: keep the whole script inside
+# BUDGET_S, cutting the last runs short (or skipping them) if need be.
+budget=${BUDGET_S:-560}
 run() { # name, timeout seconds, command...
   local name=$1 limit=$2
   shift 2
-  echo "== $name"
+  local left=$((budget - SECONDS))
+  if [ "$left" -lt 20 ]; then
+    echo "== $name: skipped, ${left} s left of the ${budget} s budget"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "== $name (at most ${limit} s)"
   local t0=$SECONDS
   # stdout (the table and the JSON line) to $OUT/NAME.txt, stderr to the log:
   # the device tool brings back at most 8 files.
@@ -53,15 +62,18 @@ run() { # name, timeout seconds, command...
 }
 
 # 1. img/s of every model on WebGPU, and PyTorch on the same GPU (the ratio).
-run speed 240 "$node" "$app/bench/speed.bench.js" --models "$models" --backends webgpu \
-  --batch "$batch" --steps "$steps" --warmup "$warmup" --torch "$torch" --max-seconds 60 --json
+run speed 200 "$node" "$app/bench/speed.bench.js" --models "$models" --backends webgpu \
+  --batch "$batch" --steps "$steps" --warmup "$warmup" --torch "$torch" --max-seconds 30 --json
 # 2. Where a ResNet-18 step's GPU time goes, per kernel.
-run profile 150 "$node" "$app/bench/kernel-profile.bench.js" --backend webgpu --model "$pmodel" \
+run profile 100 "$node" "$app/bench/kernel-profile.bench.js" --backend webgpu --model "$pmodel" \
   --batch "$pbatch" --top 30 --json
-# 3. A/B: without the fused batch norm, and without the split of the filter gradient.
-model_ab=${pmodel}
-run ab-no-fused-bn 150 env SGD_STUDIO_FUSED_BATCH_NORM=0 "$node" "$app/bench/speed.bench.js" \
-  --models "$model_ab" --backends webgpu --batch "$batch" --steps "$steps" --warmup "$warmup" --torch off --json
-run ab-filter-split-1 150 env SGD_STUDIO_WEBGPU_FILTER_SPLIT=1 "$node" "$app/bench/speed.bench.js" \
-  --models "$model_ab" --backends webgpu --batch "$batch" --steps "$steps" --warmup "$warmup" --torch off --json
+# 3. A/B runs of the ResNet-18 step, one setting changed each (compare with speed.txt):
+ab() { # name, environment assignment
+  run "$1" 75 env "$2" "$node" "$app/bench/speed.bench.js" --models "$pmodel" --backends webgpu \
+    --batch "$batch" --steps "$steps" --warmup "$warmup" --torch off --max-seconds 20 --json
+}
+ab ab-no-fused-bn SGD_STUDIO_FUSED_BATCH_NORM=0              # tfjs-layers' own batch norm
+ab ab-filter-split-1 SGD_STUDIO_WEBGPU_FILTER_SPLIT=1        # no split of the dW reduction
+ab ab-submit-64 SGD_STUDIO_TFJS_FLAGS=WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64 # fewer queue submits (tfjs: 15)
+ab ab-conv-transpose-mm SGD_STUDIO_TFJS_FLAGS=WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE=false # matmul dx
 echo "== done in ${SECONDS} s; files in $OUT"

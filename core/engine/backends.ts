@@ -31,6 +31,7 @@ import {
   queryNvidia,
   type SystemAccess,
 } from "./system.js";
+import { type AppliedFlags, applyTfjsFlags } from "./tfjs-flags.js";
 import { ensureXdgRuntimeDir, getDawnGpu, summarizeAdapter } from "./webgpu-node.js";
 
 export const BACKEND_LADDER = ["tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"] as const;
@@ -67,6 +68,8 @@ export interface BackendSelection {
   /** Rungs that probed fine but failed to initialise. */
   failures: { name: BackendName; error: string }[];
   overrides: KernelOverride[];
+  /** tfjs flags set from SGD_STUDIO_TFJS_FLAGS (benchmark A/B runs). */
+  flags: AppliedFlags;
   /** One line for the user: "Training backend: wasm (…)". */
   summary: string;
 }
@@ -535,12 +538,19 @@ export async function selectBackend(
   const probes: BackendProbe[] = [];
   const finish = (chosen: BackendName): BackendSelection => {
     const overrides = registerKernelOverrides();
+    const flags = applyTfjsFlags();
+    if (Object.keys(flags.unknown).length > 0) {
+      console.warn(
+        `SGD_STUDIO_TFJS_FLAGS: not set (no loaded tfjs package has them): ${Object.keys(flags.unknown).join(", ")}`,
+      );
+    }
     return {
       name: chosen,
       tfjsBackend: tf.getBackend(),
       probes,
       failures,
       overrides,
+      flags,
       summary: summarize(chosen, probes),
     };
   };
