@@ -3,7 +3,9 @@
 import { spawnSync } from "node:child_process";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { selectBackend } from "./backends.js";
+import { AXPBY, fusedUpdateAvailable } from "./kernels/fused-update.js";
 import { Optimizer, type OptimizerSpec } from "./optimizers.js";
 
 const P0 = [1, -2, 3, 0.5];
@@ -88,13 +90,33 @@ describe("optimizers match torch.optim", () => {
     expectedAll = torchTrajectories(cases.map((c) => c[2]));
   });
 
-  it.skipIf(!torchAvailable && !process.env.CI).each(cases)("%s", async (name, spec) => {
-    const expected = expectedAll[cases.findIndex((c) => c[0] === name)] as number[];
-    const got = await ours(spec);
-    for (const [i, v] of got.entries()) expect(v).toBeCloseTo(expected[i] as number, 5);
-    // The trajectory must have moved: a no-op optimizer would fail here.
-    expect(got).not.toEqual(P0.map((x) => Math.fround(x)));
+  afterAll(async () => {
+    await tf.setBackend("cpu");
   });
+
+  // tf.setBackend alone: tfjs's ops only. selectBackend: the project's fused
+  // update kernels (SgdStudioAxpby) on cpu and on wasm.
+  const engines = [
+    ["tfjs ops", async () => void (await tf.setBackend("cpu"))],
+    ["fused, cpu", async () => void (await selectBackend("cpu"))],
+    ["fused, wasm", async () => void (await selectBackend("wasm"))],
+  ] as const;
+  // tfjs ops first: once selectBackend has registered the kernels they stay.
+  const rows = engines.flatMap(([engine, use]) =>
+    cases.map(([name, spec]) => [`${name} (${engine})`, name, spec, engine, use] as const),
+  );
+  it.skipIf(!torchAvailable && !process.env.CI).each(rows)(
+    "%s",
+    async (_, name, spec, engine, use) => {
+      await use();
+      expect(fusedUpdateAvailable(AXPBY)).toBe(engine !== "tfjs ops");
+      const expected = expectedAll[cases.findIndex((c) => c[0] === name)] as number[];
+      const got = await ours(spec);
+      for (const [i, v] of got.entries()) expect(v).toBeCloseTo(expected[i] as number, 5);
+      // The trajectory must have moved: a no-op optimizer would fail here.
+      expect(got).not.toEqual(P0.map((x) => Math.fround(x)));
+    },
+  );
 
   it("state round-trips (momentum buffers continue the same trajectory)", async () => {
     const p = tf.variable(tf.tensor1d(P0));

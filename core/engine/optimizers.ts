@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { z } from "zod";
+import { axpby } from "./kernels/fused-update.js";
 
 export const OptimizerSchema = z.strictObject({
   kind: z.enum(["sgd", "momentum", "nesterov", "adam", "adamw"], {
@@ -80,29 +81,31 @@ export class Optimizer {
     const mu = this.momentum;
     const bc1 = 1 - beta1 ** this.step;
     const bc2 = 1 - beta2 ** this.step;
+    // axpby: one fused kernel per update where the backend has it (on a GPU
+    // each kernel costs host time, and a JS number operand a scalar upload).
     tf.tidy(() => {
       this.variables.forEach((p, i) => {
         let g = grads[i] as tf.Tensor;
-        if (wd > 0 && kind !== "adamw") g = tf.add(g, tf.mul(p, wd));
+        if (wd > 0 && kind !== "adamw") g = axpby(g, p, 1, wd);
         switch (kind) {
           case "sgd":
-            p.assign(tf.sub(p, tf.mul(g, lr)));
+            p.assign(axpby(p, g, 1, -lr));
             break;
           case "momentum":
           case "nesterov": {
             const buf = this.slot("buf", i);
-            const next = tf.add(tf.mul(buf, mu), g);
+            const next = axpby(buf, g, mu, 1);
             buf.assign(next);
-            const dir = kind === "nesterov" ? tf.add(g, tf.mul(next, mu)) : next;
-            p.assign(tf.sub(p, tf.mul(dir, lr)));
+            const dir = kind === "nesterov" ? axpby(g, next, 1, mu) : next;
+            p.assign(axpby(p, dir, 1, -lr));
             break;
           }
           case "adam":
           case "adamw": {
             const m = this.slot("m", i);
             const v = this.slot("v", i);
-            const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-            const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+            const m1 = axpby(m, g, beta1, 1 - beta1);
+            const v1 = axpby(v, tf.square(g), beta2, 1 - beta2);
             m.assign(m1);
             v.assign(v1);
             const base = kind === "adamw" && wd > 0 ? tf.mul(p, 1 - lr * wd) : p;

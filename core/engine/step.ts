@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
+import { sumSquaresAdd } from "./kernels/fused-update.js";
 import type { Optimizer } from "./optimizers.js";
 
 export interface StepModel {
@@ -38,14 +39,16 @@ function lossOf(
 }
 
 /**
- * Sum of squares over all gradients. A chain of two-input adds, not one AddN:
- * WebGPU's AddN binds every input at once and fails past the device's storage
- * buffer limit (8 on many adapters; a cnn already has 10 weight tensors).
+ * Sum of squares over all gradients. A chain of two-input kernels
+ * (acc + sum(g^2), one fused kernel per gradient where the backend has it),
+ * not one AddN: WebGPU's AddN binds every input at once and fails past the
+ * device's storage buffer limit (8 on many adapters; a cnn already has 10
+ * weight tensors).
  */
 function sumOfSquares(grads: tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => {
     let total = tf.scalar(0);
-    for (const g of grads) total = tf.add(total, tf.sum(tf.square(g)));
+    for (const g of grads) total = sumSquaresAdd(total, g);
     return total;
   });
 }

@@ -13,6 +13,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { batchNormTrain, batchNormTrainAvailable } from "../engine/kernels/batchnorm-train.js";
+import { axpby } from "../engine/kernels/fused-update.js";
 
 type BatchNormalization = ReturnType<typeof tfl.layers.batchNormalization>;
 type BatchNormalizationArgs = NonNullable<Parameters<typeof tfl.layers.batchNormalization>[0]>;
@@ -39,11 +40,14 @@ const BatchNormalizationClass = Object.getPrototypeOf(tfl.layers.batchNormalizat
   args?: BatchNormalizationArgs,
 ) => BatchNormalization;
 
-/** Moving average as tfjs-layers updates it: v - (v - value) * (1 - momentum). */
+/**
+ * Moving average v * momentum + value * (1 - momentum): tfjs-layers'
+ * v - (v - value) * (1 - momentum) up to rounding, in one fused kernel
+ * (three small ones before).
+ */
 function updateMovingAverage(v: tfl.LayerVariable, value: tf.Tensor, momentum: number): void {
   tf.tidy(() => {
-    const current = v.read();
-    v.write(tf.sub(current, tf.mul(tf.sub(current, value), 1 - momentum)));
+    v.write(axpby(v.read(), value, momentum, 1 - momentum));
   });
 }
 

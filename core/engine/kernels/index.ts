@@ -39,6 +39,7 @@ import {
   wasmChannelAffine2Config,
   wasmMomentsConfig,
 } from "./batchnorm-train.js";
+import { fusedUpdateKernels } from "./fused-update.js";
 import { deviceMeanGradConfig } from "./mean-grad.js";
 import { wasmBatchMatMulConfig } from "./wasm-batch-matmul.js";
 import { wasmConv2DBackpropFilterConfig } from "./wasm-conv2d-backprop-filter.js";
@@ -175,6 +176,13 @@ const OVERRIDES: Entry[] = [
     config: cpuBatchNormGradStatsConfig,
     why: "batch norm in training: sum dy and sum dy * (x - mean) per channel in one pass (cpu)",
   },
+  ...fusedUpdateKernels.map(
+    (config): Entry => ({
+      kind: "kernel",
+      config,
+      why: "a training step's bookkeeping in one kernel each (fused-update.ts): a * x + b * y for optimizer updates and moving averages (was Multiply + Sub with a fresh scalar upload), acc + sum(x^2) for the gradient norm (was Square + Sum + Add)",
+    }),
+  ),
   {
     kind: "gradient",
     config: batchNormGradConfig,
