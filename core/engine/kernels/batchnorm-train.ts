@@ -17,11 +17,13 @@
  *
  * with k0 = gamma r, k1 = -gamma r^3 s2 / N, k2 = -k0 s1 / N - k1 mean (per
  * channel, N = rows). The four kernels (MOMENTS, BATCH_NORM_GRAD_STATS,
- * BATCH_NORM_GRAD_COEF, CHANNEL_AFFINE2) exist for cpu and wasm (below, in
- * JS with float64 sums) and webgpu (webgpu-batchnorm.ts).
- * `batchNormTrainAvailable` says whether the active backend has them all;
- * the layer (core/models/batch-norm.ts) uses tfjs's own path where it has
- * not (tfjs-node), so those backends behave exactly as before.
+ * BATCH_NORM_GRAD_COEF, CHANNEL_AFFINE2) exist for cpu (below, in JS with
+ * float64 sums) and webgpu (webgpu-batchnorm.ts). Not for wasm: there these
+ * JS loops made the cnn step ~15% slower than tfjs-layers' path through
+ * wasm's SIMD kernels and our wasm overrides (bench/RESULTS.md), so wasm
+ * keeps that path. `batchNormTrainAvailable` says whether the active backend
+ * has the four kernels; the layer (core/models/batch-norm.ts) uses tfjs's
+ * own path where it has not, so those backends behave exactly as before.
  */
 import {
   batchNorm,
@@ -43,7 +45,6 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { BATCH_NORM_GRAD_STATS, batchNormGradSums } from "./batchnorm-grad.js";
-import { heapF32, type WasmBackendLike } from "./wasm-util.js";
 
 /** x [..., C] -> [2, C]: per-channel mean and biased variance over all other axes. */
 export const MOMENTS = "SgdStudioMoments";
@@ -63,7 +64,7 @@ export const BATCH_NORM_GRAD_COEF = "SgdStudioBatchNormGradCoef";
 const KERNELS = [MOMENTS, BATCH_NORM_GRAD_STATS, CHANNEL_AFFINE2, BATCH_NORM_GRAD_COEF] as const;
 
 // ---------------------------------------------------------------------------
-// JS implementations (cpu and wasm backends)
+// JS implementations (cpu backend)
 
 /** Per-channel mean and biased variance of x viewed as [rows, c]: two passes, float64 sums. */
 export function channelMoments(x: Float32Array, c: number, out: Float32Array): void {
@@ -151,23 +152,21 @@ function channels(t: TensorInfo): number {
   return t.shape[t.shape.length - 1] as number;
 }
 
-/** One JS kernel for both backends: `compute(views, out)` over float32 arrays. */
-function jsKernel(
+/** A cpu-backend kernel computing `compute(views, out)` over float32 arrays. */
+function cpuKernel(
   name: string,
   inputNames: string[],
   outShape: (inputs: TensorInfo[]) => number[],
   compute: (views: Float32Array[], out: Float32Array, c: number, attrs: NamedAttrMap) => void,
-): { cpu: KernelConfig; wasm: KernelConfig } {
-  const gather = (inputs: Record<string, unknown>): TensorInfo[] =>
-    inputNames.map((n) => {
+): KernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as CpuBackendLike;
+    const ts = inputNames.map((n) => {
       const t = inputs[n] as TensorInfo | undefined;
       if (!t) throw new Error(`${name}: input ${n} is required`);
       if (t.dtype !== "float32") throw new Error(`${name}: input ${n} must be float32`);
       return t;
     });
-  const cpu: KernelFunc = ({ inputs, backend, attrs }) => {
-    const b = backend as unknown as CpuBackendLike;
-    const ts = gather(inputs);
     const shape = outShape(ts);
     const out = new Float32Array(shape.reduce((p, q) => p * q, 1));
     compute(
@@ -178,33 +177,17 @@ function jsKernel(
     );
     return b.makeTensorInfo(shape, "float32", out);
   };
-  const wasm: KernelFunc = ({ inputs, backend, attrs }) => {
-    const b = backend as unknown as WasmBackendLike;
-    const ts = gather(inputs);
-    const out = b.makeOutput(outShape(ts), "float32");
-    // Views after makeOutput: allocating may grow (and detach) the heap.
-    compute(
-      ts.map((t) => heapF32(b, t, name)),
-      heapF32(b, out, name),
-      channels(ts[0] as TensorInfo),
-      attrs ?? {},
-    );
-    return out;
-  };
-  return {
-    cpu: { kernelName: name, backendName: "cpu", kernelFunc: cpu },
-    wasm: { kernelName: name, backendName: "wasm", kernelFunc: wasm },
-  };
+  return { kernelName: name, backendName: "cpu", kernelFunc };
 }
 
-const moments = jsKernel(
+const moments = cpuKernel(
   MOMENTS,
   ["x"],
   (ts) => [2, channels(ts[0] as TensorInfo)],
   ([x], out, c) => channelMoments(x as Float32Array, c, out),
 );
 
-const affine2 = jsKernel(
+const affine2 = cpuKernel(
   CHANNEL_AFFINE2,
   ["a", "b", "coef"],
   (ts) => [...(ts[0] as TensorInfo).shape],
@@ -212,7 +195,7 @@ const affine2 = jsKernel(
     channelAffine2(a as Float32Array, b as Float32Array, coef as Float32Array, c, out),
 );
 
-const gradStatsCpu = jsKernel(
+const gradStatsCpu = cpuKernel(
   BATCH_NORM_GRAD_STATS,
   ["x", "dy", "mean"],
   (ts) => [2, channels(ts[0] as TensorInfo)],
@@ -223,9 +206,9 @@ const gradStatsCpu = jsKernel(
     out.set(s1, 0);
     out.set(s2, c);
   },
-).cpu;
+);
 
-const gradCoef = jsKernel(
+const gradCoef = cpuKernel(
   BATCH_NORM_GRAD_COEF,
   ["stats", "mean", "variance", "gamma"],
   (ts) => [5, channels(ts[1] as TensorInfo)],
@@ -243,12 +226,9 @@ const gradCoef = jsKernel(
   },
 );
 
-export const cpuMomentsConfig = moments.cpu;
-export const cpuBatchNormGradCoefConfig = gradCoef.cpu;
-export const wasmBatchNormGradCoefConfig = gradCoef.wasm;
-export const wasmMomentsConfig = moments.wasm;
-export const cpuChannelAffine2Config = affine2.cpu;
-export const wasmChannelAffine2Config = affine2.wasm;
+export const cpuMomentsConfig = moments;
+export const cpuBatchNormGradCoefConfig = gradCoef;
+export const cpuChannelAffine2Config = affine2;
 export const cpuBatchNormGradStatsConfig = gradStatsCpu;
 
 // ---------------------------------------------------------------------------
@@ -337,13 +317,10 @@ export function batchNormTrain(
   return { y, mean: m, variance: v };
 }
 
-/** Kernel configs for cpu and wasm (webgpu's are in webgpu-batchnorm.ts). */
-export const jsBatchNormTrainKernels: KernelConfig[] = [
-  cpuBatchNormGradCoefConfig,
-  wasmBatchNormGradCoefConfig,
+/** The cpu kernels (webgpu's are in webgpu-batchnorm.ts). */
+export const cpuBatchNormTrainKernels: KernelConfig[] = [
   cpuMomentsConfig,
-  wasmMomentsConfig,
-  cpuChannelAffine2Config,
-  wasmChannelAffine2Config,
   cpuBatchNormGradStatsConfig,
+  cpuBatchNormGradCoefConfig,
+  cpuChannelAffine2Config,
 ];

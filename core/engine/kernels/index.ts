@@ -35,9 +35,6 @@ import {
   cpuBatchNormGradStatsConfig,
   cpuChannelAffine2Config,
   cpuMomentsConfig,
-  wasmBatchNormGradCoefConfig,
-  wasmChannelAffine2Config,
-  wasmMomentsConfig,
 } from "./batchnorm-train.js";
 import { fusedUpdateKernels } from "./fused-update.js";
 import { deviceMeanGradConfig } from "./mean-grad.js";
@@ -143,14 +140,14 @@ const OVERRIDES: Entry[] = [
     config: wasmBatchNormGradStatsConfig,
     why: "one pass over x and dy for batch norm's per-channel gradient sums (used by the FusedBatchNorm gradient on wasm)",
   },
-  ...[cpuMomentsConfig, wasmMomentsConfig].map(
+  ...[cpuMomentsConfig].map(
     (config): Entry => ({
       kind: "kernel",
       config,
       why: "batch norm in training (batchnorm-train.ts): per-channel mean and variance in one kernel instead of Mean, SquaredDifference, Mean and their gradients",
     }),
   ),
-  ...[cpuChannelAffine2Config, wasmChannelAffine2Config].map(
+  ...[cpuChannelAffine2Config].map(
     (config): Entry => ({
       kind: "kernel",
       config,
@@ -164,7 +161,7 @@ const OVERRIDES: Entry[] = [
       why: "batch norm in training on webgpu: the op's three kernels as WGSL programs (coalesced per-channel reductions in at most two dispatches; the input gradient in one)",
     }),
   ),
-  ...[cpuBatchNormGradCoefConfig, wasmBatchNormGradCoefConfig, webgpuBatchNormGradCoefConfig].map(
+  ...[cpuBatchNormGradCoefConfig, webgpuBatchNormGradCoefConfig].map(
     (config): Entry => ({
       kind: "kernel",
       config,
