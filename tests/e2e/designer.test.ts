@@ -406,4 +406,49 @@ describe.skipIf(!chromiumAvailable())("the schedule designer in Chromium", () =>
     await denied.screenshot({ path: join(ARTIFACTS, "designer-code-dialog.png") });
     await denied.close();
   });
+
+  it("trains with the designed schedule: the Run view opens with it selected and the run uses it", async () => {
+    const page = await open();
+    await page.getByTestId("preset-cosine").click();
+    await settled(page);
+    await page.getByTestId("name").fill("my-cosine");
+    await settled(page);
+    await page.getByTestId("train-with").click();
+    // The Run view, with the designed schedule selected and its full length.
+    await page.getByTestId("start").waitFor();
+    expect(new URL(page.url()).hash).toBe("#run");
+    const select = page.getByTestId("schedule");
+    expect(await select.inputValue()).toBe("designer:");
+    expect(await select.locator("option:checked").textContent()).toBe("Designer: my-cosine");
+    const designedEpochs = findPreset("cosine")?.schedule.epochs as number;
+    expect(Number(await page.getByLabel("Epochs").inputValue())).toBe(designedEpochs);
+    await page.screenshot({ path: join(ARTIFACTS, "designer-train-with.png") });
+
+    // A short run of it: the service receives the document itself, not a preset name.
+    await page.getByLabel("Epochs").fill("1");
+    await page.getByTestId("start").click();
+    await page.getByTestId("status").filter({ hasText: "completed" }).waitFor({ timeout: 120_000 });
+    const runs = await app.service.call("runs.list", {});
+    const records = await Promise.all(runs.map((r) => app.service.call("runs.get", { id: r.id })));
+    const specOf = (r: (typeof records)[number]) =>
+      r.spec as { schedule: { name?: string; lr?: { kind?: string } }; epochs?: number };
+    const scheduleOf = (r: (typeof records)[number]) => specOf(r).schedule;
+    const full = records.find((r) => scheduleOf(r).name === "my-cosine");
+    if (!full) throw new Error(`no run with the designed schedule among ${runs.length}`);
+    const sent = scheduleOf(full);
+    expect(sent.name).toBe("my-cosine");
+    expect(sent.lr?.kind).toBe(
+      (findPreset("cosine")?.schedule as { lr: { kind: string } }).lr.kind,
+    );
+    expect(specOf(full).epochs).toBe(1);
+
+    // An invalid schedule cannot be handed over.
+    await page.getByTestId("tab-designer").click();
+    await settled(page);
+    expect(await page.getByTestId("train-with").isDisabled()).toBe(false);
+    await page.getByTestId("lr-lr").fill("-1");
+    await expect.poll(() => page.getByTestId("train-with").isDisabled()).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });
