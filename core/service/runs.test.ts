@@ -161,6 +161,23 @@ describe("runs through the service", () => {
     await service.close();
   });
 
+  it("the queue order the user set survives a restart", async () => {
+    const home = mkdtempSync(join(tmpdir(), "svc-order-restart-"));
+    const first = serviceAt(home, false);
+    const [a, b, c] = await Promise.all(
+      [1, 2, 3].map((seed) => first.service.call("runs.start", { spec: tiny(seed) })),
+    );
+    const ids = [a, b, c].map((r) => r?.id as string);
+    const order = [ids[2], ids[0], ids[1]];
+    expect(
+      (await first.service.call("runs.queue.move", { id: ids[2] as string, position: 0 })).queue,
+    ).toEqual(order);
+    await first.service.close();
+    const second = serviceAt(home, false);
+    expect((await second.service.call("runs.queue", {})).queue).toEqual(order);
+    await second.service.close();
+  });
+
   it("refuses illegal requests with structured errors", async () => {
     const home = mkdtempSync(join(tmpdir(), "svc-bad-"));
     const { service } = serviceAt(home, false);

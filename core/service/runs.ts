@@ -2,7 +2,8 @@
  * The run methods of the service: a queue that trains one run at a time in a
  * worker process, recording every event into the run library.
  *
- * The queue is the library's `queued` runs, oldest first, so it survives a
+ * The queue is the library's `queued` runs (oldest first unless the user
+ * reordered them; the order is kept in the library too), so it survives a
  * restart; a run left `running` by a crash is marked `interrupted` when the
  * library opens and can be resumed from its last checkpoint.
  */
@@ -35,11 +36,6 @@ interface Active {
 export class RunManager {
   readonly store: RunStore;
   private active: Active | null = null;
-  /**
-   * The queue order set by moveInQueue (ids); queued runs not in it follow in
-   * age order. Kept in memory: after a restart the queue is oldest first again.
-   */
-  private order: string[] = [];
   /** Checkpoint to resume from, for queued runs that continue an earlier attempt. */
   private readonly resumeFrom = new Map<string, string>();
   private closed = false;
@@ -52,14 +48,17 @@ export class RunManager {
     if (options.autoStart !== false) queueMicrotask(() => this.pump());
   }
 
-  /** Ids of the queued runs, in the order they will train (the one being launched first). */
+  /**
+   * Ids of the queued runs, in the order they will train (the one being
+   * launched first): the order set by moveInQueue, kept in the library so it
+   * survives a restart, then the other queued runs oldest first.
+   */
   queue(): string[] {
-    const ids = this.store.listRuns({ status: "queued", order: "oldest" }).map((r) => r.id);
-    if (this.order.length === 0) return ids;
-    const rank = new Map(this.order.map((id, i) => [id, i]));
-    const at = (id: string) =>
-      id === this.active?.id ? -1 : (rank.get(id) ?? Number.POSITIVE_INFINITY);
-    return ids.sort((a, b) => at(a) - at(b));
+    const ids = this.store.queuedRunIds();
+    const launching = this.active?.id;
+    return launching && ids.includes(launching)
+      ? [launching, ...ids.filter((id) => id !== launching)]
+      : ids;
   }
 
   /** The queued runs still waiting: the queue without the run being launched. */
@@ -78,7 +77,7 @@ export class RunManager {
     }
     waiting.splice(from, 1);
     waiting.splice(Math.min(position, waiting.length), 0, run.id);
-    this.order = waiting;
+    this.store.setQueueOrder(waiting);
     this.queueChanged();
     return waiting;
   }

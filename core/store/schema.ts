@@ -119,6 +119,12 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "runs, metrics, metric_keys, tags, notes, checkpoints; metric_values view",
     up: (db) => db.exec(V1),
   },
+  {
+    version: 2,
+    description:
+      "runs.queue_rank: the queue order the user set (NULL: by age, after the ranked runs)",
+    up: (db) => db.exec("ALTER TABLE runs ADD COLUMN queue_rank INTEGER"),
+  },
 ];
 
 export const SCHEMA_VERSION = (MIGRATIONS.at(-1) as Migration).version;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syntheticRun, testSpec } from "./fixtures.js";
+import { SCHEMA_VERSION } from "./schema.js";
 import { RunStore } from "./store.js";
 
 const probe = spawnSync("sqlite3", ["-version"], { encoding: "utf8" });
@@ -52,7 +53,7 @@ describe.runIf(missing === null || Boolean(process.env.CI))("the sqlite3 shell",
     if (missing) return;
     const db = store.paths.db;
     expect(sqlite(db, "PRAGMA integrity_check;").trim()).toBe("ok");
-    expect(sqlite(db, "PRAGMA user_version;").trim()).toBe("1");
+    expect(sqlite(db, "PRAGMA user_version;").trim()).toBe(String(SCHEMA_VERSION));
     expect(sqlite(db, ".tables").split(/\s+/).filter(Boolean).sort()).toEqual([
       "checkpoints",
       "metric_keys",

@@ -64,9 +64,24 @@ describe("schema", () => {
     store.close();
     // This build (without v2) refuses the newer file rather than touching it.
     expect(() => RunStore.open(home)).toThrow(
-      /schema version 2, newer than this build reads \(1\)/,
+      new RegExp(
+        `schema version ${SCHEMA_VERSION + 1}, newer than this build reads \\(${SCHEMA_VERSION}\\)`,
+      ),
     );
     store = RunStore.open(home, { migrations: [...MIGRATIONS, v2] });
+  });
+
+  it("brings a version-1 library up to date (queue order column), keeping its runs", () => {
+    store.close();
+    rmSync(home, { recursive: true, force: true });
+    store = RunStore.open(home, { migrations: MIGRATIONS.slice(0, 1) });
+    expect(store.db.pragma("user_version", { simple: true })).toBe(1);
+    const run = store.createRun(testSpec());
+    store.close();
+    store = RunStore.open(home);
+    expect(store.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(store.getRun(run.id).status).toBe("queued");
+    expect(store.queuedRunIds()).toEqual([run.id]);
   });
 
   it("refuses SQLite files that are not libraries", () => {
@@ -324,5 +339,40 @@ describe("deleteRun", () => {
     const run = store.createRun(testSpec());
     store.setStatus(run.id, "running");
     expect(() => store.deleteRun(run.id)).toThrow(/is running; stop it before deleting it/);
+  });
+});
+
+describe("queue order", () => {
+  it("keeps the order the user set across reopening; unranked runs follow oldest first", () => {
+    const [a, b, c, d] = [1, 2, 3, 4].map(() => store.createRun(testSpec()).id) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    expect(store.queuedRunIds()).toEqual([a, b, c, d]);
+    store.setQueueOrder([c, a]);
+    expect(store.queuedRunIds()).toEqual([c, a, b, d]);
+    store.close();
+    store = RunStore.open(home);
+    expect(store.queuedRunIds()).toEqual([c, a, b, d]);
+    // A new ranking replaces the old one.
+    store.setQueueOrder([d]);
+    expect(store.queuedRunIds()).toEqual([d, a, b, c]);
+  });
+
+  it("drops a run's rank when it leaves the queue, and ranks only queued runs", () => {
+    const [a, b] = [1, 2].map(() => store.createRun(testSpec()).id) as [string, string];
+    store.setQueueOrder([b, a]);
+    store.setStatus(b, "running");
+    expect(store.queuedRunIds()).toEqual([a]);
+    const rank = store.db.prepare("SELECT queue_rank FROM runs WHERE id = ?").get(b) as {
+      queue_rank: number | null;
+    };
+    expect(rank.queue_rank).toBeNull();
+    expect(() => store.setQueueOrder([b])).toThrow(/is running, not queued/);
+    expect(() => store.setQueueOrder(["20260101-000000-abcdef"])).toThrow(/no run/);
+    // A refused ranking changes nothing.
+    expect(store.queuedRunIds()).toEqual([a]);
   });
 });

@@ -322,6 +322,43 @@ export class RunStore {
    * Moves a run to another state; throws StoreError("illegal-transition") for a
    * move the transition table (states.ts) does not allow. `failed` takes the error.
    */
+  /**
+   * The queued runs in the order they will train: the ranked ones (the order
+   * the user set with setQueueOrder) first, then the others oldest first.
+   */
+  queuedRunIds(): string[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id FROM runs WHERE status = 'queued'
+         ORDER BY queue_rank IS NULL, queue_rank, created_at, pk`,
+      )
+      .all() as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Ranks queued runs in the given order (the user's reordering), replacing
+   * any earlier ranking; ids that are not queued are refused. A run's rank is
+   * dropped when it leaves the queue (setStatus).
+   */
+  setQueueOrder(ids: readonly string[]): void {
+    this.db
+      .transaction(() => {
+        const pks = ids.map((id) => {
+          const row = this.row(id);
+          if (!row) throw new StoreError("not-found", `no run ${id} in the library ${this.home}`);
+          if (row.status !== "queued") {
+            throw new StoreError("invalid", `run ${id} is ${row.status}, not queued`);
+          }
+          return row.pk;
+        });
+        this.db.prepare("UPDATE runs SET queue_rank = NULL WHERE queue_rank IS NOT NULL").run();
+        const rank = this.db.prepare("UPDATE runs SET queue_rank = ? WHERE pk = ?");
+        for (const [i, pk] of pks.entries()) rank.run(i, pk);
+      })
+      .immediate();
+  }
+
   setStatus(id: string, status: RunStatus, options: { error?: Partial<RunError> } = {}): void {
     this.db
       .transaction(() => {
@@ -345,6 +382,7 @@ export class RunStore {
         this.db
           .prepare(
             `UPDATE runs SET status = @status, updated_at = @at,
+               queue_rank = CASE WHEN @status = 'queued' THEN queue_rank ELSE NULL END,
                started_at = CASE WHEN @status = 'running' THEN coalesce(started_at, @at) ELSE started_at END,
                finished_at = CASE WHEN @finished THEN @at ELSE NULL END,
                owner_host = CASE WHEN @active THEN @host ELSE NULL END,
