@@ -63,7 +63,7 @@ export async function getDawnGpu(): Promise<GpuLike> {
 }
 
 function installNavigatorGpu(gpu: GpuLike): void {
-  const g = globalThis as { navigator?: Record<string, unknown> };
+  const g = globalThis as unknown as { navigator?: Record<string, unknown> };
   const nav = g.navigator;
   if (nav && typeof nav === "object") {
     // Node >= 21 has a built-in navigator (a getter on globalThis).
