@@ -199,6 +199,26 @@ describe("session hardening", () => {
     expect(s.device?.({})).toBe(false);
   });
 
+  it("allows clipboard writes from the app's page only; reads stay denied", () => {
+    const s = setup();
+    const ok = vi.fn();
+    s.request?.({}, "clipboard-sanitized-write", ok, {
+      requestingUrl: "app://sgd-studio/index.html",
+    });
+    expect(ok).toHaveBeenCalledWith(true);
+    expect(s.check?.({}, "clipboard-sanitized-write", "app://sgd-studio", {})).toBe(true);
+    const foreign = vi.fn();
+    s.request?.({}, "clipboard-sanitized-write", foreign, {
+      requestingUrl: "https://evil.example/",
+    });
+    expect(foreign).toHaveBeenCalledWith(false);
+    expect(s.check?.({}, "clipboard-sanitized-write", "https://evil.example", {})).toBe(false);
+    expect(s.check?.({}, "clipboard-read", "app://sgd-studio", {})).toBe(false);
+    const noDetails = vi.fn();
+    s.request?.({}, "clipboard-sanitized-write", noDetails);
+    expect(noDetails).toHaveBeenCalledWith(false);
+  });
+
   it("puts the CSP on every response, replacing any other", () => {
     const s = setup();
     const callback = vi.fn();

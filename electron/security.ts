@@ -205,9 +205,16 @@ export function hardenWebContents(contents: WebContents, options: HardenOptions)
 }
 
 /**
- * The session: every permission request and check denied (the app needs none),
- * the CSP header on every response, and downloads only from the app's own page
- * (the renderer's Save and Export), each through the native save dialog.
+ * Writing to the clipboard (the designer's Copy as PyTorch): the one
+ * permission granted, and only to the app's own page. Reading it stays denied.
+ */
+export const CLIPBOARD_WRITE = "clipboard-sanitized-write";
+
+/**
+ * The session: every permission request and check denied except clipboard
+ * writes from the app's own page, the CSP header on every response, and
+ * downloads only from the app's own page (the renderer's Save and Export),
+ * each through the native save dialog.
  */
 export function hardenSession(
   session: Session,
@@ -218,11 +225,16 @@ export function hardenSession(
   },
 ): void {
   const log = options.log ?? (() => {});
-  session.setPermissionRequestHandler((_contents, permission, callback) => {
-    log(`denied a permission request: ${permission}`);
-    callback(false);
+  const allowed = (permission: string, url: string | undefined) =>
+    permission === CLIPBOARD_WRITE && url !== undefined && options.source.isAppUrl(url);
+  session.setPermissionRequestHandler((_contents, permission, callback, details) => {
+    const ok = allowed(permission, details?.requestingUrl);
+    if (!ok) log(`denied a permission request: ${permission}`);
+    callback(ok);
   });
-  session.setPermissionCheckHandler(() => false);
+  session.setPermissionCheckHandler((_contents, permission, requestingOrigin) =>
+    allowed(permission, requestingOrigin),
+  );
   session.setDevicePermissionHandler(() => false);
   session.webRequest.onHeadersReceived((details, callback) => {
     const headers: Record<string, string[]> = {};
