@@ -10,8 +10,9 @@
  *            them)                           vs SgdStudioBatchNormGradStats
  *   layer    a whole batch-norm layer, forward and backward: tf.valueAndGrads
  *            of batchNorm(x, moments(x)) w.r.t. x, scale, offset
- *                                            vs Moments + FusedBatchNorm +
- *            GradStats + per-channel [C] ops + SgdStudioChannelAffine2
+ *                                            vs the same of the fused op
+ *            batchNormTrain (Moments, FusedBatchNorm, GradStats, GradCoef,
+ *            ChannelAffine2)
  *
  * Each figure is the median of --runs calls after --warmup calls, each
  * synchronised by `await data()` of every output; "disp" is the number of
@@ -25,14 +26,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../core/engine/backends.js";
-import {
-  BATCH_NORM_GRAD_STATS,
-  CHANNEL_AFFINE2,
-  MOMENTS,
-  webgpuBatchNormGradStatsConfig,
-  webgpuChannelAffine2Config,
-  webgpuMomentsConfig,
-} from "../core/engine/kernels/webgpu-batchnorm.js";
+import { batchNormTrain } from "../core/engine/kernels/batchnorm-train.js";
+import { countWebgpuPrograms } from "../core/engine/kernels/testing.js";
+import { BATCH_NORM_GRAD_STATS, MOMENTS } from "../core/engine/kernels/webgpu-batchnorm.js";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -126,26 +122,12 @@ function newGradSums(t: Inputs): tf.Tensor[] {
   ];
 }
 
-/**
- * The layer with the new kernels: with r = rsqrt(var + eps), k = scale * r,
- * dx = dy * k + x * k1 + k2 where k1 = -k r^2 s2 / R and
- * k2 = -k s1 / R - k1 mean (the moments' gradients folded in).
- */
+/** The layer as training runs it: the fused op (core/engine/kernels/batchnorm-train.ts). */
 function newLayer(t: Inputs): tf.Tensor[] {
-  const c = t.x.shape[3];
-  const rows = t.x.size / c;
-  const [mean, variance] = tf
-    .split(run(MOMENTS, { x: t.x }) as tf.Tensor2D, 2, 0)
-    .map((s) => tf.reshape(s, [c]) as tf.Tensor1D) as [tf.Tensor1D, tf.Tensor1D];
-  const y = tf.batchNorm(t.x, mean, variance, t.offset, t.scale, EPS);
-  const stats = run(BATCH_NORM_GRAD_STATS, { x: t.x, dy: t.dy, mean }) as tf.Tensor2D;
-  const [s1, s2] = tf.split(stats, 2, 0).map((s) => tf.reshape(s, [c])) as [tf.Tensor, tf.Tensor];
-  const r = tf.rsqrt(tf.add(variance, tf.scalar(EPS)));
-  const k0 = tf.mul(t.scale, r);
-  const k1 = tf.mul(tf.mul(k0, tf.mul(r, r)), tf.mul(s2, tf.scalar(-1 / rows)));
-  const k2 = tf.sub(tf.mul(k0, tf.mul(s1, tf.scalar(-1 / rows))), tf.mul(k1, mean));
-  const dx = run(CHANNEL_AFFINE2, { a: t.dy, b: t.x, coef: tf.stack([k0, k1, k2]) });
-  return [y, dx, tf.mul(r, s2), s1];
+  const f = (x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor): tf.Tensor =>
+    batchNormTrain(x, scale, offset, EPS).y;
+  const { value, grads } = tf.valueAndGrads(f)([t.x, t.scale, t.offset], t.dy);
+  return [value, ...grads];
 }
 
 /* ----------------------------------------------------------------- harness */
@@ -168,23 +150,6 @@ async function time(f: (t: Inputs) => tf.Tensor[], t: Inputs): Promise<number> {
     if (i >= warmup) ms.push(performance.now() - t0);
   }
   return median(ms);
-}
-
-/** WebGPU dispatches of one call of `f`. */
-async function dispatches(f: (t: Inputs) => tf.Tensor[], t: Inputs): Promise<number> {
-  const backend = tf.backend() as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-  const saved = backend.runWebGPUProgram;
-  let count = 0;
-  backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
-    count++;
-    return saved.apply(this, a);
-  };
-  try {
-    await once(f, t);
-  } finally {
-    backend.runWebGPUProgram = saved;
-  }
-  return count;
 }
 
 /** Largest |a - b| / max |b| over the outputs (the moments' [2, C] against [C] + [C]). */
@@ -225,14 +190,8 @@ interface Row {
 }
 
 async function main(): Promise<void> {
+  // Registers the project's kernels (core/engine/kernels/index.ts) too.
   const sel = await selectBackend("webgpu");
-  for (const config of [
-    webgpuMomentsConfig,
-    webgpuBatchNormGradStatsConfig,
-    webgpuChannelAffine2Config,
-  ]) {
-    if (!tf.getKernel(config.kernelName, "webgpu")) tf.registerKernel(config);
-  }
   const comparisons: [string, (t: Inputs) => tf.Tensor[], (t: Inputs) => tf.Tensor[]][] = [
     ["moments", tfjsMoments, newMoments],
     ["sums", tfjsGradSums, newGradSums],
@@ -262,8 +221,8 @@ async function main(): Promise<void> {
         what,
         tfjsMs: await time(theirs, t),
         newMs: await time(ours, t),
-        tfjsDispatches: await dispatches(theirs, t),
-        newDispatches: await dispatches(ours, t),
+        tfjsDispatches: await countWebgpuPrograms(() => once(theirs, t)),
+        newDispatches: await countWebgpuPrograms(() => once(ours, t)),
         maxRel: maxRel(got, ref),
       };
       rows.push(row);

@@ -26,6 +26,7 @@ import {
   type KernelFunc,
 } from "@tensorflow/tfjs-core";
 import { selectBackend } from "../core/engine/backends.js";
+import { countWebgpuPrograms } from "../core/engine/kernels/testing.js";
 import { nativeWasmKernel } from "../core/engine/kernels/wasm-util.js";
 import {
   chooseFilterSplit,
@@ -184,24 +185,6 @@ function run(x: tf.Tensor4D, dy: tf.Tensor4D, s: Shape): tf.Tensor {
   ) as tf.Tensor;
 }
 
-/** GPU programs run by `f` (through the backend's runWebGPUProgram). */
-async function countPrograms(f: () => Promise<void>): Promise<number> {
-  const backend = tf.backend() as unknown as WebGpuBackendLike;
-  const original = backend.runWebGPUProgram;
-  let n = 0;
-  backend.runWebGPUProgram = function (this: WebGpuBackendLike, ...a) {
-    n++;
-    return original.apply(this, a);
-  };
-  try {
-    await f();
-  } finally {
-    // Drops the instance wrapper, uncovering the prototype's method.
-    delete (backend as Partial<WebGpuBackendLike>).runWebGPUProgram;
-  }
-  return n;
-}
-
 interface Variant {
   label: string;
   kernel: KernelConfig;
@@ -229,7 +212,7 @@ async function time(
       dw.dispose();
       if (i >= warmup) ms.push(t1 - t0);
     }
-    const programs = await countPrograms(async () => {
+    const programs = await countWebgpuPrograms(async () => {
       const dw = run(x, dy, s);
       await dw.data();
       dw.dispose();

@@ -43,8 +43,11 @@ import {
   slice,
   type Tensor,
   type TensorInfo,
+  util,
 } from "@tensorflow/tfjs-core";
 import { BATCH_NORM_GRAD_STATS, batchNormGradSums } from "./batchnorm-grad.js";
+import { type CpuBackendLike, cpuF32 } from "./cpu-util.js";
+import { floatInput } from "./tensor-info.js";
 
 /** x [..., C] -> [2, C]: per-channel mean and biased variance over all other axes. */
 export const MOMENTS = "SgdStudioMoments";
@@ -136,18 +139,6 @@ export function batchNormGradCoef(
   }
 }
 
-/** The parts of tfjs-backend-cpu's MathBackendCPU these kernels use. */
-interface CpuBackendLike {
-  data: { get(dataId: object): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: "float32", values: Float32Array): TensorInfo;
-}
-
-function cpuF32(backend: CpuBackendLike, t: TensorInfo, who: string): Float32Array {
-  const v = backend.data.get(t.dataId).values;
-  if (!(v instanceof Float32Array)) throw new Error(`${who} (cpu): expected float32 data`);
-  return v;
-}
-
 function channels(t: TensorInfo): number {
   return t.shape[t.shape.length - 1] as number;
 }
@@ -161,14 +152,9 @@ function cpuKernel(
 ): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
     const b = backend as unknown as CpuBackendLike;
-    const ts = inputNames.map((n) => {
-      const t = inputs[n] as TensorInfo | undefined;
-      if (!t) throw new Error(`${name}: input ${n} is required`);
-      if (t.dtype !== "float32") throw new Error(`${name}: input ${n} must be float32`);
-      return t;
-    });
+    const ts = inputNames.map((n) => floatInput(inputs, n, name));
     const shape = outShape(ts);
-    const out = new Float32Array(shape.reduce((p, q) => p * q, 1));
+    const out = new Float32Array(util.sizeFromShape(shape));
     compute(
       ts.map((t) => cpuF32(b, t, name)),
       out,

@@ -13,7 +13,7 @@ import {
   sumSquaresAdd,
   sumSquaresPlan,
 } from "./fused-update.js";
-import { kernelsRun, rand, relError, size } from "./testing.js";
+import { countWebgpuPrograms, kernelsRun, rand, relError, size } from "./testing.js";
 
 type Backend = "cpu" | "wasm" | "webgpu";
 const BACKENDS: Backend[] = ["cpu", "wasm", "webgpu"];
@@ -67,23 +67,6 @@ function sumSquares64(acc: number, x: Float32Array): number {
   let s = acc;
   for (const v of x) s += v * v;
   return s;
-}
-
-/** Counts webgpu dispatches during f. */
-async function countDispatches(f: () => Promise<void>): Promise<number> {
-  const backend = tf.backend() as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-  const saved = backend.runWebGPUProgram;
-  let count = 0;
-  backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
-    count++;
-    return saved.apply(this, a);
-  };
-  try {
-    await f();
-  } finally {
-    backend.runWebGPUProgram = saved;
-  }
-  return count;
 }
 
 describe("fused update kernels", async () => {
@@ -192,7 +175,7 @@ describe("fused update kernels", async () => {
       ] as const) {
         let out: tf.Tensor | undefined;
         expect(
-          await countDispatches(async () => {
+          await countWebgpuPrograms(async () => {
             out = axpby(x, y, a, b);
           }),
         ).toBe(1);
@@ -203,7 +186,7 @@ describe("fused update kernels", async () => {
         out?.dispose();
         let norm: tf.Tensor | undefined;
         expect(
-          await countDispatches(async () => {
+          await countWebgpuPrograms(async () => {
             norm = sumSquaresAdd(acc, x);
           }),
         ).toBe(2);

@@ -36,27 +36,20 @@ import {
   type Tensor,
   type TensorInfo,
   tidy,
+  util,
 } from "@tensorflow/tfjs-core";
+import { type CpuBackendLike, cpuF32 } from "./cpu-util.js";
+import { floatInput, reshapedView } from "./tensor-info.js";
 import { heapF32, type WasmBackendLike } from "./wasm-util.js";
 import {
   asWebGpuBackend,
   flatProgram,
   type ProgramUniform,
-  type WebGpuBackendLike,
   type WebGpuProgram,
 } from "./webgpu-program.js";
 
 export const AXPBY = "SgdStudioAxpby";
 export const SUM_SQUARES_ADD = "SgdStudioSumSquaresAdd";
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
-
-function floatInput(inputs: NamedTensorInfoMap, name: string, who: string): TensorInfo {
-  const t = inputs[name];
-  if (!t) throw new Error(`${who}: input ${name} is required`);
-  if (t.dtype !== "float32") throw new Error(`${who}: input ${name} must be float32`);
-  return t;
-}
 
 function axpbyInputs(inputs: NamedTensorInfoMap): [TensorInfo, TensorInfo] {
   const x = floatInput(inputs, "x", AXPBY);
@@ -79,7 +72,8 @@ function coefficients(attrs: NamedAttrMap | undefined): [number, number] {
 function sumSquaresInputs(inputs: NamedTensorInfoMap): [TensorInfo, TensorInfo] {
   const acc = floatInput(inputs, "acc", SUM_SQUARES_ADD);
   const x = floatInput(inputs, "x", SUM_SQUARES_ADD);
-  if (sizeOf(acc.shape) !== 1) throw new Error(`${SUM_SQUARES_ADD}: acc must be a scalar`);
+  if (util.sizeFromShape(acc.shape) !== 1)
+    throw new Error(`${SUM_SQUARES_ADD}: acc must be a scalar`);
   return [acc, x];
 }
 
@@ -96,24 +90,12 @@ function sumSquares(x: Float32Array): number {
   return s;
 }
 
-/** The parts of tfjs-backend-cpu's MathBackendCPU used here. */
-interface CpuBackendLike {
-  data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: "float32", values: Float32Array): TensorInfo;
-}
-
-function cpuValues(backend: CpuBackendLike, t: TensorInfo, who: string): Float32Array {
-  const v = backend.data.get(t.dataId).values;
-  if (!(v instanceof Float32Array)) throw new Error(`${who} (cpu): expected float32 data`);
-  return v;
-}
-
 const cpuAxpby: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as CpuBackendLike;
   const [x, y] = axpbyInputs(inputs);
   const [ca, cb] = coefficients(attrs);
-  const out = new Float32Array(sizeOf(x.shape));
-  axpbyInto(cpuValues(b, x, AXPBY), cpuValues(b, y, AXPBY), ca, cb, out);
+  const out = new Float32Array(util.sizeFromShape(x.shape));
+  axpbyInto(cpuF32(b, x, AXPBY), cpuF32(b, y, AXPBY), ca, cb, out);
   return b.makeTensorInfo([...x.shape], "float32", out);
 };
 
@@ -131,8 +113,7 @@ const cpuSumSquaresAdd: KernelFunc = ({ inputs, backend }) => {
   const b = backend as unknown as CpuBackendLike;
   const [acc, x] = sumSquaresInputs(inputs);
   const total =
-    (cpuValues(b, acc, SUM_SQUARES_ADD)[0] as number) +
-    sumSquares(cpuValues(b, x, SUM_SQUARES_ADD));
+    (cpuF32(b, acc, SUM_SQUARES_ADD)[0] as number) + sumSquares(cpuF32(b, x, SUM_SQUARES_ADD));
   return b.makeTensorInfo([], "float32", Float32Array.of(total));
 };
 
@@ -149,22 +130,11 @@ const wasmSumSquaresAdd: KernelFunc = ({ inputs, backend }) => {
 // ---------------------------------------------------------------------------
 // WebGPU
 
-type GpuBackend = WebGpuBackendLike & { disposeData(dataId: object, force?: boolean): boolean };
-
-function gpuBackend(backend: unknown, who: string): GpuBackend {
-  return asWebGpuBackend(backend, who) as GpuBackend;
-}
-
-/** The same data seen with another shape (no new reference, nothing to dispose). */
-function view(t: TensorInfo, shape: number[]): TensorInfo {
-  return { dataId: t.dataId, shape, dtype: t.dtype };
-}
-
 const webgpuAxpby: KernelFunc = ({ inputs, backend, attrs }) => {
-  const b = gpuBackend(backend, AXPBY);
+  const b = asWebGpuBackend(backend, AXPBY);
   const [x, y] = axpbyInputs(inputs);
   const [ca, cb] = coefficients(attrs);
-  const size = sizeOf(x.shape);
+  const size = util.sizeFromShape(x.shape);
   const component = size % 4 === 0 ? 4 : 1;
   const program = flatProgram({
     shaderKey: "sgdAxpby",
@@ -181,7 +151,12 @@ const webgpuAxpby: KernelFunc = ({ inputs, backend, attrs }) => {
     { type: "float32", data: [ca] },
     { type: "float32", data: [cb] },
   ];
-  const out = b.runWebGPUProgram(program, [view(x, [size]), view(y, [size])], "float32", uniforms);
+  const out = b.runWebGPUProgram(
+    program,
+    [reshapedView(x, [size]), reshapedView(y, [size])],
+    "float32",
+    uniforms,
+  );
   // The output's one reference, with x's shape.
   return { dataId: out.dataId, shape: [...x.shape], dtype: "float32" };
 };
@@ -257,10 +232,10 @@ fn main(index : i32) {
 }
 
 const webgpuSumSquaresAdd: KernelFunc = ({ inputs, backend }) => {
-  const b = gpuBackend(backend, SUM_SQUARES_ADD);
+  const b = asWebGpuBackend(backend, SUM_SQUARES_ADD);
   const [acc, x] = sumSquaresInputs(inputs);
-  const n = sizeOf(x.shape);
-  const accView = view(acc, [1]);
+  const n = util.sizeFromShape(x.shape);
+  const accView = reshapedView(acc, [1]);
   const run = (
     pass: SumSquaresPass,
     src: TensorInfo,
@@ -281,11 +256,11 @@ const webgpuSumSquaresAdd: KernelFunc = ({ inputs, backend }) => {
   // An empty x binds no buffer of its own: add nothing to acc.
   if (n === 0) return scalar(run("merge", accView, 0, 1, 1));
   const { component, groups } = sumSquaresPlan(n);
-  const xs = view(x, [n]);
+  const xs = reshapedView(x, [n]);
   if (groups === 1) return scalar(run("single", xs, n / component, 1, component));
   const parts = run("partial", xs, n / component, groups, component);
   try {
-    return scalar(run("merge", view(parts, [groups]), groups, 1, 1));
+    return scalar(run("merge", reshapedView(parts, [groups]), groups, 1, 1));
   } finally {
     b.disposeData(parts.dataId);
   }

@@ -30,12 +30,7 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { batchNormGradConfig, wasmBatchNormGradStatsConfig } from "./batchnorm-grad.js";
-import {
-  cpuBatchNormGradCoefConfig,
-  cpuBatchNormGradStatsConfig,
-  cpuChannelAffine2Config,
-  cpuMomentsConfig,
-} from "./batchnorm-train.js";
+import { cpuBatchNormTrainKernels } from "./batchnorm-train.js";
 import { fusedUpdateKernels } from "./fused-update.js";
 import { deviceMeanGradConfig } from "./mean-grad.js";
 import { wasmBatchMatMulConfig } from "./wasm-batch-matmul.js";
@@ -47,12 +42,7 @@ import { wasmMaxPoolGradConfig } from "./wasm-maxpool-grad.js";
 import { wasmMeanConfig, wasmSumConfig } from "./wasm-reduce.js";
 import { wasmTileConfig } from "./wasm-tile.js";
 import { rememberNativeKernel } from "./wasm-util.js";
-import {
-  webgpuBatchNormGradCoefConfig,
-  webgpuBatchNormGradStatsConfig,
-  webgpuChannelAffine2Config,
-  webgpuMomentsConfig,
-} from "./webgpu-batchnorm.js";
+import { webgpuBatchNormTrainKernels } from "./webgpu-batchnorm.js";
 import { webgpuConv2DBackpropFilterConfig } from "./webgpu-conv2d-backprop-filter.js";
 
 export interface KernelOverride {
@@ -78,6 +68,11 @@ type Entry =
   | { kind: "kernel"; config: KernelConfig; why: string }
   | { kind: "replace"; config: KernelConfig; why: string }
   | { kind: "gradient"; config: GradConfig; why: string };
+
+/** "kernel" entries (kernels the backends lack) for configs that share one reason. */
+function kernelEntries(configs: readonly KernelConfig[], why: string): Entry[] {
+  return configs.map((config) => ({ kind: "kernel", config, why }));
+}
 
 const OVERRIDES: Entry[] = [
   {
@@ -140,45 +135,17 @@ const OVERRIDES: Entry[] = [
     config: wasmBatchNormGradStatsConfig,
     why: "one pass over x and dy for batch norm's per-channel gradient sums (used by the FusedBatchNorm gradient on wasm)",
   },
-  ...[cpuMomentsConfig].map(
-    (config): Entry => ({
-      kind: "kernel",
-      config,
-      why: "batch norm in training (batchnorm-train.ts): per-channel mean and variance in one kernel instead of Mean, SquaredDifference, Mean and their gradients",
-    }),
+  ...kernelEntries(
+    cpuBatchNormTrainKernels,
+    "batch norm in training (batchnorm-train.ts) on cpu: moments, gradient sums, gradient coefficients and the input gradient, one kernel each, instead of ~55 small kernels per layer and step",
   ),
-  ...[cpuChannelAffine2Config].map(
-    (config): Entry => ({
-      kind: "kernel",
-      config,
-      why: "batch norm in training: its input gradient dy * k0 + x * k1 + k2 (per channel) in one pass",
-    }),
+  ...kernelEntries(
+    webgpuBatchNormTrainKernels,
+    "batch norm in training on webgpu: the op's four kernels as WGSL programs (coalesced per-channel reductions in at most two dispatches; the others in one)",
   ),
-  ...[webgpuMomentsConfig, webgpuBatchNormGradStatsConfig, webgpuChannelAffine2Config].map(
-    (config): Entry => ({
-      kind: "kernel",
-      config,
-      why: "batch norm in training on webgpu: the op's three kernels as WGSL programs (coalesced per-channel reductions in at most two dispatches; the input gradient in one)",
-    }),
-  ),
-  ...[cpuBatchNormGradCoefConfig, webgpuBatchNormGradCoefConfig].map(
-    (config): Entry => ({
-      kind: "kernel",
-      config,
-      why: "batch norm in training: the gradient's per-channel coefficients in one kernel instead of ~15 tiny ones",
-    }),
-  ),
-  {
-    kind: "kernel",
-    config: cpuBatchNormGradStatsConfig,
-    why: "batch norm in training: sum dy and sum dy * (x - mean) per channel in one pass (cpu)",
-  },
-  ...fusedUpdateKernels.map(
-    (config): Entry => ({
-      kind: "kernel",
-      config,
-      why: "a training step's bookkeeping in one kernel each (fused-update.ts): a * x + b * y for optimizer updates and moving averages (was Multiply + Sub with a fresh scalar upload), acc + sum(x^2) for the gradient norm (was Square + Sum + Add)",
-    }),
+  ...kernelEntries(
+    fusedUpdateKernels,
+    "a training step's bookkeeping in one kernel each (fused-update.ts): a * x + b * y for optimizer updates and moving averages (was Multiply + Sub with a fresh scalar upload), acc + sum(x^2) for the gradient norm (was Square + Sum + Add)",
   ),
   {
     kind: "gradient",

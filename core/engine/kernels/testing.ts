@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../backends.js";
 import { nativeWasmKernel } from "./wasm-util.js";
+import type { WebGpuBackendLike } from "./webgpu-program.js";
 
 /** Deterministic pseudo-random floats in [-1, 1) (xorshift32). */
 export function rand(n: number, seed: number): Float32Array {
@@ -122,4 +123,34 @@ export async function nativeCallsOf(
     for (const r of restore) r();
   }
   return counts;
+}
+
+/**
+ * Runs `f` on the active webgpu backend and lists the GPU programs it ran
+ * (their shaderKeys, in order; one dispatch each), by wrapping the backend's
+ * runWebGPUProgram for the duration.
+ */
+export async function webgpuProgramsRun<T>(
+  f: () => Promise<T>,
+): Promise<{ result: T; programs: string[] }> {
+  const backend = tf.backend() as unknown as WebGpuBackendLike;
+  const own = Object.hasOwn(backend, "runWebGPUProgram");
+  const original = backend.runWebGPUProgram;
+  const programs: string[] = [];
+  backend.runWebGPUProgram = function (this: WebGpuBackendLike, program, ...rest) {
+    programs.push(program.shaderKey);
+    return original.call(this, program, ...rest);
+  };
+  try {
+    return { result: await f(), programs };
+  } finally {
+    // Put back exactly what was there (usually: uncover the prototype's method).
+    if (own) backend.runWebGPUProgram = original;
+    else delete (backend as Partial<WebGpuBackendLike>).runWebGPUProgram;
+  }
+}
+
+/** The number of GPU programs (dispatches) `f` runs on the active webgpu backend. */
+export async function countWebgpuPrograms(f: () => Promise<unknown>): Promise<number> {
+  return (await webgpuProgramsRun(f)).programs.length;
 }

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeBackends, selectBackend } from "../backends.js";
-import { rand, size } from "./testing.js";
+import { countWebgpuPrograms, rand, size } from "./testing.js";
 import {
   BATCH_NORM_GRAD_STATS,
   CHANNEL_AFFINE2,
@@ -74,24 +74,6 @@ async function onCpu(f: () => tf.Tensor[]): Promise<Float32Array[]> {
   const values = await Promise.all(outs.map(read));
   tf.dispose(outs);
   return values;
-}
-
-/** Counts the WebGPU programs (one dispatch each) run by `f` on the webgpu backend. */
-async function countDispatches(f: () => Promise<void>): Promise<number> {
-  await selectBackend("webgpu");
-  const backend = tf.backend() as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-  const saved = backend.runWebGPUProgram;
-  let count = 0;
-  backend.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
-    count++;
-    return saved.apply(this, a);
-  };
-  try {
-    await f();
-  } finally {
-    backend.runWebGPUProgram = saved;
-  }
-  return count;
 }
 
 describe("batch-norm kernels on webgpu", async () => {
@@ -273,7 +255,7 @@ describe("batch-norm kernels on webgpu", async () => {
     ];
     for (const [name, inputs] of calls) {
       let out: tf.Tensor | undefined;
-      const dispatches = await countDispatches(async () => {
+      const dispatches = await countWebgpuPrograms(async () => {
         out = tf.engine().runKernel(name, inputs, {}) as tf.Tensor;
       });
       expect(dispatches, name).toBeLessThanOrEqual(name === CHANNEL_AFFINE2 ? 1 : 2);

@@ -39,16 +39,17 @@
  *
  * The configs are not registered here: core/engine/kernels/index.ts does.
  */
-import type {
-  DataType,
-  KernelConfig,
-  KernelFunc,
-  NamedTensorInfoMap,
-  TensorInfo,
-} from "@tensorflow/tfjs-core";
+import { type KernelConfig, type KernelFunc, type TensorInfo, util } from "@tensorflow/tfjs-core";
 import { BATCH_NORM_GRAD_STATS } from "./batchnorm-grad.js";
-// The kernel names are the op's (batchnorm-train.ts), which also has the cpu and wasm versions.
+// The kernel names are the op's (batchnorm-train.ts), which also has the cpu versions.
 import { BATCH_NORM_GRAD_COEF, CHANNEL_AFFINE2, MOMENTS } from "./batchnorm-train.js";
+import { floatInput, reshapedView } from "./tensor-info.js";
+import {
+  asWebGpuBackend,
+  type ProgramUniform,
+  type WebGpuBackendLike,
+  type WebGpuProgram,
+} from "./webgpu-program.js";
 
 export { BATCH_NORM_GRAD_COEF, BATCH_NORM_GRAD_STATS, CHANNEL_AFFINE2, MOMENTS };
 
@@ -63,41 +64,7 @@ const MIN_ROWS_PER_THREAD = 8;
 /** Threads per workgroup of the elementwise affine map. */
 const AFFINE_WORKGROUP = 128;
 
-/** The fields of a tfjs-backend-webgpu 4.22 program that its backend reads. */
-interface WebGPUProgramLike {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
-  dispatch: [number, number, number];
-  variableNames: string[];
-  uniforms?: string;
-  workgroupSize: [number, number, number];
-  size?: boolean;
-  outputComponent?: number;
-  variableComponents?: number[];
-  getUserCode(): string;
-}
-
-type Uniform = { type: "int32" | "float32"; data: number[] };
-
-/** The parts of tfjs-backend-webgpu's WebGPUBackend these kernels use. */
-interface WebGPUBackendLike {
-  runWebGPUProgram(
-    program: WebGPUProgramLike,
-    inputs: TensorInfo[],
-    outputDtype: DataType,
-    programUniforms?: Uniform[],
-  ): TensorInfo;
-  makeTensorInfo(shape: number[], dtype: DataType, values?: Float32Array): TensorInfo;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
-
 type ReduceMode = "moments" | "momentsMerge" | "gradStats" | "sumMerge";
-
-/** The same data seen with another shape (no new reference, nothing to dispose). */
-function view(t: TensorInfo, shape: number[]): TensorInfo {
-  return { dataId: t.dataId, shape, dtype: t.dtype };
-}
 
 const nextPow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
@@ -133,7 +100,7 @@ export function reducePlan(rows: number, channels: number): ReducePlan {
  * combine the first pass's partials (dispatch [channel blocks, 1]). A first
  * pass with G = 1 ("final") writes [2, C] itself.
  */
-class BatchNormReduceProgram implements WebGPUProgramLike {
+class BatchNormReduceProgram implements WebGpuProgram {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0], y: [1] };
@@ -164,7 +131,7 @@ class BatchNormReduceProgram implements WebGPUProgramLike {
   }
 
   /** Uniform values, in the order of `uniforms`. */
-  uniformData(): Uniform[] {
+  uniformData(): ProgramUniform[] {
     const p = this.plan;
     // One entry per scalar: tfjs aligns a multi-value entry as a vector.
     return [p.rows, p.channels, p.rowsPerGroup, p.groups].map((v) => ({
@@ -301,7 +268,7 @@ class BatchNormReduceProgram implements WebGPUProgramLike {
 }
 
 /** out = A * coef[0, c] + B * coef[1, c] + coef[2, c], elementwise (vec4 when C % 4 == 0). */
-class ChannelAffine2Program implements WebGPUProgramLike {
+class ChannelAffine2Program implements WebGpuProgram {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0] };
@@ -340,7 +307,7 @@ class ChannelAffine2Program implements WebGPUProgramLike {
  * BATCH_NORM_GRAD_COEF): one thread per channel writes k0, k1, k2, dgamma,
  * dbeta into rows 0-4 of a [5, C] output.
  */
-class BatchNormGradCoefProgram implements WebGPUProgramLike {
+class BatchNormGradCoefProgram implements WebGpuProgram {
   outputShape: number[];
   shaderKey = "sgdBatchNormGradCoef";
   dispatchLayout = { x: [0] };
@@ -376,20 +343,11 @@ class BatchNormGradCoefProgram implements WebGPUProgramLike {
   }
 }
 
-function input(inputs: NamedTensorInfoMap, name: string, who: string): TensorInfo {
-  const t = inputs[name];
-  if (!t) throw new Error(`${who} (webgpu): input ${name} is required`);
-  if (t.dtype !== "float32") throw new Error(`${who} (webgpu): ${name} must be float32`);
-  return t;
-}
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
-
 /** x's [rows, channels] (x of rank >= 2, channels last). */
 function rowsAndChannels(x: TensorInfo, who: string): [number, number] {
   if (x.shape.length < 2) throw new Error(`${who} (webgpu): x must have rank >= 2`);
   const c = x.shape[x.shape.length - 1] as number;
-  return [c === 0 ? 0 : sizeOf(x.shape) / c, c];
+  return [c === 0 ? 0 : util.sizeFromShape(x.shape) / c, c];
 }
 
 /**
@@ -397,7 +355,7 @@ function rowsAndChannels(x: TensorInfo, who: string): [number, number] {
  * pass; disposes the partials.
  */
 function reduce(
-  backend: WebGPUBackendLike,
+  backend: WebGpuBackendLike,
   first: "moments" | "gradStats",
   inputs: TensorInfo[],
   plan: ReducePlan,
@@ -416,26 +374,26 @@ function reduce(
 }
 
 export const webgpuMoments: KernelFunc = ({ inputs, backend }) => {
-  const b = backend as unknown as WebGPUBackendLike;
-  const x = input(inputs, "x", MOMENTS);
+  const b = asWebGpuBackend(backend, MOMENTS);
+  const x = floatInput(inputs, "x", `${MOMENTS} (webgpu)`);
   const [rows, c] = rowsAndChannels(x, MOMENTS);
   if (rows === 0 || c === 0) {
     // tf.moments of nothing: NaN mean and variance.
     return b.makeTensorInfo([2, c], "float32", new Float32Array(2 * c).fill(Number.NaN));
   }
-  return reduce(b, "moments", [view(x, [rows, c])], reducePlan(rows, c));
+  return reduce(b, "moments", [reshapedView(x, [rows, c])], reducePlan(rows, c));
 };
 
 export const webgpuBatchNormGradStats: KernelFunc = ({ inputs, backend }) => {
-  const b = backend as unknown as WebGPUBackendLike;
-  const x = input(inputs, "x", BATCH_NORM_GRAD_STATS);
-  const dy = input(inputs, "dy", BATCH_NORM_GRAD_STATS);
-  const mean = input(inputs, "mean", BATCH_NORM_GRAD_STATS);
+  const b = asWebGpuBackend(backend, BATCH_NORM_GRAD_STATS);
+  const x = floatInput(inputs, "x", `${BATCH_NORM_GRAD_STATS} (webgpu)`);
+  const dy = floatInput(inputs, "dy", `${BATCH_NORM_GRAD_STATS} (webgpu)`);
+  const mean = floatInput(inputs, "mean", `${BATCH_NORM_GRAD_STATS} (webgpu)`);
   const [rows, c] = rowsAndChannels(x, BATCH_NORM_GRAD_STATS);
-  if (sizeOf(dy.shape) !== rows * c || dy.shape[dy.shape.length - 1] !== c) {
+  if (util.sizeFromShape(dy.shape) !== rows * c || dy.shape[dy.shape.length - 1] !== c) {
     throw new Error(`${BATCH_NORM_GRAD_STATS} (webgpu): dy must have x's shape`);
   }
-  if (sizeOf(mean.shape) !== c) {
+  if (util.sizeFromShape(mean.shape) !== c) {
     throw new Error(`${BATCH_NORM_GRAD_STATS} (webgpu): mean must have ${c} values`);
   }
   if (rows === 0 || c === 0) {
@@ -444,16 +402,16 @@ export const webgpuBatchNormGradStats: KernelFunc = ({ inputs, backend }) => {
   return reduce(
     b,
     "gradStats",
-    [view(x, [rows, c]), view(dy, [rows, c]), view(mean, [c])],
+    [reshapedView(x, [rows, c]), reshapedView(dy, [rows, c]), reshapedView(mean, [c])],
     reducePlan(rows, c),
   );
 };
 
 export const webgpuChannelAffine2: KernelFunc = ({ inputs, backend }) => {
-  const b = backend as unknown as WebGPUBackendLike;
-  const a = input(inputs, "a", CHANNEL_AFFINE2);
-  const bIn = input(inputs, "b", CHANNEL_AFFINE2);
-  const coef = input(inputs, "coef", CHANNEL_AFFINE2);
+  const b = asWebGpuBackend(backend, CHANNEL_AFFINE2);
+  const a = floatInput(inputs, "a", `${CHANNEL_AFFINE2} (webgpu)`);
+  const bIn = floatInput(inputs, "b", `${CHANNEL_AFFINE2} (webgpu)`);
+  const coef = floatInput(inputs, "coef", `${CHANNEL_AFFINE2} (webgpu)`);
   const [rows, c] = rowsAndChannels(a, CHANNEL_AFFINE2);
   if (bIn.shape.length !== a.shape.length || bIn.shape.some((d, i) => d !== a.shape[i])) {
     throw new Error(`${CHANNEL_AFFINE2} (webgpu): a and b must have the same shape`);
@@ -466,7 +424,7 @@ export const webgpuChannelAffine2: KernelFunc = ({ inputs, backend }) => {
   const program = new ChannelAffine2Program(size, c);
   const out = b.runWebGPUProgram(
     program,
-    [view(a, [size]), view(bIn, [size]), view(coef, [3 * c])],
+    [reshapedView(a, [size]), reshapedView(bIn, [size]), reshapedView(coef, [3 * c])],
     "float32",
     [{ type: "int32", data: [c / (program.outputComponent ?? 1)] }],
   );
@@ -475,13 +433,17 @@ export const webgpuChannelAffine2: KernelFunc = ({ inputs, backend }) => {
 };
 
 export const webgpuBatchNormGradCoef: KernelFunc = ({ inputs, backend, attrs }) => {
-  const b = backend as unknown as WebGPUBackendLike;
-  const stats = input(inputs, "stats", BATCH_NORM_GRAD_COEF);
-  const mean = input(inputs, "mean", BATCH_NORM_GRAD_COEF);
-  const variance = input(inputs, "variance", BATCH_NORM_GRAD_COEF);
-  const gamma = input(inputs, "gamma", BATCH_NORM_GRAD_COEF);
-  const c = sizeOf(mean.shape);
-  if (sizeOf(stats.shape) !== 2 * c || sizeOf(variance.shape) !== c || sizeOf(gamma.shape) !== c) {
+  const b = asWebGpuBackend(backend, BATCH_NORM_GRAD_COEF);
+  const stats = floatInput(inputs, "stats", `${BATCH_NORM_GRAD_COEF} (webgpu)`);
+  const mean = floatInput(inputs, "mean", `${BATCH_NORM_GRAD_COEF} (webgpu)`);
+  const variance = floatInput(inputs, "variance", `${BATCH_NORM_GRAD_COEF} (webgpu)`);
+  const gamma = floatInput(inputs, "gamma", `${BATCH_NORM_GRAD_COEF} (webgpu)`);
+  const c = util.sizeFromShape(mean.shape);
+  if (
+    util.sizeFromShape(stats.shape) !== 2 * c ||
+    util.sizeFromShape(variance.shape) !== c ||
+    util.sizeFromShape(gamma.shape) !== c
+  ) {
     throw new Error(
       `${BATCH_NORM_GRAD_COEF} (webgpu): expected stats [2, ${c}] and [${c}] vectors`,
     );
@@ -520,3 +482,11 @@ export const webgpuChannelAffine2Config: KernelConfig = {
   backendName: "webgpu",
   kernelFunc: webgpuChannelAffine2,
 };
+
+/** The four kernels of batchnorm-train.ts's op for webgpu. */
+export const webgpuBatchNormTrainKernels: KernelConfig[] = [
+  webgpuMomentsConfig,
+  webgpuBatchNormGradStatsConfig,
+  webgpuBatchNormGradCoefConfig,
+  webgpuChannelAffine2Config,
+];

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { probeBackends, selectBackend } from "../backends.js";
-import { rand, relError, size } from "./testing.js";
+import { rand, relError, size, webgpuProgramsRun } from "./testing.js";
 import {
   chooseFilterSplit,
   type FilterSplit,
@@ -131,30 +131,24 @@ async function dwOnWebgpu(
   split: FilterSplit,
 ): Promise<{ values: Float32Array; programs: string[] }> {
   await selectBackend("webgpu");
-  const backend = tf.backend() as unknown as WebGpuBackendLike;
   const previous = setWebgpuFilterSplit(split);
   const x = tf.tensor4d(rand(size(c.x), seed), c.x);
   const dy = tf.tensor4d(rand(size(dyShape(c)), seed + 1), dyShape(c));
   await Promise.all([x.data(), dy.data()]);
   const tensors = tf.memory().numTensors;
   const ids = numDataIds();
-  const programs: string[] = [];
-  const run = backend.runWebGPUProgram;
-  backend.runWebGPUProgram = function (this: WebGpuBackendLike, program, ...rest) {
-    programs.push(program.shaderKey);
-    return run.call(this, program, ...rest);
-  };
   try {
-    const dw = backpropFilter(x, dy, c);
-    expect(dw.shape).toEqual(c.filter);
-    const values = Float32Array.from((await dw.data()) as Float32Array);
-    dw.dispose();
+    const { result: values, programs } = await webgpuProgramsRun(async () => {
+      const dw = backpropFilter(x, dy, c);
+      expect(dw.shape).toEqual(c.filter);
+      const out = Float32Array.from((await dw.data()) as Float32Array);
+      dw.dispose();
+      return out;
+    });
     expect(tf.memory().numTensors).toBe(tensors);
     expect(numDataIds()).toBe(ids);
     return { values, programs };
   } finally {
-    // Drops the instance wrapper, uncovering the prototype's method.
-    delete (backend as Partial<WebGpuBackendLike>).runWebGPUProgram;
     setWebgpuFilterSplit(previous);
     tf.dispose([x, dy]);
   }

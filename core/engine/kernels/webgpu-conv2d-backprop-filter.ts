@@ -230,7 +230,7 @@ function sumPartsProgram(width: number, component: 1 | 4): WebGpuProgram {
 /** Sums [S, ...rest] over its first axis with one program. */
 function sumLeading(backend: WebGpuBackendLike, parts: tf.Tensor): tf.Tensor {
   const [s, ...rest] = parts.shape;
-  const width = rest.reduce((a, b) => a * b, 1);
+  const width = tf.util.sizeFromShape(rest);
   const component = width % 4 === 0 ? 4 : 1;
   const out = runProgram(
     backend,

@@ -55,6 +55,8 @@ export interface WebGpuBackendLike {
     outputDtype: DataType,
     uniforms?: ProgramUniform[],
   ): TensorInfo;
+  makeTensorInfo(shape: number[], dtype: DataType, values?: Float32Array): TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
   numDataIds(): number;
   incRef(dataId: object): void;
   /** Matmul's "few workgroups" threshold (8; 16 on Intel gen 12+). */
@@ -90,7 +92,7 @@ export function flatProgram(spec: {
   main: string;
 }): WebGpuProgram {
   const component = spec.component ?? 1;
-  const elements = spec.outputShape.reduce((a, b) => a * b, 1);
+  const elements = tf.util.sizeFromShape(spec.outputShape);
   if (elements % component !== 0) {
     throw new Error(`${spec.shaderKey}: ${elements} elements are not a multiple of ${component}`);
   }
