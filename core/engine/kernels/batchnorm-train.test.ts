@@ -225,18 +225,6 @@ describe("batch norm in training on webgpu", async () => {
   if (!probe?.available) console.warn(`skipping: no webgpu adapter (${probe?.reason})`);
   const gpu = it.skipIf(!probe?.available && !process.env.CI);
 
-  /** compute() for webgpu: reads back with await data(), as Node requires. */
-  async function onWebgpu(f: () => tf.Tensor[]): Promise<Computed> {
-    await selectBackend("webgpu");
-    const list = tf.tidy(f);
-    const values = await Promise.all(
-      list.map(async (t) => Float32Array.from((await t.data()) as Float32Array)),
-    );
-    const shapes = list.map((t) => [...t.shape]);
-    tf.dispose(list);
-    return { values, shapes };
-  }
-
   afterAll(async () => {
     await selectBackend("cpu");
   });
@@ -245,7 +233,7 @@ describe("batch norm in training on webgpu", async () => {
     for (const shape of [...SHAPES, [8, 8, 8, 64]]) {
       const xv = rand(size(shape), 13);
       const ref = await compute("cpu", () => reference(shape, xv));
-      const got = await onWebgpu(() => fused(shape, xv));
+      const got = await compute("webgpu", () => fused(shape, xv));
       expectClose(got, ref, 2e-4);
     }
   });
@@ -257,10 +245,10 @@ describe("batch norm in training on webgpu", async () => {
     const names = await kernelsRun(() => fused(shape, xv));
     expect(names).toContain(MOMENTS);
     expect(names).toContain(CHANNEL_AFFINE2);
-    await onWebgpu(() => fused(shape, xv));
+    await compute("webgpu", () => fused(shape, xv));
     const before = tf.memory().numTensors;
     const ids = tf.engine().backend.numDataIds();
-    await onWebgpu(() => fused(shape, xv));
+    await compute("webgpu", () => fused(shape, xv));
     expect(tf.memory().numTensors).toBe(before);
     expect(tf.engine().backend.numDataIds()).toBe(ids);
   });

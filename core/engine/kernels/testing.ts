@@ -49,7 +49,7 @@ export interface Computed {
  * is disposed.
  */
 export async function compute(
-  backend: "cpu" | "wasm",
+  backend: "cpu" | "wasm" | "webgpu",
   f: () => tf.Tensor | tf.Tensor[],
 ): Promise<Computed> {
   await selectBackend(backend);

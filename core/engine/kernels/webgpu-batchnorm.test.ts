@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeBackends, selectBackend } from "../backends.js";
-import { countWebgpuPrograms, rand, size } from "./testing.js";
+import { compute, countWebgpuPrograms, rand, size } from "./testing.js";
 import {
   BATCH_NORM_GRAD_STATS,
   CHANNEL_AFFINE2,
@@ -47,6 +47,9 @@ function scaledError(got: Float32Array, want: Float32Array, scale: Float32Array)
   return worst;
 }
 
+/** Runs `f` on cpu and reads its outputs (everything disposed). */
+const cpuValues = async (f: () => tf.Tensor[]) => (await compute("cpu", f)).values;
+
 const axesAllButLast = (shape: number[]): number[] => shape.slice(0, -1).map((_, i) => i);
 
 async function read(t: tf.Tensor): Promise<Float32Array> {
@@ -65,15 +68,6 @@ async function onWebgpu(
   const result = { values: await read(out), shape: [...out.shape] };
   tf.dispose([out, ...Object.values(tensors)]);
   return result;
-}
-
-/** Runs `f` on cpu and reads its outputs (everything disposed). */
-async function onCpu(f: () => tf.Tensor[]): Promise<Float32Array[]> {
-  await selectBackend("cpu");
-  const outs = tf.tidy(f);
-  const values = await Promise.all(outs.map(read));
-  tf.dispose(outs);
-  return values;
 }
 
 describe("batch-norm kernels on webgpu", async () => {
@@ -126,7 +120,7 @@ describe("batch-norm kernels on webgpu", async () => {
         `${MOMENTS} matches tf.moments on cpu: ${JSON.stringify(shape)}, N(${shift}, 1)`,
         async () => {
           const x = offset(normal(n, 10 + i), shift);
-          const [mean, variance, meanAbs] = await onCpu(() => {
+          const [mean, variance, meanAbs] = await cpuValues(() => {
             const xt = tf.tensor(x, shape);
             const m = tf.moments(xt, axes);
             return [m.mean, m.variance, tf.mean(tf.abs(xt), axes)];
@@ -169,7 +163,7 @@ describe("batch-norm kernels on webgpu", async () => {
       const x = offset(normal(n, 20 + i), 3);
       const dy = normal(n, 30 + i);
       const mu = offset(normal(c, 40 + i), 3);
-      const [s1, s2, a1, a2] = await onCpu(() => {
+      const [s1, s2, a1, a2] = await cpuValues(() => {
         const xt = tf.tensor(x, shape);
         const dyt = tf.tensor(dy, shape);
         const prod = tf.mul(dyt, tf.sub(xt, tf.tensor1d(mu)));
@@ -202,7 +196,7 @@ describe("batch-norm kernels on webgpu", async () => {
         const a = normal(n, 50 + i);
         const b = offset(normal(n, 60 + i), 2);
         const coef = normal(3 * c, 70 + i);
-        const [want, magnitude] = await onCpu(() => {
+        const [want, magnitude] = await cpuValues(() => {
           const k = tf.tensor2d(coef, [3, c]);
           const [k0, k1, k2] = tf.unstack(k);
           const at = tf.tensor(a, shape);
