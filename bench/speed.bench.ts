@@ -5,8 +5,8 @@
  * of the same device class: how far tfjs is from what the hardware can do.
  *
  * The tfjs step is core/engine/step.ts's trainStep (SGD, lr 0.01) on
- * synthetic data, one `await loss.data()` per step (it waits for the device),
- * as bench/resnet18-step.bench.ts does; torch_speed.py mirrors that step.
+ * synthetic data, one `await loss.data()` per step so each step waits for the
+ * device (the Trainer reads once per 10 steps); torch_speed.py mirrors that step.
  * Device classes: GPU = torch cuda vs tfjs tensorflow-gpu / webgpu on a
  * hardware adapter; CPU = torch cpu vs tfjs tensorflow / wasm / cpu, and
  * webgpu on a software adapter (lavapipe runs on the CPU).
