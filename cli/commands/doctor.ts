@@ -1,6 +1,7 @@
 /** `sgd-studio doctor`: which training backends work here, why the others do not, and how to fix them. */
 import type { Command } from "commander";
 import { doctorReport } from "../../core/engine/backends.js";
+import { formatDoctorText } from "../doctor-text.js";
 import type { Io } from "../io.js";
 
 export function registerDoctorCommand(program: Command, io: Io): void {
@@ -9,9 +10,9 @@ export function registerDoctorCommand(program: Command, io: Io): void {
     .description("report the training backends: which load, why others do not, and fixes")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const report = await doctorReport();
+      const { json } = await doctorReport();
       io.out(
-        opts.json ? `${JSON.stringify(report.json, null, 2)}\n` : `${report.text.trimEnd()}\n`,
+        opts.json ? `${JSON.stringify(json, null, 2)}\n` : `${formatDoctorText(json).trimEnd()}\n`,
       );
     });
 }

@@ -1,6 +1,7 @@
 /**
  * The training-backend ladder: find out which TensorFlow.js backends can run
- * here, pick one, and explain the others (`sgd-studio doctor`).
+ * here, pick one, and report on all of them as JSON (`doctorReport`: each
+ * rung's reason and fix). `sgd-studio doctor`'s text is cli/doctor-text.ts.
  *
  * Best first:
  *   1. tensorflow-gpu  @tensorflow/tfjs-node-gpu (libtensorflow + CUDA)
@@ -17,6 +18,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import type { BackendProbe, DoctorJson } from "../api/doctor.js";
+import { BACKEND_NAMES, type BackendName } from "../api/lists.js";
 import { type KernelOverride, registerKernelOverrides } from "./kernels/index.js";
 import {
   compareVersions,
@@ -34,29 +37,9 @@ import {
 import { type AppliedFlags, applyTfjsFlags } from "./tfjs-flags.js";
 import { ensureXdgRuntimeDir, getDawnGpu, summarizeAdapter } from "./webgpu-node.js";
 
-export const BACKEND_LADDER = ["tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"] as const;
-export type BackendName = (typeof BACKEND_LADDER)[number];
-
-export interface BackendProbe {
-  name: BackendName;
-  /** Name the backend registers under in tfjs ("tensorflow" for both tfjs-node packages). */
-  tfjsName: string;
-  /** The npm package that provides it. */
-  packageName: string;
-  /** It can be loaded and initialised here. */
-  available: boolean;
-  /**
-   * Automatic selection may pick it. False for unavailable rungs and for a
-   * software WebGPU adapter (lavapipe & co. work but are slower than wasm).
-   */
-  autoSelect: boolean;
-  /** Why it is not available (or the caveat when it is). */
-  reason?: string;
-  /** What to do about it, concretely. */
-  fix?: string;
-  /** What was found: adapter info, GPUs, libraries, versions. */
-  details: Record<string, unknown>;
-}
+/** The ladder (BACKEND_NAMES) and the report's types are declared in core/api (lists.ts, doctor.ts). */
+export const BACKEND_LADDER = BACKEND_NAMES;
+export type { BackendName, BackendProbe, DoctorJson };
 
 export interface BackendSelection {
   /** The rung in use. */
@@ -606,23 +589,12 @@ export async function selectBackend(
 
 /* --------------------------------------------------------------- doctor */
 
-export interface DoctorJson {
-  generatedAt: string;
-  node: string;
-  platform: string;
-  arch: string;
-  tfjsCore: string;
-  /** Best rung automatic selection would use. */
-  recommended: BackendName | null;
-  /** tf.getBackend() when the report was made ("" when none is active). */
-  activeBackend: string;
-  backends: BackendProbe[];
-  kernelOverrides: KernelOverride[];
-  env: Record<string, string | null>;
-}
-
+/**
+ * What `doctorReport` returns: the structured report (the service's
+ * `system.backends`). The human-readable form is the CLI's
+ * (`cli/doctor-text.ts`).
+ */
 export interface DoctorReport {
-  text: string;
   json: DoctorJson;
 }
 
@@ -635,7 +607,7 @@ const ENV_KEYS = [
   "TF_CPP_MIN_LOG_LEVEL",
 ] as const;
 
-/** Probes everything and describes it, for `sgd-studio doctor`. */
+/** Probes everything and reports it as JSON (`sgd-studio doctor`, the service's `system.backends`). */
 export async function doctorReport(options: ProbeOptions = {}): Promise<DoctorReport> {
   const sys = options.system ?? nodeSystem;
   const env: Record<string, string | null> = {};
@@ -653,113 +625,5 @@ export async function doctorReport(options: ProbeOptions = {}): Promise<DoctorRe
     kernelOverrides: registerKernelOverrides(),
     env,
   };
-  return { text: formatDoctorText(json), json };
-}
-
-function wrap(text: string, indent: string, width = 100): string[] {
-  const words = text.split(/\s+/).filter(Boolean);
-  const lines: string[] = [];
-  let line = "";
-  for (const w of words) {
-    if (line && indent.length + line.length + 1 + w.length > width) {
-      lines.push(indent + line);
-      line = w;
-    } else line = line ? `${line} ${w}` : w;
-  }
-  if (line) lines.push(indent + line);
-  return lines;
-}
-
-function backendLine(b: BackendProbe): string {
-  if (b.available) {
-    const adapter = b.details.adapter as { description?: string; vendor?: string } | undefined;
-    const gpus = b.details.gpuDevices as { name: string; memoryMB?: number }[] | undefined;
-    if (adapter) return `yes  ${adapter.description || adapter.vendor || "adapter found"}`;
-    if (gpus?.length) return `yes  ${gpus.map((g) => g.name).join(", ")}`;
-    if (b.name === "wasm") {
-      return `yes  ${b.details.simd ? "SIMD" : "no SIMD"}, ${b.details.threads ? "multi-threaded" : "single thread"}`;
-    }
-    if (b.name === "cpu") return "yes  pure JavaScript (slow)";
-    return "yes";
-  }
-  return `no   ${b.reason ?? ""}`;
-}
-
-/** The human-readable form of a doctor report. */
-export function formatDoctorText(r: DoctorJson): string {
-  const out: string[] = [];
-  out.push("SGD Studio doctor");
-  out.push(`Node ${r.node} ${r.platform}/${r.arch}, @tensorflow/tfjs-core ${r.tfjsCore}`);
-  out.push("");
-  out.push("Training backends, best first (available / why not):");
-  r.backends.forEach((b, i) => {
-    out.push(`  ${i + 1}. ${b.name.padEnd(16)}${backendLine(b)}`);
-    if (b.available && b.reason) out.push(...wrap(`note: ${b.reason}`, " ".repeat(21)));
-    if (b.fix) out.push(...wrap(`fix: ${b.fix}`, " ".repeat(21)));
-  });
-  out.push("");
-  out.push(
-    r.recommended
-      ? `Automatic selection would use: ${r.recommended}`
-      : "Automatic selection found nothing usable (this should not happen: cpu is always there).",
-  );
-  if (r.activeBackend) out.push(`Active tfjs backend now: ${r.activeBackend}`);
-
-  const gpuProbe = r.backends.find((b) => b.name === "tensorflow-gpu");
-  const nvidia = gpuProbe?.details.nvidia as NvidiaInfo | undefined;
-  const libs = gpuProbe?.details.cudaLibraries as LibraryScan | undefined;
-  if (nvidia || libs) {
-    out.push("");
-    out.push("NVIDIA / CUDA:");
-    if (nvidia?.present) {
-      for (const g of nvidia.gpus) {
-        out.push(
-          `  GPU: ${g.name}, driver ${g.driverVersion}${g.memoryMiB ? `, ${g.memoryMiB} MiB` : ""}${g.computeCapability ? `, compute ${g.computeCapability}` : ""}`,
-        );
-      }
-      if (nvidia.driverCudaVersion)
-        out.push(`  Driver supports CUDA up to ${nvidia.driverCudaVersion}`);
-    } else {
-      out.push(`  ${nvidia?.error ?? "no NVIDIA GPU found"}`);
-    }
-    if (libs) {
-      out.push(
-        `  CUDA ${GPU_REQ.cuda} / cuDNN ${GPU_REQ.cudnn} libraries for tfjs-node-gpu: ${Object.keys(libs.found).length} of ${GPU_REQ.libraries.length} found${libs.missing.length ? `; missing ${libs.missing.join(", ")}` : ""}`,
-      );
-    }
-  }
-  const web = r.backends.find((b) => b.name === "webgpu");
-  const adapter = web?.details.adapter as
-    | {
-        vendor: string;
-        architecture: string;
-        description: string;
-        software: boolean;
-        limits: Record<string, number>;
-      }
-    | undefined;
-  if (adapter) {
-    out.push("");
-    out.push("WebGPU adapter:");
-    out.push(
-      `  ${adapter.vendor} ${adapter.architecture}: ${adapter.description}${adapter.software ? " (software)" : ""}`,
-    );
-    const maxBuf = adapter.limits.maxStorageBufferBindingSize;
-    if (maxBuf) out.push(`  maxStorageBufferBindingSize ${(maxBuf / 2 ** 20).toFixed(0)} MiB`);
-  } else if (web?.details.vulkanIcds) {
-    out.push("");
-    out.push(`Vulkan drivers (ICDs): ${(web.details.vulkanIcds as string[]).join(", ") || "none"}`);
-  }
-  out.push("");
-  out.push("Kernel overrides (core/engine/kernels):");
-  for (const o of r.kernelOverrides) {
-    out.push(
-      `  ${o.kernelName} (${o.kind}, ${o.backend === "*" ? "all backends" : o.backend}): ${o.status}`,
-    );
-    out.push(...wrap(o.why, "    "));
-  }
-  out.push("");
-  out.push("Environment:");
-  for (const [k, v] of Object.entries(r.env)) out.push(`  ${k}=${v ?? "(unset)"}`);
-  return out.join("\n");
+  return { json };
 }
