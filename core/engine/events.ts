@@ -4,6 +4,7 @@
  * app consume them.
  */
 import { z } from "zod";
+import type { NumericPath } from "./numeric-path.js";
 import { OptimizerSchema } from "./optimizers.js";
 
 /** What to train. Schedules arrive resolved (a preset name is resolved by the host). */
@@ -46,6 +47,8 @@ export interface StartEvent {
   /** First epoch this process trains (> 0 when resuming). */
   startEpoch: number;
   warnings: string[];
+  /** Kernels and numeric knobs in force (numeric-path.ts); absent from older producers. */
+  numericPath?: NumericPath;
 }
 
 export interface StepEvent {

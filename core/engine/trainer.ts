@@ -27,6 +27,7 @@ import {
   type TrainSpecInput,
   TrainSpecSchema,
 } from "./events.js";
+import { numericPath } from "./numeric-path.js";
 import { Optimizer } from "./optimizers.js";
 import { countCorrect, type StepModel, type StepResult, trainStep } from "./step.js";
 
@@ -106,6 +107,7 @@ export class Trainer {
     const schedule = parseSchedule(spec.schedule, "schedule");
     if (spec.epochs !== undefined) schedule.epochs = spec.epochs;
     const backend = await this.selectBackend();
+    const numeric = numericPath(backend); // while the selected backend is surely the active one
     const dataset = await this.loadData();
     const train = dataset.train;
     const compiled = compileSchedule(schedule, { datasetSize: train.count });
@@ -150,6 +152,7 @@ export class Trainer {
       steps: compiled.totals.updates,
       startEpoch,
       warnings: compiled.warnings.map((w) => w.message),
+      numericPath: numeric,
     });
 
     const augment = spec.augment ?? dataset.shape[2] === 3;

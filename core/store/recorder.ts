@@ -345,6 +345,7 @@ export class RunRecorder {
           dataset: event.dataset,
           modelParameters: event.model.parameters,
           scheduleWarnings: event.warnings,
+          numericPath: event.numericPath,
         }),
         at: nowIso(),
         pk: this.pk,
