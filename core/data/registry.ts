@@ -11,6 +11,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { DATASET_NAMES, type DatasetName } from "../api/lists.js";
 import { defaultCacheDir } from "./cache-dir.js";
 import {
   CIFAR_DOWNLOADS,
@@ -34,16 +35,8 @@ import { findIdxFiles, hasIdxFiles } from "./idx-folder.js";
 import { loadMnist, MNIST_DOWNLOADS, MNIST_SYSTEM_DIR } from "./mnist.js";
 import type { Dataset } from "./types.js";
 
-export const DATASET_NAMES = [
-  "default",
-  "fashion-mnist",
-  "mnist",
-  "cifar10",
-  "cifar100",
-  "cifar100-coarse",
-] as const;
-
-export type DatasetName = (typeof DATASET_NAMES)[number];
+/** The list of dataset names is declared in core/api/lists.ts. */
+export { DATASET_NAMES, type DatasetName };
 
 export interface LoadDatasetOptions {
   /** A folder searched first (as `<dataDir>/<dataset folder>`). */

@@ -18,6 +18,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import type { BackendProbe, DoctorJson } from "../api/doctor.js";
+import { BACKEND_NAMES, type BackendName } from "../api/lists.js";
 import { type KernelOverride, registerKernelOverrides } from "./kernels/index.js";
 import {
   compareVersions,
@@ -35,29 +37,9 @@ import {
 import { type AppliedFlags, applyTfjsFlags } from "./tfjs-flags.js";
 import { ensureXdgRuntimeDir, getDawnGpu, summarizeAdapter } from "./webgpu-node.js";
 
-export const BACKEND_LADDER = ["tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"] as const;
-export type BackendName = (typeof BACKEND_LADDER)[number];
-
-export interface BackendProbe {
-  name: BackendName;
-  /** Name the backend registers under in tfjs ("tensorflow" for both tfjs-node packages). */
-  tfjsName: string;
-  /** The npm package that provides it. */
-  packageName: string;
-  /** It can be loaded and initialised here. */
-  available: boolean;
-  /**
-   * Automatic selection may pick it. False for unavailable rungs and for a
-   * software WebGPU adapter (lavapipe & co. work but are slower than wasm).
-   */
-  autoSelect: boolean;
-  /** Why it is not available (or the caveat when it is). */
-  reason?: string;
-  /** What to do about it, concretely. */
-  fix?: string;
-  /** What was found: adapter info, GPUs, libraries, versions. */
-  details: Record<string, unknown>;
-}
+/** The ladder (BACKEND_NAMES) and the report's types are declared in core/api (lists.ts, doctor.ts). */
+export const BACKEND_LADDER = BACKEND_NAMES;
+export type { BackendName, BackendProbe, DoctorJson };
 
 export interface BackendSelection {
   /** The rung in use. */
@@ -606,21 +588,6 @@ export async function selectBackend(
 }
 
 /* --------------------------------------------------------------- doctor */
-
-export interface DoctorJson {
-  generatedAt: string;
-  node: string;
-  platform: string;
-  arch: string;
-  tfjsCore: string;
-  /** Best rung automatic selection would use. */
-  recommended: BackendName | null;
-  /** tf.getBackend() when the report was made ("" when none is active). */
-  activeBackend: string;
-  backends: BackendProbe[];
-  kernelOverrides: KernelOverride[];
-  env: Record<string, string | null>;
-}
 
 /**
  * What `doctorReport` returns: the structured report (the service's

@@ -14,6 +14,7 @@
  * patch of a resumed run's environment replaces the old path exactly.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { NumericPath } from "../api/events.js";
 import type { BackendSelection } from "./backends.js";
 import { batchNormTrainAvailable } from "./kernels/batchnorm-train.js";
 import { AXPBY, fusedUpdateAvailable, SUM_SQUARES_ADD } from "./kernels/fused-update.js";
@@ -27,42 +28,8 @@ export const NUMERIC_ENV_VARS = [
   "SGD_STUDIO_TFJS_FLAGS",
 ] as const;
 
-export interface NumericPath {
-  /** Version of this record's shape. */
-  version: 1;
-  /** The backend rung ("cpu", "wasm", "webgpu", "tensorflow", "tensorflow-gpu"). */
-  backend: string;
-  /** tf.getBackend() ("tensorflow" for both tfjs-node packages). */
-  tfjsBackend: string;
-  /** @tensorflow/tfjs-core's version. */
-  tfjsCore: string;
-  /**
-   * The fused batch norm in training (kernels/batchnorm-train.ts) is used:
-   * SGD_STUDIO_FUSED_BATCH_NORM is not "0" and the backend has its kernels
-   * (cpu, webgpu). Off means tfjs-layers' own batch norm.
-   */
-  fusedBatchNorm: boolean;
-  /**
-   * The fused update kernels (kernels/fused-update.ts: optimizer updates,
-   * moving averages, gradient norm) are used: SGD_STUDIO_FUSED_UPDATE is not
-   * "0" and the backend has them (cpu, wasm, webgpu). Off means tfjs's ops.
-   */
-  fusedUpdate: boolean;
-  /**
-   * Split of webgpu's filter-gradient reduction (SGD_STUDIO_WEBGPU_FILTER_SPLIT
-   * or setWebgpuFilterSplit): "auto" or a fixed S; "unused" on other backends.
-   */
-  webgpuFilterSplit: FilterSplit | "unused";
-  /** tfjs flags set from SGD_STUDIO_TFJS_FLAGS, "NAME=value", sorted. */
-  tfjsFlags: string[];
-  /**
-   * The project's kernel and gradient overrides in effect on this backend,
-   * "kind KernelName" (kernels/index.ts), sorted.
-   */
-  kernelOverrides: string[];
-  /** The variables of NUMERIC_ENV_VARS set in this process, "NAME=value", sorted. */
-  env: string[];
-}
+/** The record's type is declared in core/api/events.ts (it travels in the start event). */
+export type { NumericPath };
 
 /** The filter split in force (setWebgpuFilterSplit returns the previous one; put it back). */
 function currentFilterSplit(): FilterSplit {

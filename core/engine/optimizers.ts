@@ -11,20 +11,11 @@
  * Weight decay for sgd/momentum/nesterov/adam is L2 added to the gradient (as torch does).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { z } from "zod";
+import { OptimizerSchema, type OptimizerSpec } from "../api/spec.js";
 import { axpby } from "./kernels/fused-update.js";
 
-export const OptimizerSchema = z.strictObject({
-  kind: z.enum(["sgd", "momentum", "nesterov", "adam", "adamw"], {
-    error: "optimizer must be one of sgd, momentum, nesterov, adam, adamw",
-  }),
-  momentum: z.number().min(0).lt(1).optional(),
-  weightDecay: z.number().min(0).optional(),
-  beta1: z.number().min(0).lt(1).default(0.9),
-  beta2: z.number().min(0).lt(1).default(0.999),
-  eps: z.number().positive().default(1e-8),
-});
-export type OptimizerSpec = z.output<typeof OptimizerSchema>;
+/** The spec's schema is declared in core/api/spec.ts (no TensorFlow.js there). */
+export { OptimizerSchema, type OptimizerSpec };
 
 export interface OptimizerState {
   kind: OptimizerSpec["kind"];

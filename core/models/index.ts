@@ -6,11 +6,12 @@
  * seeded from options.seed and the layer's name.
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { MODEL_NAMES, type ModelName } from "../api/lists.js";
 import { cnn, mlp, resnet18, wideResnet } from "./architectures.js";
 import { CountingBuilder, LayersBuilder, type NetBuilder, type ParamCount } from "./builder.js";
 
-export const MODEL_NAMES = ["mlp", "cnn", "resnet18", "wrn-16-4", "wrn-28-10"] as const;
-export type ModelName = (typeof MODEL_NAMES)[number];
+/** The list of models is declared in core/api/lists.ts. */
+export { MODEL_NAMES, type ModelName };
 
 export interface ModelOptions {
   /** Input shape without the batch dimension, NHWC. Default per model (see DEFAULT_INPUT_SHAPE). */

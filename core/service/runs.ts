@@ -188,7 +188,7 @@ export class RunManager {
     );
   }
 
-  private finish(id: string, status: string, error?: string): void {
+  private finish(id: string, status: RunRecord["status"], error?: string): void {
     this.active?.recorder.close();
     this.active = null;
     this.emit({ type: "run.status", runId: id, status, ...(error ? { error } : {}) });

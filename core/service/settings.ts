@@ -6,13 +6,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { ServiceError } from "./contract.js";
+import { ServiceError } from "../api/contract.js";
+import { BACKEND_CHOICES } from "../api/lists.js";
 
 export const SettingsSchema = z.strictObject({
   /** Backend for new runs ("auto" picks the best available). */
-  backend: z
-    .enum(["auto", "tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"])
-    .default("auto"),
+  backend: z.enum(BACKEND_CHOICES).default("auto"),
   /** Folder searched first for datasets. */
   dataDir: z.string().nullable().default(null),
   /** Default dataset, model and schedule of a new run. */

@@ -3,8 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { arch, cpus, platform, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Environment } from "../api/records.js";
 
-export type Environment = Record<string, unknown>;
+/** The plain type is declared in core/api/records.ts. */
+export type { Environment };
 
 let version: string | null | undefined;
 

@@ -16,10 +16,13 @@
  * bestAndFinal: a key's last value and its best value (min or max) with the
  * step, epoch, samples and wall time at which it was first reached.
  */
+import type { XAxis } from "../api/lists.js";
+import type { MetricKeyInfo, MetricSeries } from "../api/records.js";
 import { StoreError } from "./errors.js";
 import type { RunStore } from "./store.js";
 
-export type XAxis = "step" | "epoch" | "samples" | "wallTime";
+/** The records and the x axes are declared in core/api (records.ts, lists.ts). */
+export type { MetricKeyInfo, MetricSeries, XAxis };
 
 export const X_COLUMNS: Readonly<Record<XAxis, string>> = {
   step: "step",
@@ -40,19 +43,6 @@ export interface MetricsQuery {
   to?: number;
 }
 
-export interface MetricSeries {
-  runId: string;
-  key: string;
-  x: XAxis;
-  xs: number[];
-  values: number[];
-  /** The step of each point (to look points up, or join series with different x). */
-  steps: number[];
-  /** Points the library holds for this series in the range (NULL values not counted). */
-  total: number;
-  downsampled: boolean;
-}
-
 export interface MetricPoint {
   value: number;
   step: number;
@@ -69,13 +59,6 @@ export interface BestAndFinal {
   final: MetricPoint | null;
   best: MetricPoint | null;
   count: number;
-}
-
-export interface MetricKeyInfo {
-  key: string;
-  count: number;
-  firstStep: number;
-  lastStep: number;
 }
 
 interface Row {

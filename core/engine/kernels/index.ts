@@ -29,6 +29,7 @@ import {
   registerKernel,
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
+import type { KernelOverride } from "../../api/doctor.js";
 import { batchNormGradConfig, wasmBatchNormGradStatsConfig } from "./batchnorm-grad.js";
 import { cpuBatchNormTrainKernels } from "./batchnorm-train.js";
 import { fusedUpdateKernels } from "./fused-update.js";
@@ -45,24 +46,8 @@ import { rememberNativeKernel } from "./wasm-util.js";
 import { webgpuBatchNormTrainKernels } from "./webgpu-batchnorm.js";
 import { webgpuConv2DBackpropFilterConfig } from "./webgpu-conv2d-backprop-filter.js";
 
-export interface KernelOverride {
-  /**
-   * "kernel" (a kernel one backend lacks), "replace" (replaces one backend's
-   * own kernel) or "gradient" (all backends).
-   */
-  kind: "kernel" | "replace" | "gradient";
-  kernelName: string;
-  /** Backend the kernel is for; "*" for gradients. */
-  backend: string;
-  why: string;
-  /**
-   * "registered": ours is in effect. "native": the backend already has its
-   * own kernel, so ours was not installed ("kernel" entries only).
-   * "pending": not registered yet (registerKernelOverrides has not run in
-   * this process, or, for "replace", the backend's package is not loaded).
-   */
-  status: "registered" | "native" | "pending";
-}
+/** The plain type is declared in core/api/doctor.ts. */
+export type { KernelOverride };
 
 type Entry =
   | { kind: "kernel"; config: KernelConfig; why: string }

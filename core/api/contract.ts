@@ -1,0 +1,243 @@
+/**
+ * The one contract every host exposes (Electron IPC, the `serve` WebSocket,
+ * the CLI in-process): method name -> runtime-validated params and a typed
+ * result, plus the events the service emits. Declared once; the renderer
+ * imports only the types.
+ *
+ * Part of core/api: no TensorFlow.js, no SQLite, nothing that runs
+ * training (a test checks the import graph).
+ */
+import { z } from "zod";
+import {
+  type LandscapeExperiment,
+  type LandscapeGrid,
+  landscapeExperimentParams,
+  landscapeGridParams,
+} from "../landscape/params.js";
+import type { CompileWarning, EpochRow, Preset, ScheduleIssue } from "../schedule/index.js";
+import type { DoctorJson } from "./doctor.js";
+import type { TrainEvent } from "./events.js";
+import { RUN_STATUSES, type RunStatus, X_AXES } from "./lists.js";
+import type { MetricSeries, RunDetails, RunSummary } from "./records.js";
+
+const id = z.string().min(1, { error: "id must be a non-empty string" }).max(200);
+const positiveInt = z.number().int().positive();
+
+export const METHODS = {
+  "schedules.validate": z.strictObject({ schedule: z.unknown() }),
+  "schedules.preview": z.strictObject({
+    schedule: z.unknown(),
+    datasetSize: positiveInt.default(50_000),
+    /** Noise level C; without it delta is relative to delta_0. */
+    noise: z.number().positive().optional(),
+    /** Most points per step series (min/max kept per bucket); default 2,000. */
+    maxPoints: positiveInt.max(1_000_000).default(2_000),
+  }),
+  "schedules.presets": z.strictObject({}),
+  "schedules.export": z.strictObject({
+    schedule: z.unknown(),
+    to: z.literal("pytorch", { error: 'to must be "pytorch"' }),
+    datasetSize: positiveInt.default(50_000),
+  }),
+  "runs.start": z.strictObject({
+    /** A TrainSpec (schedule may be a preset name). */
+    spec: z.record(z.string(), z.unknown()),
+    name: z.string().max(200).optional(),
+    /** Train in this host now instead of queueing (the command line's `train`; refused elsewhere). */
+    here: z.boolean().optional(),
+  }),
+  "runs.pause": z.strictObject({ id }),
+  /** A paused run continues; a stopped, interrupted or failed one goes back in the queue (or, with here, trains now). */
+  "runs.resume": z.strictObject({ id, here: z.boolean().optional() }),
+  "runs.stop": z.strictObject({ id }),
+  "runs.list": z.strictObject({
+    status: z.array(z.enum(RUN_STATUSES)).optional(),
+    tag: z.string().optional(),
+    search: z.string().optional(),
+  }),
+  "runs.get": z.strictObject({ id }),
+  "runs.metrics": z.strictObject({
+    ids: z.array(id).min(1).max(100),
+    keys: z.array(z.string().min(1)).min(1).max(50),
+    x: z.enum(X_AXES).default("step"),
+    maxPoints: positiveInt.max(100_000).default(2_000),
+    /** Only points with from <= x <= to (a zoomed range, fetched at full detail). */
+    from: z.number().optional(),
+    to: z.number().optional(),
+  }),
+  /** The runs waiting to train, in the order they will (not the one training or starting). */
+  "runs.queue": z.strictObject({}),
+  /** Moves a waiting run to another place in the queue (0 = next to train; past the end = last). */
+  "runs.queue.move": z.strictObject({ id, position: z.number().int().nonnegative() }),
+  "runs.tag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
+  "runs.untag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
+  "runs.note": z.strictObject({ id, note: z.string().max(100_000) }),
+  "runs.delete": z.strictObject({ id }),
+  "runs.export": z.strictObject({
+    ids: z.array(id).min(1),
+    format: z.enum(["json", "csv"]).default("json"),
+  }),
+  "runs.import": z.strictObject({
+    /** An export document (JSON text). */
+    content: z.string().min(1),
+    /** A run already in the library: refuse the import (default), skip it, replace it, or copy it under a new id. */
+    duplicates: z.enum(["refuse", "skip", "replace", "copy"]).default("refuse"),
+  }),
+  "datasets.list": z.strictObject({}),
+  "system.backends": z.strictObject({}),
+  "system.settings.get": z.strictObject({}),
+  "system.settings.set": z.strictObject({ settings: z.record(z.string(), z.unknown()) }),
+  /** f or its smoothed version f_delta on a grid (core/landscape). */
+  "landscape.grid": landscapeGridParams,
+  /** Simulated SGD from many random starts under several schedules (core/landscape). */
+  "landscape.experiment": landscapeExperimentParams,
+} as const;
+
+export type MethodName = keyof typeof METHODS;
+export type Params<M extends MethodName> = z.input<(typeof METHODS)[M]>;
+export type ParsedParams<M extends MethodName> = z.output<(typeof METHODS)[M]>;
+
+/** A step series downsampled for plotting: x and y with min/max per bucket kept. */
+export interface Series {
+  x: number[];
+  y: number[];
+}
+
+export interface SchedulePreview {
+  name: string | null;
+  datasetSize: number;
+  deltaRelative: boolean;
+  epochs: EpochRow[];
+  totals: Record<string, number>;
+  warnings: CompileWarning[];
+  /** Per-step series against the step index, downsampled to maxPoints. */
+  steps: { lr: Series; batchSize: Series; delta: Series; samples: Series };
+}
+
+export interface DatasetInfo {
+  name: string;
+  available: boolean;
+  where: string | null;
+  description: string;
+  /** How to get it when it is not available. */
+  hint: string | null;
+}
+
+/** The result type of every method. */
+export interface Results {
+  "schedules.validate": { ok: true } | { ok: false; issues: ScheduleIssue[] };
+  "schedules.preview": SchedulePreview;
+  "schedules.presets": Preset[];
+  "schedules.export": { code: string; filename: string };
+  "runs.start": { id: string; position: number };
+  "runs.pause": { ok: true };
+  "runs.resume": { ok: true };
+  "runs.stop": { ok: true };
+  "runs.list": RunSummary[];
+  "runs.get": RunDetails;
+  "runs.metrics": MetricSeries[];
+  "runs.queue": { queue: string[] };
+  "runs.queue.move": { queue: string[] };
+  "runs.tag": { ok: true };
+  "runs.untag": { ok: true };
+  "runs.note": { ok: true };
+  "runs.delete": { ok: true };
+  "runs.export": { content: string; filename: string };
+  "runs.import": {
+    imported: { id: string; from: string }[];
+    skipped: string[];
+    replaced: string[];
+  };
+  "datasets.list": DatasetInfo[];
+  "system.backends": DoctorJson;
+  "system.settings.get": Record<string, unknown>;
+  "system.settings.set": Record<string, unknown>;
+  "landscape.grid": LandscapeGrid;
+  "landscape.experiment": LandscapeExperiment;
+}
+
+export type Result<M extends MethodName> = Results[M];
+
+/** Everything the service pushes to its clients. */
+export type ServiceEvent =
+  | { type: "run.event"; runId: string; event: TrainEvent }
+  | { type: "run.status"; runId: string; status: RunStatus; error?: string }
+  /** The runs waiting to train, in order (as `runs.queue` returns them). */
+  | { type: "queue.changed"; queue: string[] };
+
+/**
+ * Events of the desktop shell itself (the application menu), sent to the page
+ * on the same channel as the service's events (Electron only).
+ */
+export type AppEvent =
+  /** File > Open Schedule...: the file the user picked, as text; validate it with `schedules.validate`. */
+  | { type: "app.schedule-opened"; name: string; content: string }
+  /**
+   * File > Save Schedule... / Export to PyTorch...: the renderer makes the file
+   * and downloads it (an `<a download>` of a blob URL, as in a browser); the main
+   * process shows the native save dialog for that download.
+   */
+  | { type: "app.menu"; command: AppMenuCommand }
+  /** Something the shell could not do (a file too large to open, unreadable). */
+  | { type: "app.error"; message: string };
+
+/** The menu commands the page carries out (`app.menu` events). */
+export type AppMenuCommand = "schedule.save" | "schedule.export-pytorch";
+
+/** Everything a client may receive: the service's events and, under Electron, the shell's. */
+export type ClientEvent = ServiceEvent | AppEvent;
+
+export type ServiceErrorCode =
+  | "unknown-method"
+  | "invalid-params"
+  | "not-found"
+  | "conflict"
+  | "invalid-schedule"
+  | "internal";
+
+/** A structured error every host returns as-is: code, message, and the offending field. */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: ServiceErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "ServiceError";
+  }
+
+  toJSON(): { code: ServiceErrorCode; message: string; field?: string } {
+    return this.field === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, field: this.field };
+  }
+}
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === "string" && Object.hasOwn(METHODS, name);
+}
+
+/** Validates a call's method name and params; throws ServiceError. */
+export function validateCall<M extends MethodName>(
+  method: unknown,
+  params: unknown,
+): { method: M; params: ParsedParams<M> } {
+  if (!isMethodName(method)) {
+    throw new ServiceError("unknown-method", `unknown method ${JSON.stringify(method)}`);
+  }
+  const result = METHODS[method].safeParse(params ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.map(String).join(".") || undefined;
+    const what =
+      issue?.code === "unrecognized_keys"
+        ? `unknown field ${issue.keys.join(", ")}`
+        : issue?.message;
+    throw new ServiceError(
+      "invalid-params",
+      `${method}: ${field ? `${field}: ` : ""}${what}`,
+      field,
+    );
+  }
+  return { method: method as M, params: result.data as ParsedParams<M> };
+}

@@ -1,0 +1,163 @@
+/**
+ * What a training run reports, as plain JSON-serialisable objects: the CLI
+ * prints them as JSON lines, the worker sends them over IPC, the store and the
+ * app consume them. Plain types and constants (the TrainingError class is
+ * core/engine/events.ts).
+ */
+
+/**
+ * The numeric path of a run: which of the project's kernels and numeric knobs
+ * were in force when it trained (core/engine/numeric-path.ts fills it in).
+ */
+export interface NumericPath {
+  /** Version of this record's shape. */
+  version: 1;
+  /** The backend rung ("cpu", "wasm", "webgpu", "tensorflow", "tensorflow-gpu"). */
+  backend: string;
+  /** tf.getBackend() ("tensorflow" for both tfjs-node packages). */
+  tfjsBackend: string;
+  /** @tensorflow/tfjs-core's version. */
+  tfjsCore: string;
+  /**
+   * The fused batch norm in training (kernels/batchnorm-train.ts) is used:
+   * SGD_STUDIO_FUSED_BATCH_NORM is not "0" and the backend has its kernels
+   * (cpu, webgpu). Off means tfjs-layers' own batch norm.
+   */
+  fusedBatchNorm: boolean;
+  /**
+   * The fused update kernels (kernels/fused-update.ts: optimizer updates,
+   * moving averages, gradient norm) are used: SGD_STUDIO_FUSED_UPDATE is not
+   * "0" and the backend has them (cpu, wasm, webgpu). Off means tfjs's ops.
+   */
+  fusedUpdate: boolean;
+  /**
+   * Split of webgpu's filter-gradient reduction (SGD_STUDIO_WEBGPU_FILTER_SPLIT
+   * or setWebgpuFilterSplit): "auto" or a fixed S; "unused" on other backends.
+   */
+  webgpuFilterSplit: number | "auto" | "unused";
+  /** tfjs flags set from SGD_STUDIO_TFJS_FLAGS, "NAME=value", sorted. */
+  tfjsFlags: string[];
+  /**
+   * The project's kernel and gradient overrides in effect on this backend,
+   * "kind KernelName" (kernels/index.ts), sorted.
+   */
+  kernelOverrides: string[];
+  /** The variables of NUMERIC_ENV_VARS set in this process, "NAME=value", sorted. */
+  env: string[];
+}
+
+export interface StartEvent {
+  type: "start";
+  backend: string;
+  backendSummary: string;
+  dataset: { name: string; train: number; test: number; shape: readonly number[]; source: string };
+  model: { name: string; parameters: number };
+  epochs: number;
+  steps: number;
+  /** First epoch this process trains (> 0 when resuming). */
+  startEpoch: number;
+  warnings: string[];
+  /** Kernels and numeric knobs in force (numeric-path.ts); absent from older producers. */
+  numericPath?: NumericPath;
+}
+
+export interface StepEvent {
+  type: "step";
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  batchSize: number;
+  /** lr * C / sqrt(b) with the current estimate of C, else delta / delta_0. */
+  delta: number;
+  deltaMethod: "two-batch-estimate" | "relative";
+  gradNorm: number;
+  /** Training samples processed so far in the run. */
+  samples: number;
+  /** Images per second over the last reporting window. */
+  throughput: number;
+}
+
+export interface EpochEvent {
+  type: "epoch";
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  /** Seconds since the run (this process) started. */
+  wallTime: number;
+  /** Current estimate of the noise level C, if any. */
+  noiseC: number | null;
+  /** Live tensors after the epoch (a leak shows as growth). */
+  tensors: number;
+}
+
+/** A direct estimate of C at the end of an epoch (see core/smoothing/noise.ts). */
+export interface NoiseEvent {
+  type: "noise";
+  epoch: number;
+  method: "direct";
+  c: number;
+  /** Mini-batches used, and their size. */
+  batches: number;
+  batchSize: number;
+}
+
+export interface CheckpointEvent {
+  type: "checkpoint";
+  epoch: number;
+  path: string;
+}
+
+export interface StateEvent {
+  type: "paused" | "resumed" | "stopping";
+  step: number;
+  epoch: number;
+}
+
+export interface SummaryEvent {
+  type: "summary";
+  status: "completed" | "stopped";
+  epochs: number;
+  steps: number;
+  testAccuracy: number | null;
+  bestTestAccuracy: number | null;
+  bestEpoch: number | null;
+  wallTime: number;
+  checkpoint: string | null;
+}
+
+export interface ErrorEvent {
+  type: "error";
+  code: TrainingErrorCode;
+  message: string;
+  step?: number;
+  epoch?: number;
+}
+
+export type TrainEvent =
+  | StartEvent
+  | StepEvent
+  | EpochEvent
+  | NoiseEvent
+  | CheckpointEvent
+  | StateEvent
+  | SummaryEvent
+  | ErrorEvent;
+
+export type TrainingErrorCode =
+  | "nan-loss"
+  | "out-of-memory"
+  | "bad-spec"
+  | "dataset"
+  | "backend"
+  | "checkpoint"
+  /** The disk filled up while saving a checkpoint (the run is interrupted: free space and resume). */
+  | "disk-full"
+  /** The worker process ended without reporting (killed, crashed): the run is interrupted. */
+  | "worker-exited"
+  | "internal";
+
+/** Errors a resume can get past (the run becomes `interrupted`); every other code means `failed`. */
+export const INTERRUPTING_ERRORS: readonly TrainingErrorCode[] = ["disk-full", "worker-exited"];

@@ -1,0 +1,58 @@
+/**
+ * What to train: the run spec and the optimizer spec, as zod schemas (the
+ * store validates specs with them, the trainer parses them, the service
+ * checks `runs.start`). No TensorFlow.js here: the optimizers themselves are
+ * in core/engine/optimizers.ts.
+ */
+import { z } from "zod";
+import { OPTIMIZER_KINDS } from "./lists.js";
+
+export const OptimizerSchema = z.strictObject({
+  kind: z.enum(OPTIMIZER_KINDS, {
+    error: `optimizer must be one of ${OPTIMIZER_KINDS.join(", ")}`,
+  }),
+  momentum: z.number().min(0).lt(1).optional(),
+  weightDecay: z.number().min(0).optional(),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  eps: z.number().positive().default(1e-8),
+});
+export type OptimizerSpec = z.output<typeof OptimizerSchema>;
+
+/** What to train. Schedules arrive resolved (a preset name is resolved by the host). */
+export const TrainSpecSchema = z.strictObject({
+  dataset: z.string().min(1, { error: "dataset must name a dataset or a path" }),
+  model: z.string().min(1),
+  /** A schedule document (validated by the schedule core). */
+  schedule: z.unknown(),
+  /** Overrides the schedule's number of epochs. */
+  epochs: z
+    .number()
+    .int()
+    .positive()
+    // MAX_EPOCHS of core/schedule/limits.ts (a test keeps the two equal).
+    .max(100_000, {
+      error: (iss) =>
+        `epochs must be at most 100,000 (got ${String(iss.input)}); train at most 100,000 epochs (MAX_EPOCHS)`,
+    })
+    .optional(),
+  backend: z.string().optional(),
+  seed: z.number().int().nonnegative().default(0),
+  optimizer: OptimizerSchema.default({ kind: "sgd", beta1: 0.9, beta2: 0.999, eps: 1e-8 }),
+  /** Augmentation (crop + flip); default on for 3-channel (CIFAR) data. */
+  augment: z.boolean().optional(),
+  /** Estimate C every this many steps (two batch sizes); 0 turns it off. */
+  noiseEvery: z.number().int().nonnegative().default(50),
+  /** Also estimate C directly (b * mean |g_B - g|^2 over several batches) after these epochs (0-based). */
+  noiseDirectEpochs: z.array(z.number().int().nonnegative()).default([]),
+  /** Where checkpoints go; none when absent. */
+  checkpointDir: z.string().optional(),
+  /** Use only the first N training images (quick runs, tests). */
+  trainLimit: z.number().int().positive().optional(),
+  /** Use only the first N test images. */
+  testLimit: z.number().int().positive().optional(),
+  /** Options passed to the dataset loader. */
+  dataDir: z.string().optional(),
+});
+export type TrainSpecInput = z.input<typeof TrainSpecSchema>;
+export type TrainSpec = z.output<typeof TrainSpecSchema>;
