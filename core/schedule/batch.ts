@@ -3,7 +3,7 @@
  * numbers, optionally multiples of `roundTo`, and are capped by `max` and by
  * the dataset size.
  */
-import { interpolate } from "./keyframes.js";
+import { interpolate, prefixCount } from "./keyframes.js";
 import type { BatchSpec } from "./spec.js";
 
 const EPS = 1e-9;
@@ -16,8 +16,8 @@ export function rawBatchAt(spec: BatchSpec, e: number, totalEpochs: number): num
     case "step":
       return spec.size * spec.factor ** Math.floor(e / spec.every + EPS);
     case "multistep": {
-      let passed = 0;
-      for (const m of spec.milestones) if (e + EPS >= m) passed++;
+      const ms = spec.milestones;
+      const passed = prefixCount(ms.length, (i) => e + EPS >= (ms[i] as number));
       return spec.size * spec.factor ** passed;
     }
     case "exponential":

@@ -11,6 +11,7 @@
 import { delta as deltaOf, type NoiseModel, relativeDelta } from "../smoothing/delta.js";
 import { type BatchCap, finalizeBatch, rawBatchAt } from "./batch.js";
 import { deltaRatioAt, splitBatch, splitLr } from "./delta-trajectory.js";
+import { fmtCount, MAX_STEPS } from "./limits.js";
 import { baseLr, lrFunction } from "./lr.js";
 import type { Schedule } from "./spec.js";
 import { Timeline } from "./timeline.js";
@@ -148,6 +149,18 @@ export function compileSchedule(
     const s = dropLast ? Math.floor(N / b) : Math.ceil(N / b);
     stepsPerEpoch[e] = s;
     totalSteps += s;
+  }
+  // Bounded work: refuse before the per-step arrays are allocated.
+  if (totalSteps > MAX_STEPS) {
+    let smallest = sizes[0] as number;
+    for (let e = 1; e < E; e++) smallest = Math.min(smallest, sizes[e] as number);
+    throw new ScheduleError([
+      {
+        path: "epochs",
+        value: E,
+        message: `the schedule compiles to ${fmtCount(totalSteps)} optimizer steps (${fmtCount(E)} epochs of up to ${fmtCount(Math.ceil(N / smallest))} steps: dataset size ${fmtCount(N)}, smallest batch size ${fmtCount(smallest)}); the limit is ${fmtCount(MAX_STEPS)} steps (MAX_STEPS): use fewer epochs, larger batches or a smaller dataset size`,
+      },
+    ]);
   }
   addCapWarnings(caps, sizes, N, warnings, schedule.smoothing !== undefined);
   if (dropLast) {

@@ -1,5 +1,6 @@
 /** Public surface of the schedule core. */
 export * from "./compile.js";
+export * from "./limits.js";
 export * from "./presets.js";
 export * from "./spec.js";
 export * from "./validate.js";

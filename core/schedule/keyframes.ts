@@ -8,6 +8,22 @@ export interface Keyframe {
 }
 
 /**
+ * How many of the indices 0..n-1 satisfy `holds`, which must hold for a
+ * prefix of them (sorted milestones, piece starts): a binary search, so a
+ * long list costs log n per step instead of n.
+ */
+export function prefixCount(n: number, holds: (i: number) => boolean): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (holds(mid)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
  * Value of a keyframe curve at time t (epochs). Before the first point and after
  * the last, the curve holds the nearest value. The segment from point i to i+1
  * uses point i's interpolation, else the lane's.

@@ -3,7 +3,7 @@
  * counterpart (torch.optim.lr_scheduler), written over t = epochs since the
  * piece started (fractional when the LR is evaluated per step).
  */
-import { interpolate } from "./keyframes.js";
+import { interpolate, prefixCount } from "./keyframes.js";
 import type { LrSpec } from "./spec.js";
 import type { Timeline } from "./timeline.js";
 
@@ -40,8 +40,8 @@ export function lrFunction(spec: LrSpec, ctx: LrContext): (t: number) => number 
     case "multistep": {
       const { lr, gamma, milestones } = spec;
       return (t) => {
-        let passed = 0;
-        for (const m of milestones) if (t + EPS >= m) passed++;
+        // Milestones are strictly increasing (validated): the passed ones are a prefix.
+        const passed = prefixCount(milestones.length, (i) => t + EPS >= (milestones[i] as number));
         return lr * gamma ** passed;
       };
     }
@@ -59,9 +59,17 @@ export function lrFunction(spec: LrSpec, ctx: LrContext): (t: number) => number 
         // Walk the cycles: T_i grows by T_mult after each restart.
         let cur = t;
         let len = t0;
-        while (cur + EPS >= len) {
-          cur -= len;
-          len *= tMult;
+        if (tMult === 1) {
+          // Equal cycles: jump to the current one (a walk would take t / t0 steps, unbounded for a tiny t0).
+          const cycles = Math.floor((cur + EPS) / len);
+          if (cycles > 0) cur -= cycles * len;
+          if (cur + EPS >= len) cur -= len;
+        } else {
+          // Cycles grow geometrically: at most log_tMult(t / t0) of them.
+          while (cur + EPS >= len) {
+            cur -= len;
+            len *= tMult;
+          }
         }
         if (cur < 0) cur = 0;
         return etaMin + ((lr - etaMin) * (1 + Math.cos((Math.PI * cur) / len))) / 2;
@@ -108,8 +116,7 @@ export function lrFunction(spec: LrSpec, ctx: LrContext): (t: number) => number 
         start += len;
       }
       return (t) => {
-        let i = 0;
-        while (i < starts.length - 1 && t >= (starts[i + 1] as number) - EPS) i++;
+        const i = prefixCount(starts.length - 1, (j) => t >= (starts[j + 1] as number) - EPS);
         return (fns[i] as (t: number) => number)(t - (starts[i] as number));
       };
     }

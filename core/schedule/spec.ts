@@ -8,6 +8,7 @@
  * See docs/schedules.md for the meaning of every field and an example of each.
  */
 import { z } from "zod";
+import { fmtCount, MAX_EPOCHS } from "./limits.js";
 
 export const SCHEDULE_VERSION = 1;
 
@@ -378,7 +379,10 @@ export const ScheduleSchema = z
     }),
     name: z.string().optional(),
     description: z.string().optional(),
-    epochs: positiveInt("epochs"),
+    epochs: positiveInt("epochs").max(MAX_EPOCHS, {
+      error: (iss) =>
+        `epochs must be at most ${fmtCount(MAX_EPOCHS)} (got ${String(iss.input)}); the compiler builds every epoch and step, so use at most ${fmtCount(MAX_EPOCHS)} epochs (MAX_EPOCHS)`,
+    }),
     per: z.enum(["epoch", "step"], { error: "per must be epoch or step" }).default("epoch"),
     /** Drop the last partial batch of each epoch (PyTorch DataLoader drop_last). */
     dropLast: z.boolean().default(false),
