@@ -9,12 +9,13 @@
  * `window.sgdStudio`; nothing here pulls Electron or Node into the renderer.
  */
 import type {
+  AppEvent,
+  ClientEvent,
   MethodName,
   Params,
   Result,
   ServiceErrorCode,
-  ServiceEvent,
-} from "../core/service/contract.js";
+} from "../core/api/contract.js";
 
 /** One `ipcMain.handle` channel per contract method: `sgd:call:<method>`. */
 export const CALL_CHANNEL_PREFIX = "sgd:call:";
@@ -41,20 +42,11 @@ export interface BridgeError {
 /** What a `sgd:call:<method>` handler returns: never a throw for a bad call. */
 export type CallResponse<R = unknown> = { ok: true; result: R } | { ok: false; error: BridgeError };
 
-/** Events of the desktop shell itself (the application menu), next to the service's. */
-export type AppEvent =
-  /** File > Open schedule...: the file the user picked, as text; validate it with `schedules.validate`. */
-  | { type: "app.schedule-opened"; name: string; content: string }
-  /**
-   * File > Save schedule... / Export to PyTorch...: the renderer makes the file
-   * and downloads it (an `<a download>` of a blob URL, as in a browser); the main
-   * process shows the native save dialog for that download.
-   */
-  | { type: "app.menu"; command: "schedule.save" | "schedule.export-pytorch" }
-  /** Something the shell could not do (a file too large to open, unreadable). */
-  | { type: "app.error"; message: string };
+/** Events of the desktop shell itself (the application menu): declared in core/api/contract.ts. */
+export type { AppEvent };
 
-export type BridgeEvent = ServiceEvent | AppEvent;
+/** What the page receives on the event channel: the service's events and the shell's. */
+export type BridgeEvent = ClientEvent;
 
 /** `window.sgdStudio`: the whole surface the renderer gets. */
 export interface SgdStudioBridge {

@@ -11,12 +11,7 @@
  * thrown, uninformative refusal (it is not a client of ours).
  */
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from "electron";
-import {
-  METHODS,
-  type MethodName,
-  ServiceError,
-  type ServiceEvent,
-} from "../core/service/contract.js";
+import { METHODS, type MethodName, ServiceError, type ServiceEvent } from "../core/api/contract.js";
 import {
   type BridgeError,
   type BridgeEvent,

@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
 import type { MenuItemConstructorOptions } from "electron";
 import { describe, expect, it, vi } from "vitest";
+import type { AppEvent } from "../core/api/contract.js";
+import { menuCommandOf } from "../renderer/src/lib/menu.js";
 import { buildMenuTemplate, menuItems } from "./menu.js";
 
 function template(isDev: boolean, isMac = false) {
@@ -29,6 +32,36 @@ describe("the application menu", () => {
     click("docs");
     click("about");
     for (const fn of Object.values(actions)) expect(fn).toHaveBeenCalledTimes(1);
+  });
+
+  it("every File item reaches a listener: the event it sends (electron/app.ts) is a Designer command", () => {
+    // What app.ts sends for each File item (app.test.ts checks that it does).
+    const sends: Record<string, AppEvent> = {
+      "open-schedule": { type: "app.schedule-opened", name: "a.json", content: "{}" },
+      "save-schedule": { type: "app.menu", command: "schedule.save" },
+      "export-pytorch": { type: "app.menu", command: "schedule.export-pytorch" },
+    };
+    const file = buildMenuTemplate({
+      isDev: false,
+      isMac: false,
+      appName: "SGD Studio",
+      actions: template(false).actions,
+    })[0]?.submenu as MenuItemConstructorOptions[];
+    expect(file.filter((i) => i.id).map((i) => i.id)).toEqual(Object.keys(sends));
+    const commands = Object.values(sends).map((e) => menuCommandOf(e)?.type);
+    expect(commands).toEqual(["open", "save", "export-pytorch"]);
+    expect(menuCommandOf({ type: "app.error", message: "x" })?.type).toBe("error");
+    // The shell hands them to the Designer, which carries them out.
+    const app = readFileSync(new URL("../renderer/src/App.svelte", import.meta.url), "utf8");
+    expect(app).toMatch(/menuCommandOf\(e\)/);
+    expect(app).toMatch(/menuInbox\.deliver\(command\)/);
+    const designer = readFileSync(
+      new URL("../renderer/src/views/DesignerView.svelte", import.meta.url),
+      "utf8",
+    );
+    expect(designer).toMatch(/menuInbox\.listen\(/);
+    for (const type of ["open", "save", "export-pytorch"])
+      expect(designer).toContain(`command.type === "${type}"`);
   });
 
   it("reload and devtools only in development", () => {

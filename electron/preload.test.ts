@@ -4,7 +4,9 @@
 import { readFileSync } from "node:fs";
 import ts from "typescript";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { METHODS } from "../core/service/contract.js";
+import { METHODS } from "../core/api/contract.js";
+import { menuCommandOf } from "../renderer/src/lib/menu.js";
+import { createBridgeClient } from "../renderer/src/lib/transport/bridge.js";
 import {
   CALL_CHANNEL_PREFIX,
   EVENT_CHANNEL,
@@ -144,5 +146,44 @@ describe("the preload", () => {
     expect(listener).toHaveBeenCalledTimes(1);
     expect(ipcRenderer.listenerCount(EVENT_CHANNEL)).toBe(0);
     expect(() => bridge.on("nope" as never)).toThrow(TypeError);
+  });
+
+  it("carries the File menu's events to the renderer's client, which turns them into Designer commands", () => {
+    const client = createBridgeClient(bridge);
+    const got: unknown[] = [];
+    const off = client.on((e) => {
+      got.push(menuCommandOf(e));
+    });
+    const opened = { type: "app.schedule-opened", name: "mine.json", content: "{}" };
+    ipcRenderer.emit(EVENT_CHANNEL, { sender: ipcRenderer }, opened);
+    ipcRenderer.emit(
+      EVENT_CHANNEL,
+      { sender: ipcRenderer },
+      { type: "app.menu", command: "schedule.save" },
+    );
+    ipcRenderer.emit(
+      EVENT_CHANNEL,
+      { sender: ipcRenderer },
+      {
+        type: "app.menu",
+        command: "schedule.export-pytorch",
+      },
+    );
+    ipcRenderer.emit(
+      EVENT_CHANNEL,
+      { sender: ipcRenderer },
+      { type: "app.error", message: "too big" },
+    );
+    ipcRenderer.emit(EVENT_CHANNEL, { sender: ipcRenderer }, { type: "queue.changed", queue: [] });
+    expect(got).toEqual([
+      { type: "open", name: "mine.json", content: "{}" },
+      { type: "save" },
+      { type: "export-pytorch" },
+      { type: "error", message: "too big" },
+      null,
+    ]);
+    off();
+    client.close();
+    expect(ipcRenderer.listenerCount(EVENT_CHANNEL)).toBe(0);
   });
 });

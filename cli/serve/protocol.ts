@@ -3,11 +3,10 @@
  * message per frame:
  *   client -> server  {id, method, params}
  *   server -> client  {id, result} | {id, error: {code, message, field?}} | {event}
- * The message types live in core/service/wire.ts (shared with the renderer);
- * the renderer keeps its own copy of the constants below, since it may import
- * only types from outside renderer/; the serve tests check that both agree.
+ * The message types and the constants live in core/api/wire.ts (shared
+ * with the renderer).
  */
-import type { CallId, CallMessage, WireError } from "../../core/service/wire.js";
+import type { CallId, CallMessage, WireError } from "../../core/api/wire.js";
 
 export type {
   CallId,
@@ -15,16 +14,8 @@ export type {
   ProtocolErrorCode,
   ServerMessage,
   WireError,
-} from "../../core/service/wire.js";
-
-/** Messages longer than this (bytes) get a "too-large" error instead of being parsed. */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-
-/** The WebSocket endpoint's path; the token goes in its query string (`?token=`). */
-export const WS_PATH = "/ws";
-
-/** A token-checked endpoint that answers 204: clients use it to tell "wrong token" from "server down". */
-export const PING_PATH = "/api/ping";
+} from "../../core/api/wire.js";
+export { MAX_MESSAGE_BYTES, PING_PATH, WS_PATH } from "../../core/api/wire.js";
 
 /** Ids are non-empty strings of at most 200 characters or finite numbers. */
 export function isCallId(id: unknown): id is CallId {

@@ -1,21 +1,19 @@
 import { describe, expect, it } from "vitest";
-import type { RunSummary } from "../../../core/service/contract";
 import { TimeAxis } from "./axis";
 import { latestOnly } from "./latest";
 import { exact, seriesStats, short, toUnitSeries } from "./series";
 import { persistDoc, restoreDoc, STARTER } from "./session";
-import { estimateSeconds, throughputFromRuns } from "./throughput";
+import { estimateSeconds, type ThroughputRun, throughputFromRuns } from "./throughput";
 
 describe("throughput from earlier runs", () => {
-  const run = (over: Partial<RunSummary>): RunSummary => ({
-    id: "x",
-    name: null,
+  const run = (over: Partial<ThroughputRun> & { id?: string }): ThroughputRun => ({
     status: "completed",
     model: "mlp",
     dataset: "default",
     samples: 1000,
     wallTime: 2,
     finishedAt: "2026-01-01T00:00:00Z",
+    updatedAt: "2026-01-01T00:00:00Z",
     ...over,
   });
 

@@ -3,7 +3,7 @@
  * draws (x in the chosen unit), and the few numbers the page exposes about
  * what is drawn (data attributes the UI tests read).
  */
-import type { Series } from "../../../core/service/contract";
+import type { Series } from "../../../core/api/contract";
 import type { AxisUnit, TimeAxis } from "./axis";
 
 export interface XY {

@@ -3,7 +3,7 @@
  * to estimate how long a schedule takes: images per second = samples seen /
  * wall time, pooled over the completed runs of each model and dataset.
  */
-import type { RunSummary } from "../../../core/service/contract";
+import type { RunSummary } from "../../../core/api/records";
 
 export interface Throughput {
   /** "mlp · default" */
@@ -19,8 +19,14 @@ export interface Throughput {
 const num = (x: unknown): number => (typeof x === "number" && Number.isFinite(x) ? x : 0);
 const str = (x: unknown, fallback: string): string => (typeof x === "string" && x ? x : fallback);
 
+/** What the estimate reads of a run (`runs.list` gives more). */
+export type ThroughputRun = Pick<
+  RunSummary,
+  "status" | "samples" | "wallTime" | "model" | "dataset" | "finishedAt" | "updatedAt"
+>;
+
 /** One entry per model and dataset with completed runs, the most recent first. */
-export function throughputFromRuns(runs: readonly RunSummary[]): Throughput[] {
+export function throughputFromRuns(runs: readonly ThroughputRun[]): Throughput[] {
   const groups = new Map<string, Throughput & { samples: number; seconds: number }>();
   for (const r of runs) {
     if (r.status !== "completed") continue;

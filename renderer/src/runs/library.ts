@@ -2,6 +2,7 @@
  * The run library table: its columns, sorting, filtering and search. Plain
  * functions over the run summaries `runs.list` returns.
  */
+import { RUN_STATUSES } from "../../../core/api/lists";
 import type { Run } from "./types";
 
 export type SortDir = "asc" | "desc";
@@ -117,14 +118,7 @@ export function allTags(runs: Run[]): string[] {
   return [...new Set(runs.flatMap((r) => r.tags))].sort();
 }
 
-export const STATUSES = [
-  "queued",
-  "running",
-  "paused",
-  "completed",
-  "stopped",
-  "failed",
-  "interrupted",
-] as const;
+/** Every run status, in lifecycle order (core/api/lists.ts). */
+export const STATUSES = RUN_STATUSES;
 
 export const ACTIVE_STATUSES: readonly string[] = ["queued", "running", "paused"];

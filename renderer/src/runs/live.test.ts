@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { TrainEvent } from "../../../core/engine/events";
+import type { TrainEvent } from "../../../core/api/events";
 import { appendStep, emptySeries, eventsAfter, fillGap, fromHistory, truncateFrom } from "./live";
 import type { MetricSeries } from "./types";
 

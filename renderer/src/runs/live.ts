@@ -4,7 +4,7 @@
  * by the live events. Step metrics are plotted at their step; epoch metrics
  * at the number of steps done when the epoch ended (step + 1), as live.
  */
-import type { EpochEvent, StepEvent, TrainEvent } from "../../../core/engine/events";
+import type { EpochEvent, StepEvent, TrainEvent } from "../../../core/api/events";
 import type { MetricSeries } from "./types";
 
 export interface Pt {

@@ -1,11 +1,11 @@
 /** The shapes the run views use: a run as `runs.list` returns it, and a metric series as `runs.metrics` does. */
-import type { MetricSeries, XAxis } from "../../../core/store/queries";
-import type { RunRecord } from "../../../core/store/store";
+import type { XAxis } from "../../../core/api/lists";
+import type { MetricSeries, RunSummary } from "../../../core/api/records";
 
 export type { MetricSeries, XAxis };
 
 /** A run summary from `runs.list` / `runs.get`: the library record plus its display name. */
-export type Run = RunRecord & { name: string | null };
+export type Run = RunSummary;
 
 /** The metric keys the library records (docs/storage.md). */
 export const STEP_KEYS = ["loss", "lr", "batchSize", "delta", "gradNorm", "throughput"] as const;

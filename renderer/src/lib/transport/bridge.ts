@@ -1,12 +1,12 @@
 /** The client over the Electron preload's bridge (`window.sgdStudio`). */
-import type { ServiceEvent } from "../../../../core/service/contract.js";
+import type { ClientEvent } from "../../../../core/api/contract.js";
 import { type ConnectionState, type StudioClient, StudioError, toStudioError } from "./types.js";
 
 /** What the Electron preload exposes as `window.sgdStudio` (contextBridge). */
 export interface ElectronBridge {
   /** Rejects with (or throws) something carrying the ServiceError's code, message and field. */
   call(method: string, params: unknown): Promise<unknown>;
-  on(listener: (event: ServiceEvent) => void): () => void;
+  on(listener: (event: ClientEvent) => void): () => void;
 }
 
 export function isElectronBridge(value: unknown): value is ElectronBridge {

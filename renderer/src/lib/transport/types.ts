@@ -1,10 +1,11 @@
 /** The client the UI talks to, whichever host it runs in (Electron bridge or `serve` WebSocket). */
 import type {
+  AppEvent,
+  ClientEvent,
   MethodName,
   Params,
   Result,
-  ServiceEvent,
-} from "../../../../core/service/contract.js";
+} from "../../../../core/api/contract.js";
 import type { ErrorCode } from "./protocol.js";
 
 /** A failed call: the service's structured error (code, message, field) or the transport's. */
@@ -65,6 +66,11 @@ export interface ConnectionState {
   opens: number;
 }
 
+/** The desktop shell's events (`app.*`, Electron only), as against the service's. */
+export function isAppEvent(event: ClientEvent): event is AppEvent {
+  return event.type.startsWith("app.");
+}
+
 /** Methods whose params are all optional may be called without them. */
 export type ParamsArg<M extends MethodName> =
   // biome-ignore lint/complexity/noBannedTypes: `{}` is exactly "no required fields" here
@@ -73,8 +79,11 @@ export type ParamsArg<M extends MethodName> =
 export interface StudioClient {
   /** Calls a service method; rejects with a StudioError. */
   call<M extends MethodName>(method: M, ...params: ParamsArg<M>): Promise<Result<M>>;
-  /** Every event the service emits; survives reconnects. Returns unsubscribe. */
-  on(listener: (event: ServiceEvent) => void): () => void;
+  /**
+   * Every event the service emits, and under Electron the desktop shell's
+   * (`app.*`: the File menu); survives reconnects. Returns unsubscribe.
+   */
+  on(listener: (event: ClientEvent) => void): () => void;
   /** The connection's state now. */
   readonly state: ConnectionState;
   /** A Svelte-compatible store of the connection state (calls `run` at once and on every change). */

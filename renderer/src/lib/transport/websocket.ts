@@ -7,7 +7,7 @@
  * disconnected wait and go out once connected. Event listeners stay
  * registered across reconnects (the server pushes events to every connection).
  */
-import type { ServiceEvent } from "../../../../core/service/contract.js";
+import type { ServiceEvent } from "../../../../core/api/contract.js";
 import { type CallId, MAX_MESSAGE_BYTES, type ServerMessage } from "./protocol.js";
 import { type ConnectionState, type StudioClient, StudioError, toStudioError } from "./types.js";
 
