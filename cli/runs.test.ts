@@ -255,7 +255,9 @@ describe("sgd-studio train records into the library", () => {
 
     const again = await cli("train", "--resume", id, "--home", home);
     expect(again.code).toBe(2);
-    expect(again.err).toMatch(/is completed; only stopped or interrupted runs can be resumed/);
+    expect(again.err).toMatch(
+      /is completed; only stopped, interrupted, failed or paused runs can be resumed/,
+    );
   });
 
   it("a run that fails is recorded as failed with the reason, and its id printed first", async () => {

@@ -25,7 +25,7 @@ process.env.SGD_STUDIO_HOME = mkdtempSync(join(tmpdir(), "cli-train-home-"));
 
 describe("sgd-studio train", () => {
   it("--json prints one event per line and a final summary with testAccuracy", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "cli-train-"));
+    const home = mkdtempSync(join(tmpdir(), "cli-train-"));
     const { code, out, err } = await run(
       "train",
       "--model",
@@ -38,8 +38,8 @@ describe("sgd-studio train", () => {
       "cpu",
       "--train-limit",
       "500",
-      "--checkpoint-dir",
-      dir,
+      "--home",
+      home,
       "--json",
     );
     expect(err).toBe("");
@@ -55,11 +55,13 @@ describe("sgd-studio train", () => {
     const summary = events.at(-1);
     expect(summary.type).toBe("summary");
     expect(summary.testAccuracy).toBeGreaterThan(0.3);
-    expect(readdirSync(dir)).toContain("latest.json");
+    // Checkpoints live in the run's folder in the library; only the newest is kept.
+    const dir = join(home, "runs", events[0].id, "checkpoints");
+    expect(readdirSync(dir).filter((n) => n.startsWith("epoch-"))).toEqual(["epoch-0001"]);
   });
 
   it("Ctrl-C (SIGINT) stops the run cleanly and keeps the last checkpoint", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "cli-sigint-"));
+    const home = mkdtempSync(join(tmpdir(), "cli-sigint-"));
     const child = spawn(
       process.execPath,
       [
@@ -71,8 +73,8 @@ describe("sgd-studio train", () => {
         "cpu",
         "--train-limit",
         "300",
-        "--checkpoint-dir",
-        dir,
+        "--home",
+        home,
         "--json",
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
@@ -96,7 +98,7 @@ describe("sgd-studio train", () => {
     expect(summary).toMatchObject({ type: "summary", status: "stopped" });
     expect(summary.checkpoint).toMatch(/epoch-\d{4}$/);
     expect(events.filter((e) => e.type === "epoch").length).toBeLessThan(50);
-    expect(readdirSync(dir)).toContain("latest.json");
+    expect(readdirSync(join(home, "runs", events[0].id, "checkpoints"))).toContain("latest.json");
   });
 
   it("a bad schedule or model fails with the reason on stderr", async () => {

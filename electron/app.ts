@@ -43,7 +43,8 @@ import {
   rendererSource,
   secureWebPreferences,
 } from "./security.js";
-import { type StartTraining, startTrainingInUtilityProcess } from "./training-process.js";
+import type { TrainingLauncher } from "../core/engine/worker-client.js";
+import { startTrainingInUtilityProcess } from "./training-process.js";
 import { clampToDisplays, MIN_SIZE, readWindowState, trackWindowState } from "./window-state.js";
 
 export const PRODUCT_NAME = "SGD Studio";
@@ -55,7 +56,7 @@ export interface ServiceDeps {
   /** The SGD Studio home folder (run library, settings), shared with the CLI. */
   home: string;
   /** Starts a training run in a utility process (core never imports Electron). */
-  startTraining: StartTraining;
+  startTraining: TrainingLauncher;
 }
 
 /** Builds the service's run methods (the run library and queue) from the host's dependencies. */
@@ -79,7 +80,7 @@ export interface DesktopOptions {
   runs?: RunsFactory | null;
   /** Overrides how the service is built (tests). */
   createService?: (deps: ServiceDeps) => Service;
-  startTraining?: StartTraining;
+  startTraining?: TrainingLauncher;
   log?: (message: string) => void;
 }
 

@@ -22,10 +22,14 @@ if (!port) {
 /** After the last message, let it reach the parent, then end (core's worker calls disconnect). */
 const EXIT_GRACE_MS = 1000;
 
-process.send = ((message: unknown) => {
+process.send = ((message: unknown, ...rest: unknown[]) => {
   port.postMessage(message);
+  // Like child_process's send: the callback (last argument) runs once the message is handed over.
+  const callback = rest.findLast((a) => typeof a === "function") as (() => void) | undefined;
+  if (callback) setImmediate(callback);
   return true;
 }) as typeof process.send;
+Object.defineProperty(process, "connected", { value: true, configurable: true });
 process.disconnect = () => {
   port.removeAllListeners("message");
   setTimeout(() => process.exit(0), EXIT_GRACE_MS);

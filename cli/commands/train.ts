@@ -1,17 +1,25 @@
 /**
- * `sgd-studio train`: one training run in a worker process, with live progress,
- * recorded in the run library (core/store) under a new run id.
+ * `sgd-studio train`: one training run through the service (the same
+ * RunManager as the app and the web host: claimed in the library, trained in
+ * a worker process, recorded with every metric), with live progress.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
+import type { ServiceEvent } from "../../core/api/contract.js";
+import {
+  BACKEND_NAMES,
+  DATASET_NAMES,
+  MODEL_NAMES,
+  OPTIMIZER_KINDS,
+} from "../../core/api/lists.js";
 import { latestCheckpoint } from "../../core/engine/checkpoint.js";
-import type { TrainEvent, TrainSpecInput } from "../../core/engine/events.js";
+import type { TrainSpecInput } from "../../core/engine/events.js";
 import type { OptimizerSpec } from "../../core/engine/optimizers.js";
 import { startTraining } from "../../core/engine/worker-client.js";
-import { StoreError } from "../../core/store/errors.js";
+import { runMethods } from "../../core/service/runs.js";
+import { Service } from "../../core/service/service.js";
 import { resolveHome } from "../../core/store/paths.js";
-import { RESUMABLE } from "../../core/store/states.js";
-import { type RunRecord, RunStore } from "../../core/store/store.js";
 import { CliError, type Io } from "../io.js";
 import { nonNegativeNumber, oneOf, optional, wholeNumber } from "../options.js";
 import { ProgressView } from "../progress.js";
@@ -27,7 +35,6 @@ interface TrainOptions {
   optimizer: OptimizerSpec["kind"];
   momentum?: string;
   weightDecay?: string;
-  checkpointDir?: string;
   resume?: string;
   trainLimit?: string;
   json?: boolean;
@@ -35,42 +42,30 @@ interface TrainOptions {
 }
 
 export function registerTrainCommand(program: Command, io: Io, isTty: boolean): void {
+  programRef = program;
   program
     .command("train")
     .description(
       "train a model with a schedule (runs in a worker process; Ctrl-C stops and keeps the checkpoint)",
     )
-    .option(
-      "--dataset <name|path>",
-      "default, fashion-mnist, mnist, cifar10, cifar100, or a path",
-      "default",
-    )
-    .option("--model <name>", "mlp, cnn, resnet18, wrn-16-4, wrn-28-10", "mlp")
+    .option("--dataset <name|path>", `${DATASET_NAMES.join(", ")}, or a path`, "default")
+    .option("--model <name>", MODEL_NAMES.join(", "), "mlp")
     .option("--schedule <file|preset>", "schedule file or preset name", "paper-hybrid")
     .option("--epochs <E>", "override the schedule's number of epochs")
-    .option(
-      "--backend <name>",
-      "tensorflow-gpu, webgpu, tensorflow, wasm, cpu (default: best available)",
-    )
+    .option("--backend <name>", `${BACKEND_NAMES.join(", ")} (default: best available)`)
     .option("--seed <S>", "seed for initialisation, shuffling and augmentation", "0")
-    .option("--optimizer <kind>", "sgd, momentum, nesterov, adam, adamw", "sgd")
+    .option("--optimizer <kind>", OPTIMIZER_KINDS.join(", "), "sgd")
     .option("--momentum <m>", "momentum for momentum/nesterov (default 0.9)")
     .option("--weight-decay <w>", "weight decay")
     .option(
-      "--checkpoint-dir <dir>",
-      "where epoch checkpoints go (default: the run's folder in the library)",
-    )
-    .option(
       "--resume <run|dir>",
-      "resume a stopped or interrupted run (id) from its last checkpoint, or start a new run from a checkpoint folder",
+      "resume a stopped, interrupted or failed run (id) from its last checkpoint with its saved spec, or start a new run from a checkpoint folder",
     )
     .option("--home <dir>", "library folder (default: $SGD_STUDIO_HOME or the user-data folder)")
     .option("--train-limit <N>", "train on the first N images only (quick runs)")
     .option("--json", "print one JSON event per line")
     .action(async (opts: TrainOptions) => {
-      oneOf("--optimizer", ["sgd", "momentum", "nesterov", "adam", "adamw"] as const)(
-        opts.optimizer,
-      );
+      oneOf("--optimizer", OPTIMIZER_KINDS)(opts.optimizer);
       const flagSpec = (): TrainSpecInput => ({
         dataset: opts.dataset,
         model: opts.model,
@@ -85,132 +80,174 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
         },
         trainLimit: optional(wholeNumber("--train-limit", 1), opts.trainLimit),
       });
-      const store = openStore(opts.home);
+      const home = resolveHome(opts.home);
+      let service: Service;
       try {
-        const { run, spec, resumeFrom } = prepareRun(store, opts, flagSpec);
-        if (opts.json)
-          io.out(
-            `${JSON.stringify({ type: "run", id: run.id, home: store.home, resumed: resumeFrom !== undefined })}\n`,
-          );
-        else io.out(`run ${run.id}${resumeFrom ? ` (resuming from ${resumeFrom})` : ""}\n`);
-        await train(store, run, spec, resumeFrom, opts, io, isTty);
-        if (!opts.json) io.out(`saved in the library: sgd-studio runs show ${run.id}\n`);
+        service = new Service({
+          home,
+          runs: runMethods({ home, launch: startTraining, takeQueue: false, trusted: true }),
+        });
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      try {
+        await train(service, home, opts, flagSpec, io, isTty);
       } finally {
-        store.close();
+        await service.close();
       }
     });
 }
 
-function openStore(home: string | undefined): RunStore {
-  try {
-    return RunStore.open(resolveHome(home));
-  } catch (err) {
-    if (err instanceof StoreError) throw new CliError(err.message);
-    throw err;
+/** Flags the user gave explicitly (commander fills the others with defaults). */
+function explicitFlags(program: Command | undefined): Set<string> {
+  const given = new Set<string>();
+  const cmd = program?.commands.find((c) => c.name() === "train");
+  if (!cmd) return given;
+  for (const opt of cmd.options) {
+    const key = opt.attributeName();
+    if (cmd.getOptionValueSource(key) === "cli") given.add(key);
   }
+  return given;
 }
 
-/** A new run from the flags, or the run `--resume` names with its spec and last checkpoint. */
-function prepareRun(
-  store: RunStore,
+let programRef: Command | undefined;
+
+/** Starts (or resumes) the run through the service, shows progress, waits for its verdict. */
+async function train(
+  service: Service,
+  home: string,
   opts: TrainOptions,
   flagSpec: () => TrainSpecInput,
-): { run: RunRecord; spec: TrainSpecInput; resumeFrom?: string } {
-  const create = (spec: TrainSpecInput) => {
-    try {
-      const run = store.createRun(spec, undefined, { checkpointDir: opts.checkpointDir });
-      return { ...run.spec, checkpointDir: run.checkpointDir ?? undefined, run };
-    } catch (err) {
-      if (err instanceof StoreError) throw new CliError(err.message, 2);
-      throw err;
-    }
-  };
-  if (!opts.resume) {
-    const { run, ...spec } = create(flagSpec());
-    return { run, spec };
-  }
-  // A folder of that name wins over a run whose id merely contains the text.
-  const folder = existsSync(opts.resume);
-  let existing: RunRecord | null;
-  try {
-    existing = store.findRun(opts.resume);
-  } catch (err) {
-    if (!folder) throw new CliError(`--resume: ${(err as Error).message}`, 2);
-    existing = null;
-  }
-  if (existing && folder && existing.id !== opts.resume) existing = null;
-  if (existing) {
-    if (!RESUMABLE.includes(existing.status)) {
-      throw new CliError(
-        `run ${existing.id} is ${existing.status}; only ${RESUMABLE.join(" or ")} runs can be resumed`,
-        2,
-      );
-    }
-    const point = store.resumePoint(existing.id);
-    if (!point) throw new CliError(`run ${existing.id} has no checkpoint to resume from`, 2);
-    const spec = { ...existing.spec, checkpointDir: existing.checkpointDir ?? undefined };
-    return { run: existing, spec, resumeFrom: point.path };
-  }
-  if (!folder)
-    throw new CliError(
-      `--resume: no run or checkpoint folder "${opts.resume}" (library ${store.home})`,
-      2,
-    );
-  // A checkpoint folder (e.g. from before the library): a new run that starts from it.
-  const resumeFrom = latestCheckpoint(opts.resume) ?? opts.resume;
-  const { run, ...spec } = create(flagSpec());
-  return { run, spec, resumeFrom };
-}
-
-async function train(
-  store: RunStore,
-  run: RunRecord,
-  spec: TrainSpecInput,
-  resumeFrom: string | undefined,
-  opts: TrainOptions,
   io: Io,
   isTty: boolean,
 ): Promise<void> {
   const view = new ProgressView(io.out, isTty && !opts.json);
-  const recorder = store.recorder(run.id);
-  let recordingFailed = false;
-  const record = (e: TrainEvent) => {
-    if (recordingFailed) return;
-    try {
-      recorder.record(e);
-    } catch (err) {
-      // Never let the library stop a training run; say so once.
-      recordingFailed = true;
-      io.err(`warning: recording run ${run.id} in the library failed: ${(err as Error).message}\n`);
+  let runId: string | null = null;
+  const early: ServiceEvent[] = [];
+  let finished: (status: string, error?: string) => void = () => {};
+  const verdict = new Promise<{ status: string; error?: string }>((resolve) => {
+    finished = (status, error) => resolve({ status, error });
+  });
+  const handle = (e: ServiceEvent) => {
+    if (e.type === "run.event") {
+      if (opts.json) io.out(`${JSON.stringify(e.event)}\n`);
+      else view.handle(e.event);
+    } else if (
+      e.type === "run.status" &&
+      ["completed", "stopped", "failed", "interrupted"].includes(e.status)
+    ) {
+      finished(e.status, e.error);
     }
   };
-  const handle = startTraining(spec, {
-    resumeFrom,
-    onEvent: (e) => {
-      record(e);
-      if (opts.json) io.out(`${JSON.stringify(e)}\n`);
-      else view.handle(e);
-    },
+  service.on((e) => {
+    if (e.type === "queue.changed") return;
+    if (runId === null) early.push(e);
+    else if (e.runId === runId) handle(e);
   });
-  const onSigint = () => handle.stop();
+
+  const started = await startOrResume(service, home, opts, flagSpec, io);
+  runId = started.id;
+  if (opts.json)
+    io.out(`${JSON.stringify({ type: "run", id: runId, home, resumed: started.resumed })}\n`);
+  else io.out(`run ${runId}${started.note ? ` (${started.note})` : ""}\n`);
+  for (const e of early.splice(0)) if (e.type !== "queue.changed" && e.runId === runId) handle(e);
+
+  const onSigint = () => {
+    void service.call("runs.stop", { id: runId as string }).catch(() => {});
+  };
   process.on("SIGINT", onSigint);
+  let result: { status: string; error?: string };
   try {
-    await handle.done;
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    // The worker died without reporting (killed, crashed): the run failed.
-    if (!recordingFailed) {
-      try {
-        recorder.fail({ code: e.code ?? "internal", message: e.message });
-      } catch {}
-    }
-    if (opts.json)
-      io.out(
-        `${JSON.stringify({ type: "error", code: e.code ?? "internal", message: e.message })}\n`,
-      );
-    throw new CliError(e.message);
+    result = await verdict;
   } finally {
     process.off("SIGINT", onSigint);
-    recorder.close();
   }
+  if (result.status === "completed" || result.status === "stopped") {
+    if (!opts.json) io.out(`saved in the library: sgd-studio runs show ${runId}\n`);
+    return;
+  }
+  const message = result.error ?? `run ${runId} ended ${result.status}`;
+  if (opts.json) io.out(`${JSON.stringify({ type: "error", status: result.status, message })}\n`);
+  const hint =
+    result.status === "interrupted"
+      ? `\nthe run is ${result.status}; continue it with: sgd-studio train --resume ${runId}`
+      : "";
+  throw new CliError(`${message}${hint}`);
+}
+
+/** What to train: a new run from the flags, the run --resume names, or a new run from a checkpoint folder. */
+async function startOrResume(
+  service: Service,
+  home: string,
+  opts: TrainOptions,
+  flagSpec: () => TrainSpecInput,
+  io: Io,
+): Promise<{ id: string; resumed: boolean; note?: string }> {
+  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      throw new CliError(
+        e.message,
+        ["invalid-params", "invalid-schedule", "conflict", "not-found"].includes(e.code ?? "")
+          ? 2
+          : 1,
+      );
+    }
+  };
+  if (!opts.resume) {
+    const spec = flagSpec() as unknown as Record<string, unknown>;
+    const { id } = await call(() => service.call("runs.start", { spec, here: true }));
+    return { id, resumed: false };
+  }
+  // A folder of that name wins over a run whose id merely contains the text.
+  const folder =
+    existsSync(opts.resume) && !/^[A-Za-z0-9_-]+$/.test(opts.resume) ? opts.resume : null;
+  const existing = folder
+    ? null
+    : await service
+        .call("runs.get", { id: opts.resume })
+        .catch((err: { code?: string; message: string }) => {
+          if (err.code === "not-found" && existsSync(opts.resume as string)) return null;
+          throw new CliError(`--resume: ${err.message}`, 2);
+        });
+  if (existing) {
+    // The run continues with the spec it was started with; flags given now are ignored, with a note.
+    const ignored = [...explicitFlags(programRef)].filter(
+      (k) => !["resume", "json", "home"].includes(k),
+    );
+    if (ignored.length)
+      io.err(
+        `note: resuming run ${existing.id} with the spec saved in the library; ignored: ${ignored.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}\n`,
+      );
+    await call(() => service.call("runs.resume", { id: existing.id, here: true }));
+    const from =
+      existing.resumeEpoch === null
+        ? "from the start (no checkpoint yet)"
+        : `from the checkpoint of epoch ${existing.resumeEpoch + 1}`;
+    return { id: existing.id, resumed: true, note: `resuming ${from}` };
+  }
+  // A checkpoint folder (e.g. from before the library): a new run that starts from it.
+  const dir = folder ?? (opts.resume as string);
+  const checkpoint = latestCheckpoint(dir) ?? dir;
+  if (!existsSync(join(checkpoint, "manifest.json")))
+    throw new CliError(
+      `--resume: no run or checkpoint folder "${opts.resume}" (library ${home})`,
+      2,
+    );
+  let spec = flagSpec() as unknown as Record<string, unknown>;
+  try {
+    const manifest = JSON.parse(readFileSync(join(checkpoint, "manifest.json"), "utf8")) as {
+      spec?: Record<string, unknown>;
+    };
+    if (manifest.spec) {
+      const { checkpointDir: _drop, ...saved } = manifest.spec;
+      spec = { ...saved };
+    }
+  } catch {}
+  const runs = service.runManager();
+  if (!runs) throw new CliError("the run library is not available", 1);
+  const { id } = runs.startFrom(spec, checkpoint);
+  return { id, resumed: true, note: `starting from ${checkpoint}` };
 }

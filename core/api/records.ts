@@ -56,6 +56,12 @@ export interface RunRecord {
   best: { testAccuracy: number | null; epoch: number | null };
   /** Absolute folder of the run's checkpoints, if it has one. */
   checkpointDir: string | null;
+  /** Training attempts started so far (a resume is a new attempt). */
+  attempt: number;
+  /** The last epoch whose metrics and checkpoint are both in the library: a resume continues after it. */
+  resumeEpoch: number | null;
+  /** The host process that claimed the run while it is running or paused. */
+  owner: { host: string; pid: number | null } | null;
   tags: string[];
   note: string | null;
 }

@@ -8,7 +8,12 @@
  * Layout: <dir>/epoch-NNNN/{manifest.json, tensors.bin} and <dir>/latest.json
  * pointing at the newest. Each checkpoint is written to a temporary folder and
  * renamed into place, and latest.json is replaced atomically, so a crash while
- * saving leaves the previous checkpoint intact.
+ * saving leaves the previous checkpoint intact; a failed write (a full disk)
+ * removes its temporary folder.
+ *
+ * Older checkpoints are not deleted here: the host deletes them once the
+ * library has committed the newer one with its epoch's metrics (a run resumes
+ * only from a checkpoint the library acknowledged; core/store/recorder.ts).
  */
 import {
   existsSync,
@@ -107,22 +112,53 @@ export function saveCheckpoint(dir: string, input: SaveInput): string {
 
   const name = epochDirName(input.epoch);
   const tmp = join(dir, `.${name}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  writeFileSync(join(tmp, "tensors.bin"), blob);
-  writeFileSync(join(tmp, "manifest.json"), JSON.stringify(manifest));
-  const final = join(dir, name);
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
   const pointer = join(dir, `.latest.json.tmp-${process.pid}`);
-  writeFileSync(pointer, JSON.stringify({ checkpoint: name, epoch: input.epoch }));
-  renameSync(pointer, join(dir, "latest.json"));
-  // Older checkpoints are no longer needed once latest.json points past them.
-  for (const other of readdirSync(dir)) {
-    if (other.startsWith("epoch-") && other !== name)
-      rmSync(join(dir, other), { recursive: true, force: true });
+  const final = join(dir, name);
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    writeFileSync(join(tmp, "tensors.bin"), blob);
+    writeFileSync(join(tmp, "manifest.json"), JSON.stringify(manifest));
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+    writeFileSync(pointer, JSON.stringify({ checkpoint: name, epoch: input.epoch }));
+    renameSync(pointer, join(dir, "latest.json"));
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(pointer, { force: true });
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "ENOSPC" || e.code === "EDQUOT") {
+      throw new TrainingError(
+        "disk-full",
+        `the disk is full: the checkpoint of epoch ${input.epoch + 1} (${Math.round(blob.length / 1e6)} MB) could not be written to ${dir}; free some space and resume the run (it continues from its last checkpoint)`,
+        { step: input.step, epoch: input.epoch },
+      );
+    }
+    throw new TrainingError(
+      "checkpoint",
+      `cannot write the checkpoint of epoch ${input.epoch + 1} to ${dir}: ${e.message}`,
+      { step: input.step, epoch: input.epoch },
+    );
   }
   return final;
+}
+
+/** Removes temporary folders and pointers left in dir by a process killed while saving. */
+export function removeStaleTemporaries(dir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (/^\.(epoch-\d+|latest\.json)\.tmp-\d+$/.test(name)) {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      removed.push(join(dir, name));
+    }
+  }
+  return removed;
 }
 
 /** The newest checkpoint in dir, or null when there is none. */

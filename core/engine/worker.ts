@@ -2,13 +2,28 @@
  * Entry point of the training worker process (child_process.fork here,
  * utilityProcess in Electron): runs one Trainer and relays its events over IPC,
  * so training never blocks the host's event loop.
+ *
+ * The last message (done or failed) is sent with a callback and the channel
+ * is closed only once it is written: a host whose event loop is busy reads it
+ * late, but always reads it (closing at once drops the unread messages).
+ * When the host goes away (its end of the channel closes), the worker exits:
+ * an orphan must not train on without anyone recording it.
  */
 import { TrainingError } from "./events.js";
 import { Trainer } from "./trainer.js";
 import type { ParentMessage, WorkerMessage } from "./worker-protocol.js";
 
-function send(message: WorkerMessage): void {
-  process.send?.(message);
+function send(message: WorkerMessage, then?: () => void): void {
+  if (!process.send || !process.connected) {
+    then?.();
+    return;
+  }
+  process.send(message, undefined, {}, () => then?.());
+}
+
+/** Sends the verdict, then closes the channel (which ends the process). */
+function finish(message: WorkerMessage): void {
+  send(message, () => process.disconnect?.());
 }
 
 let trainer: Trainer | null = null;
@@ -27,10 +42,7 @@ process.on("message", (raw: unknown) => {
         return;
       }
       trainer.run().then(
-        (summary) => {
-          send({ type: "done", summary });
-          process.disconnect?.();
-        },
+        (summary) => finish({ type: "done", summary }),
         (err) => fail(err),
       );
       break;
@@ -51,9 +63,11 @@ function fail(err: unknown): void {
     err instanceof TrainingError
       ? err
       : new TrainingError("internal", (err as Error)?.message ?? String(err));
-  send({ type: "failed", error: { code: e.code, message: e.message, ...e.at } });
-  process.disconnect?.();
+  finish({ type: "failed", error: { code: e.code, message: e.message, ...e.at } });
 }
+
+// The host is gone (or we closed the channel after the verdict): nothing more to do.
+process.on("disconnect", () => process.exit(0));
 
 // Ctrl-C in a terminal reaches the whole process group: let the parent decide (it sends "stop").
 process.on("SIGINT", () => {});

@@ -47,7 +47,8 @@ describe("runs through the service", () => {
     const { service, events, statusOf } = serviceAt(home);
     const a = await service.call("runs.start", { spec: tiny(1), name: "first" });
     const b = await service.call("runs.start", { spec: tiny(2) });
-    expect(b.position).toBe(1);
+    // a is claimed (running) at once; b is next in the queue.
+    expect(b.position).toBe(0);
     const [sa, sb] = await Promise.all([statusOf(a.id), statusOf(b.id)]);
     expect([sa, sb]).toEqual(["completed", "completed"]);
     // One at a time: b starts only after a's summary.
@@ -195,8 +196,15 @@ describe("runs through the service", () => {
     });
     await service.call("runs.stop", { id: r.id });
     expect((await service.call("runs.get", { id: r.id })).status).toBe("stopped");
-    await expect(service.call("runs.resume", { id: r.id })).rejects.toThrow(
-      /no checkpoint to resume from/,
+    // Without a checkpoint, resuming starts it again from the beginning (back in the queue).
+    await service.call("runs.resume", { id: r.id });
+    expect((await service.call("runs.get", { id: r.id })).status).toBe("queued");
+    await expect(service.call("runs.resume", { id: r.id })).rejects.toMatchObject({
+      code: "conflict",
+    });
+    // Only the command line may train "here"; the renderer's hosts queue.
+    await expect(service.call("runs.start", { spec: tiny(1), here: true })).rejects.toThrow(
+      /only available from the command line/,
     );
     await service.close();
   });

@@ -3,7 +3,6 @@
  * payload against the contract and dispatches; `on(listener)` streams events.
  * Hosts never see anything but ServiceError on failure.
  */
-import { doctorReport } from "../engine/backends.js";
 import * as landscape from "../landscape/service.js";
 import {
   type MethodName,
@@ -14,6 +13,7 @@ import {
   validateCall,
 } from "./contract.js";
 import { listDatasets } from "./datasets.js";
+import type { RunManager } from "./run-manager.js";
 import * as schedules from "./schedules.js";
 import { Settings } from "./settings.js";
 
@@ -24,6 +24,8 @@ export type Handlers = { [M in MethodName]: Handler<M> };
 export interface RunMethods {
   handlers: Pick<Handlers, Extract<MethodName, `runs.${string}`>>;
   close(): Promise<void> | void;
+  /** The run lifecycle behind the handlers (in-process hosts: the CLI). */
+  manager?: RunManager;
 }
 
 export interface ServiceOptions {
@@ -73,7 +75,9 @@ export class Service {
       "schedules.presets": schedules.presets,
       "schedules.export": schedules.exportSchedule,
       "datasets.list": () => listDatasets(),
-      "system.backends": async () => (await doctorReport()).json,
+      // Loaded on demand: probing backends loads TensorFlow.js, which the other methods never need.
+      "system.backends": async () =>
+        (await (await import("../engine/backends.js")).doctorReport()).json,
       "system.settings.get": () => this.settings.get(),
       "system.settings.set": (p) => this.settings.set(p.settings),
       "landscape.grid": landscape.grid,
@@ -106,6 +110,11 @@ export class Service {
         // A failing listener (a closed socket) must not break the others.
       }
     }
+  }
+
+  /** The run lifecycle of this service, for in-process hosts (null without a library). */
+  runManager(): RunManager | null {
+    return this.runs?.manager ?? null;
   }
 
   async close(): Promise<void> {

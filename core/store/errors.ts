@@ -1,6 +1,10 @@
 /** Errors the run library reports; `code` lets hosts react without parsing messages. */
 export type StoreErrorCode =
   | "open"
+  | "read-only"
+  | "corrupt"
+  | "busy"
+  | "lost-claim"
   | "not-a-library"
   | "newer-schema"
   | "not-found"
@@ -18,4 +22,12 @@ export class StoreError extends Error {
     super(message);
     this.name = "StoreError";
   }
+}
+
+/** SQLite's "another connection holds the write lock" (SQLITE_BUSY / SQLITE_LOCKED), worth retrying. */
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return (
+    typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+  );
 }

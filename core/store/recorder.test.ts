@@ -210,7 +210,7 @@ describe("RunRecorder", () => {
       .get() as { w: number };
     expect(count(store, "epoch = 2")).toBe(5 * 6);
     store.db.prepare("UPDATE runs SET owner_pid = 999999999 WHERE id = ?").run(run.id);
-    store.recoverInterrupted({ isAlive: () => false });
+    store.recoverInterrupted({ liveness: () => "dead" });
     expect(store.getRun(run.id).status).toBe("interrupted");
     expect(store.resumePoint(run.id)?.epoch).toBe(1);
 

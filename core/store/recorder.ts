@@ -16,12 +16,33 @@
  * recorded training, measured here and continued across resumes.
  *
  * Resuming (a start event with startEpoch > 0) drops rows and checkpoint
- * records of epochs >= startEpoch: they came from the attempt that was cut
- * short and are about to be trained again.
+ * records of epochs >= startEpoch: they came from the part of an attempt that
+ * was cut short after its last checkpoint and are about to be trained again
+ * (the same steps, on the same trajectory). Rows of earlier epochs are kept.
+ *
+ * Order and durability: every write is one transaction, applied in the order
+ * of the events. A checkpoint record (and the run's resume point) is written
+ * in the same transaction as every row before it, so the library never holds
+ * a resume point whose epoch's metrics are missing; older checkpoint folders
+ * are deleted only after that commit.
+ *
+ * A busy library (another process holds the write lock) never blocks the
+ * host: the connection waits only briefly (lockWaitMs), then the write stays
+ * queued and is retried off the event loop with backoff, later events queue
+ * behind it, and after `writeTimeoutMs` without success the recorder gives up
+ * and calls `onWriteFailure` (the host then stops the run as interrupted).
+ * When `owner` is given, every transaction first checks that this process
+ * still holds the run's claim.
  */
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Statement } from "better-sqlite3";
 import type { TrainEvent } from "../engine/events.js";
+import { isBusy, StoreError } from "./errors.js";
+import type { Owner } from "./owner.js";
+import { isInside } from "./paths.js";
 import { nowIso } from "./schema.js";
+import type { RunStatus } from "./states.js";
 import type { RunError, RunStore } from "./store.js";
 
 export interface RecorderOptions {
@@ -33,11 +54,25 @@ export interface RecorderOptions {
   heartbeatMs?: number;
   /** Called after each committed flush with the rows it wrote and the total so far. */
   onFlush?: (rows: number, total: number) => void;
-  /** Called when a timer flush fails (default: a process warning); rows stay queued. */
+  /** Called when a timer callback fails (default: a process warning). */
   onError?: (err: Error) => void;
   /** Milliseconds clock (default performance.now). */
   clock?: () => number;
+  /** The claim the writes are made under: each transaction checks this process still holds it. */
+  owner?: Owner;
+  /** Give up when the library has refused writes for this long (ms, default 60 s). */
+  writeTimeoutMs?: number;
+  /**
+   * Called once when writing finally fails (the lock outlasted writeTimeoutMs,
+   * the claim was lost, the disk is full, ...). Later events are dropped; the
+   * host must stop the run. Without it, the error is thrown to the caller.
+   */
+  onWriteFailure?: (err: Error) => void;
 }
+
+/** First retry after a busy library, doubled up to MAX_RETRY_MS. */
+const FIRST_RETRY_MS = 25;
+const MAX_RETRY_MS = 1000;
 
 export interface ScalarPoint {
   step: number;
@@ -54,6 +89,13 @@ const STEP_KEYS = ["loss", "lr", "batchSize", "delta", "gradNorm", "throughput"]
 const WIDTH = 7;
 /** Rows per multi-row INSERT statement (fewer calls into SQLite). */
 const CHUNK = 64;
+
+interface Write {
+  /** Runs inside one IMMEDIATE transaction. */
+  apply: () => void;
+  /** Runs after the commit (file cleanup, counters). */
+  after?: () => void;
+}
 
 export class RunRecorder {
   readonly pk: number;
@@ -76,6 +118,13 @@ export class RunRecorder {
   private wallOffset = 0;
   private finished = false;
   private closed = false;
+  /** Writes not yet committed, oldest first (non-empty only while the library is busy). */
+  private readonly writes: Write[] = [];
+  private retry: NodeJS.Timeout | null = null;
+  private retryMs = FIRST_RETRY_MS;
+  private busySince: number | null = null;
+  private failure: Error | null = null;
+  private idle: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
   constructor(
     private readonly store: RunStore,
@@ -98,17 +147,17 @@ export class RunRecorder {
       `UPDATE runs SET last_step = max(coalesce(last_step, -1), ?), samples = ?, wall_time = ?,
          updated_at = ? WHERE pk = ?`,
     );
-    this.loadBaseline();
+    this.loadBaseline(Number.POSITIVE_INFINITY);
     const flushMs = options.flushMs ?? 1000;
     if (flushMs > 0) this.every(flushMs, () => this.used > 0 && this.flush());
     const heartbeatMs = options.heartbeatMs ?? 30_000;
     if (heartbeatMs > 0)
       this.every(heartbeatMs, () =>
-        db
-          .prepare(
+        this.write(() => {
+          db.prepare(
             "UPDATE runs SET updated_at = ? WHERE pk = ? AND status IN ('running', 'paused')",
-          )
-          .run(nowIso(), this.pk),
+          ).run(nowIso(), this.pk);
+        }),
       );
   }
 
@@ -117,8 +166,16 @@ export class RunRecorder {
     return this.total;
   }
 
+  /** Rows not yet committed (buffered, or queued behind a busy library). */
   get pendingRows(): number {
-    return this.used / WIDTH;
+    return this.used / WIDTH + this.queuedRows;
+  }
+
+  private queuedRows = 0;
+
+  /** Why writing stopped for good, if it did. */
+  get writeFailure(): Error | null {
+    return this.failure;
   }
 
   /** Records one training event (see the module comment for what each becomes). */
@@ -158,75 +215,86 @@ export class RunRecorder {
         };
         if (event.noiseC !== null) values.noiseC = event.noiseC;
         this.log(values, this.epochEnd(event.epoch));
-        this.flush();
-        this.store.db
-          .prepare(
-            `UPDATE runs SET last_epoch = @epoch, final_train_loss = @trainLoss,
-               final_train_accuracy = @trainAccuracy, final_test_loss = @testLoss,
-               final_test_accuracy = @testAccuracy,
-               best_epoch = CASE WHEN best_test_accuracy IS NULL OR @testAccuracy > best_test_accuracy
-                 THEN @epoch ELSE best_epoch END,
-               best_test_accuracy = CASE WHEN best_test_accuracy IS NULL OR @testAccuracy > best_test_accuracy
-                 THEN @testAccuracy ELSE best_test_accuracy END,
-               updated_at = @at
-             WHERE pk = @pk`,
-          )
-          .run({
-            epoch: event.epoch,
-            trainLoss: finite(event.trainLoss),
-            trainAccuracy: finite(event.trainAccuracy),
-            testLoss: finite(event.testLoss),
-            testAccuracy: finite(event.testAccuracy),
-            at: nowIso(),
-            pk: this.pk,
-          });
+        const update = {
+          epoch: event.epoch,
+          trainLoss: finite(event.trainLoss),
+          trainAccuracy: finite(event.trainAccuracy),
+          testLoss: finite(event.testLoss),
+          testAccuracy: finite(event.testAccuracy),
+          at: nowIso(),
+          pk: this.pk,
+        };
+        this.flush(() => {
+          this.store.db
+            .prepare(
+              `UPDATE runs SET last_epoch = @epoch, final_train_loss = @trainLoss,
+                 final_train_accuracy = @trainAccuracy, final_test_loss = @testLoss,
+                 final_test_accuracy = @testAccuracy,
+                 best_epoch = CASE WHEN best_test_accuracy IS NULL OR @testAccuracy > best_test_accuracy
+                   THEN @epoch ELSE best_epoch END,
+                 best_test_accuracy = CASE WHEN best_test_accuracy IS NULL OR @testAccuracy > best_test_accuracy
+                   THEN @testAccuracy ELSE best_test_accuracy END,
+                 updated_at = @at
+               WHERE pk = @pk`,
+            )
+            .run(update);
+        });
         break;
       }
       case "noise":
         this.log({ noiseDirectC: event.c }, this.epochEnd(event.epoch));
         break;
-      case "checkpoint":
-        this.flush();
-        this.store.db
-          .prepare(
-            "INSERT OR REPLACE INTO checkpoints (run_pk, epoch, step, path, created_at) VALUES (?, ?, ?, ?, ?)",
-          )
-          .run(
-            this.pk,
-            event.epoch,
-            this.lastStep >= 0 ? this.lastStep : null,
-            this.store.storePath(event.path),
-            nowIso(),
-          );
+      case "checkpoint": {
+        const step = this.lastStep >= 0 ? this.lastStep : null;
+        const stored = this.store.storePath(event.path);
+        const at = nowIso();
+        // The checkpoint and the resume point are committed with every row before them.
+        this.flush(
+          () => {
+            const db = this.store.db;
+            db.prepare(
+              "INSERT OR REPLACE INTO checkpoints (run_pk, epoch, step, path, created_at) VALUES (?, ?, ?, ?, ?)",
+            ).run(this.pk, event.epoch, step, stored, at);
+            db.prepare(
+              "UPDATE runs SET resume_checkpoint = ?, resume_epoch = ?, checkpoint_dir = coalesce(checkpoint_dir, ?) WHERE pk = ?",
+            ).run(stored, event.epoch, this.store.storePath(join(event.path, "..")), this.pk);
+          },
+          () => this.pruneCheckpoints(event.path, event.epoch),
+        );
         break;
+      }
       case "paused":
-        this.flush();
-        this.store.setStatus(this.runId, "paused");
+        this.flush(() => this.store.setStatus(this.runId, "paused", { owner: this.options.owner }));
         break;
       case "resumed":
-        this.store.setStatus(this.runId, "running");
+        this.write(() =>
+          this.store.setStatus(this.runId, "running", { owner: this.options.owner }),
+        );
         break;
       case "stopping":
         this.flush();
         break;
-      case "summary":
-        this.flush();
-        this.store.db
-          .prepare(
-            `UPDATE runs SET final_test_accuracy = coalesce(@test, final_test_accuracy),
-               best_test_accuracy = coalesce(@best, best_test_accuracy),
-               best_epoch = coalesce(@bestEpoch, best_epoch), updated_at = @at WHERE pk = @pk`,
-          )
-          .run({
-            test: event.testAccuracy,
-            best: event.bestTestAccuracy,
-            bestEpoch: event.bestEpoch,
-            at: nowIso(),
-            pk: this.pk,
-          });
-        this.store.setStatus(this.runId, event.status);
+      case "summary": {
+        const update = {
+          test: event.testAccuracy,
+          best: event.bestTestAccuracy,
+          bestEpoch: event.bestEpoch,
+          at: nowIso(),
+          pk: this.pk,
+        };
+        this.flush(() => {
+          this.store.db
+            .prepare(
+              `UPDATE runs SET final_test_accuracy = coalesce(@test, final_test_accuracy),
+                 best_test_accuracy = coalesce(@best, best_test_accuracy),
+                 best_epoch = coalesce(@bestEpoch, best_epoch), updated_at = @at WHERE pk = @pk`,
+            )
+            .run(update);
+          this.store.setStatus(this.runId, event.status, { owner: this.options.owner });
+        });
         this.finished = true;
         break;
+      }
       case "error":
         this.fail({
           code: event.code,
@@ -273,45 +341,74 @@ export class RunRecorder {
     if (this.used >= this.flushRows * WIDTH) this.flush();
   }
 
-  /** Writes the waiting rows in one transaction; returns how many. */
-  flush(): number {
+  /**
+   * Writes the waiting rows in one transaction (with `also` inside the same
+   * transaction, `after` once it committed); returns how many rows. When the
+   * library is busy the write stays queued and is retried (see the module comment).
+   */
+  flush(also?: () => void, after?: () => void): number {
     const rows = this.used / WIDTH;
-    if (rows === 0) return 0;
-    const b = this.buffer;
-    const pk = this.pk;
-    this.store.db.transaction(() => {
-      let i = 0;
-      const args: number[] = new Array(CHUNK * (WIDTH + 1));
-      for (; i + CHUNK <= rows; i += CHUNK) {
-        for (let r = 0; r < CHUNK; r++) {
-          const src = (i + r) * WIDTH;
-          const dst = r * (WIDTH + 1);
-          args[dst] = pk;
-          for (let c = 0; c < WIDTH; c++) args[dst + 1 + c] = b[src + c] as number;
-        }
-        this.insertChunk.run(args);
-      }
-      for (; i < rows; i++) {
-        const src = i * WIDTH;
-        this.insertOne.run(pk, ...b.subarray(src, src + WIDTH));
-      }
-      this.progress.run(this.lastStep, this.lastSamples, this.wallTime(), nowIso(), pk);
-    })();
+    if (rows === 0 && !also) return 0;
+    const b = this.buffer.slice(0, this.used);
     this.used = 0;
-    this.total += rows;
-    this.options.onFlush?.(rows, this.total);
+    const pk = this.pk;
+    const progress = [this.lastStep, this.lastSamples, this.wallTime()] as const;
+    this.queuedRows += rows;
+    this.write(
+      () => {
+        let i = 0;
+        const args: number[] = new Array(CHUNK * (WIDTH + 1));
+        for (; i + CHUNK <= rows; i += CHUNK) {
+          for (let r = 0; r < CHUNK; r++) {
+            const src = (i + r) * WIDTH;
+            const dst = r * (WIDTH + 1);
+            args[dst] = pk;
+            for (let c = 0; c < WIDTH; c++) args[dst + 1 + c] = b[src + c] as number;
+          }
+          this.insertChunk.run(args);
+        }
+        for (; i < rows; i++) {
+          const src = i * WIDTH;
+          this.insertOne.run(pk, ...b.subarray(src, src + WIDTH));
+        }
+        if (rows > 0) this.progress.run(...progress, nowIso(), pk);
+        also?.();
+      },
+      () => {
+        this.queuedRows -= rows;
+        this.total += rows;
+        if (rows > 0) this.options.onFlush?.(rows, this.total);
+        after?.();
+      },
+    );
     return rows;
   }
 
   /** Marks the run failed (unless it already finished), after writing the waiting rows. */
   fail(error: Partial<RunError> & { message: string }): void {
-    if (this.finished) return;
-    this.flush();
-    this.store.setStatus(this.runId, "failed", { error });
-    this.finished = true;
+    this.finish("failed", error);
   }
 
-  /** Writes what is waiting and stops the timers. Leaves the status as it is. */
+  /**
+   * Ends the run with a verdict the host reached (failed, interrupted, or a
+   * status from a summary), after the waiting rows; ignored once finished.
+   */
+  finish(status: RunStatus, error?: Partial<RunError> & { message: string }): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.flush(() =>
+      this.store.setStatus(this.runId, status, { error, owner: this.options.owner }),
+    );
+  }
+
+  /** Resolves once every queued write is committed; rejects with the failure if writing gave up. */
+  whenIdle(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.writes.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.idle.push({ resolve, reject }));
+  }
+
+  /** Writes what is waiting (if the library lets it now) and stops the timers. Leaves the status as it is. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -319,11 +416,136 @@ export class RunRecorder {
     if (this.store.db.open) this.flush();
   }
 
+  /** Stops retrying: what is still queued is dropped (the caller decided to give up). */
+  abandon(): void {
+    this.close();
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    this.writes.length = 0;
+    this.settleIdle();
+  }
+
+  // ---- the write queue ----------------------------------------------------
+
+  private write(apply: () => void, after?: () => void): void {
+    if (this.failure) return;
+    this.writes.push({ apply, after });
+    if (!this.retry && this.writes.length === 1) this.drain();
+  }
+
+  private drain(): void {
+    this.retry = null;
+    const db = this.store.db;
+    while (this.writes.length > 0 && !this.failure) {
+      const w = this.writes[0] as Write;
+      try {
+        if (!db.open)
+          throw new StoreError("open", "the library was closed while a run was recording");
+        db.transaction(() => {
+          const owner = this.options.owner;
+          if (owner && !this.store.holds(this.pk, owner)) {
+            throw new StoreError(
+              "lost-claim",
+              `run ${this.runId} is no longer claimed by this process (its lease expired and another host took it over)`,
+            );
+          }
+          w.apply();
+        }).immediate();
+      } catch (err) {
+        if (isBusy(err) && !this.closedForGood()) {
+          const now = Date.now();
+          this.busySince ??= now;
+          const limit = this.options.writeTimeoutMs ?? 60_000;
+          if (now - this.busySince < limit) {
+            this.retry = setTimeout(() => {
+              try {
+                this.drain();
+              } catch (e) {
+                // No onWriteFailure to tell: say it, rather than crash the host from a timer.
+                process.emitWarning(`run library: ${(e as Error).message}`);
+              }
+            }, this.retryMs);
+            this.retryMs = Math.min(MAX_RETRY_MS, this.retryMs * 2);
+            return;
+          }
+          this.giveUp(
+            new StoreError(
+              "busy",
+              `the library ${this.store.paths.db} stayed locked by another process for ${Math.round((now - this.busySince) / 1000)} s, so run ${this.runId}'s metrics could not be saved; find the process holding it (e.g. an open sqlite3 shell or a sync tool) and resume the run`,
+            ),
+          );
+          return;
+        }
+        this.giveUp(err as Error);
+        return;
+      }
+      this.writes.shift();
+      this.busySince = null;
+      this.retryMs = FIRST_RETRY_MS;
+      w.after?.();
+    }
+    if (this.writes.length === 0) this.settleIdle();
+  }
+
+  private closedForGood(): boolean {
+    return !this.store.db.open;
+  }
+
+  private giveUp(err: Error): void {
+    this.failure = err;
+    this.writes.length = 0;
+    for (const t of this.timers) clearInterval(t);
+    for (const w of this.idle.splice(0)) w.reject(err);
+    if (this.options.onWriteFailure) this.options.onWriteFailure(err);
+    else throw err;
+  }
+
+  private settleIdle(): void {
+    for (const w of this.idle.splice(0)) w.resolve();
+  }
+
+  /** Deletes the run's checkpoint folders of epochs before `epoch` (only inside the library). */
+  private pruneCheckpoints(path: string, epoch: number): void {
+    const dir = join(path, "..");
+    if (!isInside(this.store.home, dir)) return;
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const m = /^epoch-(\d+)$/.exec(name);
+      // Later folders may belong to epochs the worker saved after this one: keep them.
+      if (m && Number(m[1]) < epoch) rmSync(join(dir, name), { recursive: true, force: true });
+    }
+  }
+
   private start(startEpoch: number, event: Extract<TrainEvent, { type: "start" }>): void {
     this.flush();
-    const db = this.store.db;
-    this.store.setStatus(this.runId, "running");
-    db.transaction(() => {
+    // What the library holds before this attempt (read now: reads never wait for the lock).
+    this.loadBaseline(startEpoch);
+    this.trainCount = event.dataset.train > 0 ? event.dataset.train : null;
+    this.t0 = this.clock();
+    const update = {
+      backend: event.backend,
+      epochs: event.epochs,
+      steps: event.steps,
+      startEpoch,
+      env: JSON.stringify({
+        backend: event.backend,
+        backendSummary: event.backendSummary,
+        dataset: event.dataset,
+        modelParameters: event.model.parameters,
+        scheduleWarnings: event.warnings,
+        numericPath: event.numericPath,
+      }),
+      at: nowIso(),
+      pk: this.pk,
+    };
+    this.write(() => {
+      const db = this.store.db;
+      this.store.setStatus(this.runId, "running", { owner: this.options.owner });
       db.prepare("DELETE FROM metrics WHERE run_pk = ? AND epoch >= ?").run(this.pk, startEpoch);
       db.prepare("DELETE FROM checkpoints WHERE run_pk = ? AND epoch >= ?").run(
         this.pk,
@@ -334,36 +556,18 @@ export class RunRecorder {
            last_epoch = CASE WHEN @startEpoch > 0 THEN @startEpoch - 1 ELSE NULL END,
            environment_json = json_patch(environment_json, @env), updated_at = @at
          WHERE pk = @pk`,
-      ).run({
-        backend: event.backend,
-        epochs: event.epochs,
-        steps: event.steps,
-        startEpoch,
-        env: JSON.stringify({
-          backend: event.backend,
-          backendSummary: event.backendSummary,
-          dataset: event.dataset,
-          modelParameters: event.model.parameters,
-          scheduleWarnings: event.warnings,
-          numericPath: event.numericPath,
-        }),
-        at: nowIso(),
-        pk: this.pk,
-      });
-    })();
-    this.trainCount = event.dataset.train > 0 ? event.dataset.train : null;
-    this.loadBaseline();
-    this.t0 = this.clock();
+      ).run(update);
+    });
   }
 
-  /** Continue step, samples and wall time from what the library already holds for this run. */
-  private loadBaseline(): void {
+  /** Continue step, samples and wall time from the rows of epochs before `beforeEpoch`. */
+  private loadBaseline(beforeEpoch: number): void {
     const row = this.store.db
       .prepare(
         `SELECT max(step) AS step, max(samples) AS samples, max(wall_time) AS wall, max(epoch) AS epoch
-         FROM metrics WHERE run_pk = ?`,
+         FROM metrics WHERE run_pk = ? AND epoch < ?`,
       )
-      .get(this.pk) as {
+      .get(this.pk, Number.isFinite(beforeEpoch) ? beforeEpoch : Number.MAX_SAFE_INTEGER) as {
       step: number | null;
       samples: number | null;
       wall: number | null;

@@ -125,6 +125,24 @@ export const MIGRATIONS: readonly Migration[] = [
       "runs.queue_rank: the queue order the user set (NULL: by age, after the ranked runs)",
     up: (db) => db.exec("ALTER TABLE runs ADD COLUMN queue_rank INTEGER"),
   },
+  {
+    version: 3,
+    description:
+      "claims and leases (owner_id, owner_started, lease_until, attempt) and the resume point on the run row",
+    up: (db) =>
+      db.exec(`
+ALTER TABLE runs ADD COLUMN owner_id TEXT;
+ALTER TABLE runs ADD COLUMN owner_started TEXT;
+ALTER TABLE runs ADD COLUMN lease_until INTEGER;
+ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN resume_checkpoint TEXT;
+ALTER TABLE runs ADD COLUMN resume_epoch INTEGER;
+UPDATE runs SET
+  attempt = CASE WHEN started_at IS NULL THEN 0 ELSE 1 END,
+  resume_epoch = (SELECT max(epoch) FROM checkpoints c WHERE c.run_pk = runs.pk),
+  resume_checkpoint = (SELECT path FROM checkpoints c WHERE c.run_pk = runs.pk ORDER BY epoch DESC LIMIT 1);
+`),
+  },
 ];
 
 export const SCHEMA_VERSION = (MIGRATIONS.at(-1) as Migration).version;
@@ -179,8 +197,46 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
 
 export interface OpenOptions {
   migrations?: readonly Migration[];
-  /** How long a writer waits for another's lock before failing (ms). */
+  /** How long opening (and migrating) waits for another writer's lock (ms, default 10 s). */
   busyTimeoutMs?: number;
+  /**
+   * How long each later statement waits for another writer's lock before
+   * failing with SQLITE_BUSY (ms; default: busyTimeoutMs). Hosts set it short
+   * and retry off the event loop (recorder.ts), so a locked library never
+   * freezes them.
+   */
+  lockWaitMs?: number;
+}
+
+/** What a failed open means for the user, and what to do about it. */
+function openFailure(file: string, err: Error): StoreError {
+  const code = (err as { code?: string }).code ?? "";
+  const text = err.message;
+  if (code.startsWith("SQLITE_READONLY") || /readonly|read-only/i.test(text))
+    return new StoreError(
+      "read-only",
+      `the library ${file} is read-only (${text}): make the file and its folder writable, or use another library with --home <dir> (or SGD_STUDIO_HOME)`,
+    );
+  if (code === "SQLITE_CANTOPEN" || code === "EACCES" || code === "EROFS")
+    return new StoreError(
+      "open",
+      `cannot open the library ${file} (${text}): check that its folder exists and is writable, or use another library with --home <dir>`,
+    );
+  if (
+    code.startsWith("SQLITE_CORRUPT") ||
+    code === "SQLITE_NOTADB" ||
+    /not a database|malformed/i.test(text)
+  )
+    return new StoreError(
+      "corrupt",
+      `the library ${file} is damaged (${text}): move it aside and SGD Studio starts a new one; \`sqlite3 ${file} .recover\` may rescue its runs (then import them)`,
+    );
+  if (code.startsWith("SQLITE_BUSY") || /database is locked/i.test(text))
+    return new StoreError(
+      "busy",
+      `the library ${file} is locked by another process (${text}): wait for it and try again`,
+    );
+  return new StoreError("open", `cannot open the library ${file}: ${text}`);
 }
 
 /**
@@ -189,22 +245,24 @@ export interface OpenOptions {
  * lose the last few, never corrupt the file), foreign keys on.
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
-  mkdirSync(dirname(file), { recursive: true });
   let db: Db;
   try {
+    mkdirSync(dirname(file), { recursive: true });
     db = new Database(file, { timeout: options.busyTimeoutMs ?? 10_000 });
   } catch (err) {
-    throw new StoreError("open", `cannot open the library ${file}: ${(err as Error).message}`);
+    throw openFailure(file, err as Error);
   }
   try {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
     migrate(db, options.migrations);
+    if (options.lockWaitMs !== undefined)
+      db.pragma(`busy_timeout = ${Math.max(0, Math.round(options.lockWaitMs))}`);
   } catch (err) {
     db.close();
     if (err instanceof StoreError) throw err;
-    throw new StoreError("open", `cannot open the library ${file}: ${(err as Error).message}`);
+    throw openFailure(file, err as Error);
   }
   return db;
 }

@@ -4,25 +4,22 @@
  *   queued ──> running <──> paused
  *     │          │  └──────────┴──> completed | stopped | failed | interrupted
  *     └──> stopped | failed
- *   stopped, interrupted ──> queued | running      (resume from the last checkpoint)
- *   completed, failed: final
+ *   stopped, interrupted, failed ──> queued | running   (resume from the last checkpoint)
+ *   completed: final
  *
- * `interrupted` is set only by recovery: a run found `running` or `paused`
- * whose recording process is gone (see RunStore.recoverInterrupted).
+ * `running` is set when a host claims the run (see RunStore.claimNext) and
+ * holds its lease. `interrupted` means the training process ended without a
+ * verdict (killed, out of memory, disk full, the host gone or its lease
+ * expired, the library unwritable): resuming continues from the last
+ * checkpoint. `failed` is for errors a resume would meet again (NaN loss, bad
+ * data); a failed run with a checkpoint can still be resumed on request.
  * Setting a run to the state it is already in is a no-op.
  */
+import { RUN_STATUSES, type RunStatus } from "../api/lists.js";
 import { StoreError } from "./errors.js";
 
-export const RUN_STATUSES = [
-  "queued",
-  "running",
-  "paused",
-  "completed",
-  "stopped",
-  "failed",
-  "interrupted",
-] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+/** The list of states is declared in core/api/lists.ts. */
+export { RUN_STATUSES, type RunStatus };
 
 export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   queued: ["running", "stopped", "failed"],
@@ -30,12 +27,12 @@ export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
   paused: ["running", "stopped", "failed", "interrupted"],
   completed: [],
   stopped: ["queued", "running"],
-  failed: [],
+  failed: ["queued", "running"],
   interrupted: ["queued", "running"],
 };
 
 /** States a run can be resumed from (from its last checkpoint). */
-export const RESUMABLE: readonly RunStatus[] = ["stopped", "interrupted"];
+export const RESUMABLE: readonly RunStatus[] = ["stopped", "interrupted", "failed"];
 /** States in which a process is (or was) training the run. */
 export const ACTIVE: readonly RunStatus[] = ["running", "paused"];
 export const FINISHED: readonly RunStatus[] = ["completed", "stopped", "failed", "interrupted"];

@@ -1,5 +1,5 @@
 // The run library: schema and migrations, run states, recovery, tags, notes, delete.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -7,7 +7,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StoreError } from "./errors.js";
 import { syntheticRun, testSpec, writeTestCheckpoint } from "./fixtures.js";
 import { libraryPaths } from "./paths.js";
-import { APPLICATION_ID, MIGRATIONS, type Migration, SCHEMA_VERSION } from "./schema.js";
+import {
+  APPLICATION_ID,
+  MIGRATIONS,
+  type Migration,
+  openDatabase,
+  SCHEMA_VERSION,
+} from "./schema.js";
 import { RUN_STATUSES, type RunStatus, TRANSITIONS } from "./states.js";
 import { RunStore } from "./store.js";
 
@@ -71,17 +77,37 @@ describe("schema", () => {
     store = RunStore.open(home, { migrations: [...MIGRATIONS, v2] });
   });
 
-  it("brings a version-1 library up to date (queue order column), keeping its runs", () => {
+  it.each([
+    1, 2,
+  ])("brings a version-%i library up to date (queue order, claims, resume point), keeping its runs", (version) => {
     store.close();
     rmSync(home, { recursive: true, force: true });
-    store = RunStore.open(home, { migrations: MIGRATIONS.slice(0, 1) });
-    expect(store.db.pragma("user_version", { simple: true })).toBe(1);
-    const run = store.createRun(testSpec());
-    store.close();
+    // An old library, written with that version's schema only.
+    const old = openDatabase(libraryPaths(home).db, { migrations: MIGRATIONS.slice(0, version) });
+    const insert = old.prepare(
+      `INSERT INTO runs (id, status, spec_json, model, dataset, optimizer, seed, created_at, updated_at, started_at)
+         VALUES (?, ?, '{}', 'mlp', 'default', 'sgd', 0, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?)`,
+    );
+    insert.run("queued-one", "queued", null);
+    insert.run("stopped-one", "stopped", "2026-01-01T00:00:01Z");
+    const pk = (old.prepare("SELECT pk FROM runs WHERE id = 'stopped-one'").get() as { pk: number })
+      .pk;
+    const ckpt = old.prepare(
+      "INSERT INTO checkpoints (run_pk, epoch, step, path, created_at) VALUES (?, ?, 0, ?, 'x')",
+    );
+    ckpt.run(pk, 0, "runs/stopped-one/checkpoints/epoch-0000");
+    ckpt.run(pk, 1, "runs/stopped-one/checkpoints/epoch-0001");
+    old.close();
     store = RunStore.open(home);
     expect(store.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
-    expect(store.getRun(run.id).status).toBe("queued");
-    expect(store.queuedRunIds()).toEqual([run.id]);
+    expect(store.getRun("queued-one")).toMatchObject({ status: "queued", attempt: 0 });
+    expect(store.queuedRunIds()).toEqual(["queued-one"]);
+    // The resume point comes from the newest checkpoint the library recorded.
+    expect(store.getRun("stopped-one")).toMatchObject({
+      status: "stopped",
+      attempt: 1,
+      resumeEpoch: 1,
+    });
   });
 
   it("refuses SQLite files that are not libraries", () => {
@@ -102,6 +128,7 @@ describe("schema", () => {
 
 describe("runs", () => {
   it("creates a queued run with its spec, environment and a checkpoint folder in the library", () => {
+    // A checkpointDir in the spec is ignored: checkpoints always live in the library.
     const run = store.createRun(testSpec({ checkpointDir: "/somewhere/else" }), { node: "20" });
     expect(run.id).toMatch(/^\d{8}-\d{6}-[0-9a-f]{6}$/);
     expect(run.status).toBe("queued");
@@ -114,7 +141,7 @@ describe("runs", () => {
     expect(run.environment).toEqual({ node: "20" });
     expect(run.spec).not.toHaveProperty("checkpointDir");
     expect(run.spec.noiseEvery).toBe(50); // defaults filled in
-    expect(run.checkpointDir).toBe("/somewhere/else");
+    expect(run.checkpointDir).toBe(join(home, "runs", run.id, "checkpoints"));
     const own = store.createRun(testSpec());
     expect(own.checkpointDir).toBe(join(home, "runs", own.id, "checkpoints"));
     expect(own.environment).toHaveProperty("node", process.versions.node);
@@ -216,21 +243,22 @@ describe("state transitions", () => {
     }
     if (["completed", "stopped", "failed", "interrupted"].includes(to))
       expect(after.finishedAt).not.toBeNull();
-    if (to === "failed" && from !== "failed")
+    if ((to === "failed" || to === "interrupted") && from !== to)
       expect(after.error).toEqual({
         code: "nan-loss",
         message: "loss became NaN",
         step: 5,
         epoch: null,
       });
-    if (to !== "failed") expect(after.error).toBeNull();
+    if (to !== "failed" && to !== "interrupted") expect(after.error).toBeNull();
   });
 
-  it("completed and failed are final; stopped and interrupted can be resumed", () => {
+  it("completed is final; stopped, interrupted and failed can be resumed", () => {
     expect(TRANSITIONS.completed).toEqual([]);
-    expect(TRANSITIONS.failed).toEqual([]);
-    expect(TRANSITIONS.stopped).toContain("running");
-    expect(TRANSITIONS.interrupted).toContain("running");
+    for (const s of ["stopped", "interrupted", "failed"] as const) {
+      expect(TRANSITIONS[s]).toContain("running");
+      expect(TRANSITIONS[s]).toContain("queued");
+    }
   });
 });
 
@@ -250,16 +278,22 @@ describe("recoverInterrupted", () => {
     store.db
       .prepare("UPDATE runs SET owner_pid = 999999999 WHERE id IN (?, ?)")
       .run(dead.id, deadPaused.id);
-    const changed = store.recoverInterrupted({ isAlive: (p) => p === process.pid });
+    const changed = store.recoverInterrupted({
+      liveness: (o) => (o.pid === process.pid ? "alive" : "dead"),
+    });
     expect(changed.sort()).toEqual(["dead-paused", "dead-running"]);
     expect(store.getRun(dead.id).status).toBe("interrupted");
     expect(store.getRun(deadPaused.id).status).toBe("interrupted");
     expect(store.getRun(live.id).status).toBe("running");
     expect(store.getRun(done.id).status).toBe("completed");
-    // A live pid that stopped writing long ago (pid reuse after a reboot) is interrupted too.
-    expect(store.recoverInterrupted({ isAlive: () => true, now: Date.now() + 3600_000 })).toEqual([
-      live.id,
-    ]);
+    expect(store.getRun(dead.id).error?.message).toMatch(
+      /pid 999999999 on .* ended without finishing it; resume continues from the start/,
+    );
+    // A live owner on this machine keeps its run even long after (a suspended laptop).
+    expect(store.recoverInterrupted({ now: Date.now() + 3600_000 })).toEqual([]);
+    // A pid now used by another process (started at another time) is not the owner.
+    store.db.prepare("UPDATE runs SET owner_started = 'other-boot:1' WHERE id = ?").run(live.id);
+    expect(store.recoverInterrupted()).toEqual([live.id]);
   });
 
   it("leaves a fresh run of another machine alone, and recovers it once stale", () => {
@@ -270,7 +304,7 @@ describe("recoverInterrupted", () => {
     expect(store.recoverInterrupted({ now: Date.now() + 3600_000 })).toEqual([run.id]);
   });
 
-  it("an interrupted run resumes from its newest checkpoint on disk", () => {
+  it("an interrupted run resumes from its newest committed checkpoint", () => {
     const run = store.createRun(testSpec());
     const rec = store.recorder(run.id, { flushMs: 0, heartbeatMs: 0 });
     const dir = run.checkpointDir as string;
@@ -280,9 +314,9 @@ describe("recoverInterrupted", () => {
     }
     rec.close();
     store.db.prepare("UPDATE runs SET owner_pid = 999999999 WHERE id = ?").run(run.id);
-    expect(store.recoverInterrupted({ isAlive: () => false })).toEqual([run.id]);
+    expect(store.recoverInterrupted({ liveness: () => "dead" })).toEqual([run.id]);
     expect(store.resumePoint(run.id)).toEqual({ path: join(dir, "epoch-0002"), epoch: 2 });
-    // Only the newest checkpoint folder survives on disk (the Trainer prunes older ones).
+    // Only the newest checkpoint folder survives on disk (the recorder prunes older ones once committed).
     expect(store.checkpoints(run.id).map((c) => [c.epoch, c.exists])).toEqual([
       [0, false],
       [1, false],
@@ -316,22 +350,26 @@ describe("deleteRun", () => {
     expect(store.getRun(other.id).id).toBe(other.id);
   });
 
-  it("removes only the run's own checkpoints from a folder outside the library", () => {
+  it("never deletes anything outside the library (checkpoints an old version wrote elsewhere stay)", () => {
     const outside = mkdtempSync(join(tmpdir(), "store-ckpt-"));
     writeFileSync(join(outside, "notes.txt"), "keep me");
-    const run = store.createRun(testSpec({ checkpointDir: outside }));
+    const run = store.createRun(testSpec());
+    // A run recorded by an older version with --checkpoint-dir outside the library.
     const rec = store.recorder(run.id, { flushMs: 0, heartbeatMs: 0 });
     for (const e of syntheticRun({ epochs: 2, checkpointDir: outside })) {
       if (e.type === "checkpoint") writeTestCheckpoint(outside, e.epoch, 0);
       rec.record(e);
     }
     rec.close();
-    // A checkpoint folder the run did not record (someone else's) stays.
-    mkdirSync(join(outside, "epoch-0099"));
-    writeFileSync(join(outside, "epoch-0099", "manifest.json"), "{}");
-    const { removed } = store.deleteRun(run.id);
-    expect(removed).toEqual([join(outside, "epoch-0001"), join(outside, "latest.json")]);
-    expect(readdirSync(outside).sort()).toEqual(["epoch-0099", "notes.txt"]);
+    const { removed, kept } = store.deleteRun(run.id);
+    expect(removed).toEqual([]);
+    expect(kept).toEqual([join(outside, "epoch-0000"), join(outside, "epoch-0001")]);
+    expect(readdirSync(outside).sort()).toEqual([
+      "epoch-0000",
+      "epoch-0001",
+      "latest.json",
+      "notes.txt",
+    ]);
     rmSync(outside, { recursive: true, force: true });
   });
 

@@ -8,13 +8,13 @@
  * comparison queries are in queries.ts, export and import in transfer.ts.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
-import { hostname } from "node:os";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { latestCheckpoint } from "../engine/checkpoint.js";
-import { type TrainSpec, type TrainSpecInput, TrainSpecSchema } from "../engine/events.js";
+import { existsSync, rmSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import type { CheckpointRecord, RunError, RunRecord } from "../api/records.js";
+import { type TrainSpecInput, TrainSpecSchema } from "../api/spec.js";
 import { collectEnvironment, type Environment } from "./environment.js";
 import { StoreError } from "./errors.js";
+import { currentOwner, type Liveness, type Owner, ownerLiveness } from "./owner.js";
 import { isInside, isValidRunId, type LibraryPaths, libraryPaths, runDir } from "./paths.js";
 import {
   type BestAndFinal,
@@ -38,50 +38,8 @@ import {
   importDocument,
 } from "./transfer.js";
 
-export interface RunError {
-  code: string;
-  message: string;
-  step: number | null;
-  epoch: number | null;
-}
-
-export interface RunRecord {
-  id: string;
-  status: RunStatus;
-  /** The training spec as validated (defaults filled in), without checkpointDir. */
-  spec: Omit<TrainSpec, "checkpointDir">;
-  scheduleName: string | null;
-  model: string;
-  dataset: string;
-  optimizer: string;
-  seed: number;
-  /** Requested backend until training starts, then the one actually used. */
-  backend: string | null;
-  environment: Environment;
-  error: RunError | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  updatedAt: string;
-  plannedEpochs: number | null;
-  plannedSteps: number | null;
-  /** Last completed epoch (0-based) and last recorded step. */
-  lastEpoch: number | null;
-  lastStep: number | null;
-  samples: number | null;
-  wallTime: number | null;
-  final: {
-    trainLoss: number | null;
-    trainAccuracy: number | null;
-    testLoss: number | null;
-    testAccuracy: number | null;
-  };
-  best: { testAccuracy: number | null; epoch: number | null };
-  /** Absolute folder of the run's checkpoints, if it has one. */
-  checkpointDir: string | null;
-  tags: string[];
-  note: string | null;
-}
+/** The run records are declared in core/api/records.ts (the service returns them as they are). */
+export type { CheckpointRecord, RunError, RunRecord };
 
 export interface RunFilter {
   status?: RunStatus | RunStatus[];
@@ -95,18 +53,12 @@ export interface RunFilter {
 }
 
 export interface CreateRunOptions {
-  /** Where checkpoints go; default runs/<id>/checkpoints in the library. */
-  checkpointDir?: string;
   /** Use this id (import, tests); default: a new one. */
   id?: string;
-}
-
-export interface CheckpointRecord {
-  epoch: number;
-  step: number | null;
-  path: string;
-  createdAt: string;
-  exists: boolean;
+  /** Claim the new run for this owner at once (status running), so no other host can take it. */
+  claim?: { owner: Owner; leaseMs: number };
+  /** A checkpoint outside the library the first attempt starts from (`train --resume <folder>`). */
+  startFrom?: string;
 }
 
 export interface StoreOpenOptions extends OpenOptions {
@@ -115,11 +67,16 @@ export interface StoreOpenOptions extends OpenOptions {
 }
 
 export interface RecoverOptions {
-  /** Whether a process is alive (default: signal 0). */
-  isAlive?: (pid: number) => boolean;
-  /** A run whose recorder has not written for this long is interrupted even if its pid is alive. */
-  staleMs?: number;
+  /** Whether the owner of a run is alive (default: ownerLiveness, /proc on Linux). */
+  liveness?: (owner: {
+    host: string | null;
+    pid: number | null;
+    started: string | null;
+  }) => Liveness;
+  /** Milliseconds clock (default Date.now). */
   now?: number;
+  /** Runs claimed before leases existed (no lease_until): stale after this long without a write. */
+  staleMs?: number;
 }
 
 interface RunRow {
@@ -157,6 +114,13 @@ interface RunRow {
   checkpoint_dir: string | null;
   owner_host: string | null;
   owner_pid: number | null;
+  owner_id: string | null;
+  owner_started: string | null;
+  lease_until: number | null;
+  attempt: number;
+  resume_checkpoint: string | null;
+  resume_epoch: number | null;
+  queue_rank: number | null;
   tags_json?: string;
   note?: string | null;
 }
@@ -169,15 +133,6 @@ export function newRunId(date = new Date()): string {
   const iso = date.toISOString();
   const stamp = `${iso.slice(0, 10).replaceAll("-", "")}-${iso.slice(11, 19).replaceAll(":", "")}`;
   return `${stamp}-${randomBytes(3).toString("hex")}`;
-}
-
-function defaultIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 export class RunStore {
@@ -222,24 +177,37 @@ export class RunStore {
         `invalid training spec: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
       );
     }
-    const { checkpointDir: specDir, ...spec } = parsed.data;
+    // Checkpoints always live in the run's folder in the library (never a caller's path).
+    const { checkpointDir: _ignored, ...spec } = parsed.data;
     let id = options.id ?? newRunId();
     if (options.id !== undefined && !isValidRunId(options.id))
       throw new StoreError("invalid", `invalid run id ${JSON.stringify(options.id)}`);
     if (options.id === undefined) while (this.findExact(id)) id = newRunId();
     else if (this.findExact(id))
       throw new StoreError("duplicate", `a run with id ${id} is already in the library`);
-    const dir = options.checkpointDir ?? specDir ?? join(runDir(this.paths, id), "checkpoints");
+    const dir = join(runDir(this.paths, id), "checkpoints");
     const schedule = spec.schedule as { name?: unknown } | undefined;
     const at = nowIso();
+    const claim = options.claim;
     this.db
       .prepare(
         `INSERT INTO runs (id, status, spec_json, schedule_json, schedule_name, model, dataset, optimizer,
-           seed, backend, environment_json, created_at, updated_at, checkpoint_dir)
-         VALUES (@id, 'queued', @spec, @schedule, @scheduleName, @model, @dataset, @optimizer,
-           @seed, @backend, @env, @at, @at, @dir)`,
+           seed, backend, environment_json, created_at, updated_at, checkpoint_dir, resume_checkpoint,
+           owner_id, owner_host, owner_pid, owner_started, lease_until, attempt, started_at)
+         VALUES (@id, @status, @spec, @schedule, @scheduleName, @model, @dataset, @optimizer,
+           @seed, @backend, @env, @at, @at, @dir, @startFrom,
+           @ownerId, @ownerHost, @ownerPid, @ownerStarted, @lease, @attempt, @startedAt)`,
       )
       .run({
+        status: claim ? "running" : "queued",
+        startFrom: options.startFrom ? resolve(options.startFrom) : null,
+        ownerId: claim?.owner.id ?? null,
+        ownerHost: claim?.owner.host ?? null,
+        ownerPid: claim?.owner.pid ?? null,
+        ownerStarted: claim?.owner.started ?? null,
+        lease: claim ? Date.now() + claim.leaseMs : null,
+        attempt: claim ? 1 : 0,
+        startedAt: claim ? at : null,
         id,
         spec: JSON.stringify(spec),
         schedule: spec.schedule === undefined ? null : JSON.stringify(spec.schedule),
@@ -359,11 +327,27 @@ export class RunStore {
       .immediate();
   }
 
-  setStatus(id: string, status: RunStatus, options: { error?: Partial<RunError> } = {}): void {
+  /**
+   * Moves a run to another state; throws StoreError("illegal-transition") for a
+   * move the transition table (states.ts) does not allow. `failed` and
+   * `interrupted` take the error (the cause, shown to the user). Leaving
+   * running/paused drops the claim; `owner` (when given) must still hold it.
+   */
+  setStatus(
+    id: string,
+    status: RunStatus,
+    options: { error?: Partial<RunError>; owner?: Owner } = {},
+  ): void {
     this.db
       .transaction(() => {
         const row = this.row(id);
         if (!row) throw new StoreError("not-found", `no run ${id} in the library ${this.home}`);
+        if (options.owner && row.owner_id !== options.owner.id) {
+          throw new StoreError(
+            "lost-claim",
+            `run ${id} is no longer claimed by this process (it is ${row.status}${row.owner_host ? ` on ${row.owner_host}` : ""})`,
+          );
+        }
         const from = row.status as RunStatus;
         assertTransition(id, from, status);
         if (from === status) return;
@@ -371,10 +355,10 @@ export class RunStore {
         const active = ACTIVE.includes(status);
         const finished = status !== "queued" && !active;
         const error =
-          status === "failed"
+          status === "failed" || (status === "interrupted" && options.error)
             ? {
-                code: options.error?.code ?? "internal",
-                message: options.error?.message ?? "failed",
+                code: options.error?.code ?? (status === "failed" ? "internal" : "interrupted"),
+                message: options.error?.message ?? status,
                 step: options.error?.step ?? null,
                 epoch: options.error?.epoch ?? null,
               }
@@ -385,8 +369,11 @@ export class RunStore {
                queue_rank = CASE WHEN @status = 'queued' THEN queue_rank ELSE NULL END,
                started_at = CASE WHEN @status = 'running' THEN coalesce(started_at, @at) ELSE started_at END,
                finished_at = CASE WHEN @finished THEN @at ELSE NULL END,
-               owner_host = CASE WHEN @active THEN @host ELSE NULL END,
-               owner_pid = CASE WHEN @active THEN @pid ELSE NULL END,
+               owner_id = CASE WHEN @active THEN coalesce(owner_id, @ownerId) ELSE NULL END,
+               owner_host = CASE WHEN @active THEN coalesce(owner_host, @ownerHost) ELSE NULL END,
+               owner_pid = CASE WHEN @active THEN coalesce(owner_pid, @ownerPid) ELSE NULL END,
+               owner_started = CASE WHEN @active THEN coalesce(owner_started, @ownerStarted) ELSE NULL END,
+               lease_until = CASE WHEN @active THEN lease_until ELSE NULL END,
                error_code = @code, error_message = @message, error_step = @step, error_epoch = @epoch
              WHERE pk = @pk`,
           )
@@ -395,8 +382,11 @@ export class RunStore {
             at,
             finished: finished ? 1 : 0,
             active: active ? 1 : 0,
-            host: hostname(),
-            pid: process.pid,
+            // A run made active without a claim (a recorder used on its own) is owned by this process.
+            ownerId: (options.owner ?? currentOwner()).id,
+            ownerHost: (options.owner ?? currentOwner()).host,
+            ownerPid: (options.owner ?? currentOwner()).pid,
+            ownerStarted: (options.owner ?? currentOwner()).started,
             code: error?.code ?? null,
             message: error?.message ?? null,
             step: error?.step ?? null,
@@ -407,53 +397,168 @@ export class RunStore {
       .immediate();
   }
 
+  // ---- claims and leases --------------------------------------------------
+
   /**
-   * Runs left `running` or `paused` by a process that is gone (crash, kill,
-   * power cut) become `interrupted`; they can be resumed from their last
-   * checkpoint. A run is left alone while its recording process is alive on
-   * this machine and has written within `staleMs` (default 10 minutes).
-   * Returns the ids it changed.
+   * Claims the next queued run for `owner` in one IMMEDIATE transaction: it
+   * becomes `running`, owned by `owner`, with a lease until now + leaseMs and
+   * its attempt number raised. Two hosts (processes, machines) claiming at
+   * once never get the same run. Null when nothing is queued.
+   */
+  claimNext(owner: Owner, leaseMs: number): RunRecord | null {
+    return this.db
+      .transaction(() => {
+        const next = this.queuedRunIds()[0];
+        return next === undefined ? null : this.claimRow(next, owner, leaseMs, ["queued"]);
+      })
+      .immediate();
+  }
+
+  /**
+   * Claims one run for `owner` (an explicit resume or `train`): from any of
+   * the states in `from`; throws "conflict"-like StoreErrors otherwise.
+   */
+  claimRun(id: string, owner: Owner, leaseMs: number, from: readonly RunStatus[]): RunRecord {
+    return this.db
+      .transaction(() => {
+        const run = this.claimRow(this.resolveId(id), owner, leaseMs, from);
+        if (!run) {
+          const now = this.getRun(id);
+          throw new StoreError(
+            "illegal-transition",
+            `run ${now.id} is ${now.status}; only ${from.join(", ")} runs can be started here`,
+          );
+        }
+        return run;
+      })
+      .immediate();
+  }
+
+  private claimRow(
+    id: string,
+    owner: Owner,
+    leaseMs: number,
+    from: readonly RunStatus[],
+  ): RunRecord | null {
+    const at = nowIso();
+    const changed = this.db
+      .prepare(
+        `UPDATE runs SET status = 'running', owner_id = @ownerId, owner_host = @host, owner_pid = @pid,
+           owner_started = @started, lease_until = @lease, attempt = attempt + 1,
+           queue_rank = NULL, started_at = coalesce(started_at, @at), finished_at = NULL,
+           error_code = NULL, error_message = NULL, error_step = NULL, error_epoch = NULL,
+           updated_at = @at
+         WHERE id = @id AND status IN (${from.map((f) => `'${f}'`).join(",")})`,
+      )
+      .run({
+        id,
+        ownerId: owner.id,
+        host: owner.host,
+        pid: owner.pid,
+        started: owner.started,
+        lease: Date.now() + leaseMs,
+        at,
+      }).changes;
+    return changed === 1 ? this.getRun(id) : null;
+  }
+
+  /**
+   * Renews the lease of every run `owner` holds; returns the ids it still
+   * holds (a run missing from the answer was taken away: its lease expired and
+   * another host marked it interrupted, so this host must stop training it).
+   */
+  renewLeases(owner: Owner, leaseMs: number): string[] {
+    return this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            `UPDATE runs SET lease_until = ? WHERE owner_id = ? AND status IN ('running', 'paused')`,
+          )
+          .run(Date.now() + leaseMs, owner.id);
+        return (
+          this.db
+            .prepare(`SELECT id FROM runs WHERE owner_id = ? AND status IN ('running', 'paused')`)
+            .all(owner.id) as { id: string }[]
+        ).map((r) => r.id);
+      })
+      .immediate();
+  }
+
+  /** Whether `owner` still holds run `pk`'s claim (checked inside every write transaction of a recorder). */
+  holds(pk: number, owner: Owner): boolean {
+    const row = this.db.prepare("SELECT owner_id, status FROM runs WHERE pk = ?").get(pk) as
+      | { owner_id: string | null; status: string }
+      | undefined;
+    return row?.owner_id === owner.id && (row.status === "running" || row.status === "paused");
+  }
+
+  /**
+   * Runs left `running` or `paused` by a process that is gone become
+   * `interrupted` (resumable from their last checkpoint): the owner on this
+   * machine is dead (no such pid, a zombie, or a recycled pid), or the lease
+   * of another machine's owner has expired. A live owner on this machine
+   * keeps its runs even past its lease (a suspended laptop). Hosts call this
+   * on open and then periodically. Returns the ids it changed.
    */
   recoverInterrupted(options: RecoverOptions = {}): string[] {
-    const isAlive = options.isAlive ?? defaultIsAlive;
-    const staleMs = options.staleMs ?? 10 * 60_000;
+    const liveness = options.liveness ?? ownerLiveness;
     const now = options.now ?? Date.now();
-    const here = hostname();
+    const staleMs = options.staleMs ?? 10 * 60_000;
     const changed: string[] = [];
     const rows = this.db
       .prepare(
-        "SELECT id, owner_host, owner_pid, updated_at FROM runs WHERE status IN ('running','paused')",
+        `SELECT id, owner_host, owner_pid, owner_started, lease_until, updated_at
+         FROM runs WHERE status IN ('running','paused')`,
       )
-      .all() as Pick<RunRow, "id" | "owner_host" | "owner_pid" | "updated_at">[];
+      .all() as Pick<
+      RunRow,
+      "id" | "owner_host" | "owner_pid" | "owner_started" | "lease_until" | "updated_at"
+    >[];
     for (const r of rows) {
-      const fresh = now - Date.parse(r.updated_at) < staleMs;
-      const alive =
-        r.owner_host === here && r.owner_pid !== null && r.owner_pid > 0 && isAlive(r.owner_pid);
-      // Another machine's process (a shared folder) cannot be checked: only staleness counts.
-      if (fresh && (alive || (r.owner_host !== null && r.owner_host !== here))) continue;
-      const current = this.row(r.id);
-      if (current && ACTIVE.includes(current.status as RunStatus)) {
-        this.setStatus(r.id, "interrupted");
-        changed.push(r.id);
-      }
+      const alive = liveness({
+        host: r.owner_host,
+        pid: r.owner_pid,
+        started: r.owner_started,
+      });
+      const expired =
+        r.lease_until !== null ? r.lease_until < now : now - Date.parse(r.updated_at) >= staleMs;
+      if (alive === "alive" || (alive === "unknown" && !expired)) continue;
+      const why =
+        alive === "dead"
+          ? `the process training it (pid ${r.owner_pid} on ${r.owner_host}) ended without finishing it`
+          : `the host training it (${r.owner_host ?? "unknown"}) stopped renewing its lease`;
+      const moved = this.db
+        .transaction(() => {
+          // Re-read under the write lock: the owner may have finished it meanwhile.
+          const current = this.row(r.id);
+          if (!current || !ACTIVE.includes(current.status as RunStatus)) return false;
+          if (current.owner_pid !== r.owner_pid || current.lease_until !== r.lease_until)
+            return false;
+          this.setStatus(r.id, "interrupted", {
+            error: {
+              code: "interrupted",
+              message: `${why}; resume continues from ${current.resume_epoch === null ? "the start (no checkpoint yet)" : `the checkpoint of epoch ${current.resume_epoch + 1}`}`,
+            },
+          });
+          return true;
+        })
+        .immediate();
+      if (moved) changed.push(r.id);
     }
     return changed;
   }
 
-  /** The newest checkpoint of a run that still exists on disk, or null. */
-  resumePoint(id: string): { path: string; epoch: number } | null {
-    for (const c of this.checkpoints(id).reverse()) {
-      if (c.exists) return { path: c.path, epoch: c.epoch };
-    }
-    const dir = this.getRun(id).checkpointDir;
-    const latest = dir ? latestCheckpoint(dir) : null;
-    if (!latest) return null;
-    try {
-      const manifest = JSON.parse(readFileSync(join(latest, "manifest.json"), "utf8"));
-      return { path: latest, epoch: Number(manifest.epoch) };
-    } catch {
-      return null;
-    }
+  /**
+   * Where a resume continues from: the checkpoint stored on the run's row,
+   * which is written in the same transaction as that epoch's metrics (so the
+   * library never holds a checkpoint without its metrics), if its files still
+   * exist; or null (the run starts from the beginning).
+   */
+  resumePoint(id: string): { path: string; epoch: number | null } | null {
+    const row = this.row(this.resolveId(id));
+    if (!row?.resume_checkpoint) return null;
+    const path = this.absolutePath(row.resume_checkpoint);
+    return existsSync(join(path, "manifest.json")) ? { path, epoch: row.resume_epoch } : null;
   }
 
   checkpoints(id: string): CheckpointRecord[] {
@@ -511,12 +616,12 @@ export class RunStore {
   // ---- delete -----------------------------------------------------------
 
   /**
-   * Deletes a run, its metrics, tags, note and checkpoints. Files: the run's
-   * folder in the library goes; checkpoints it wrote to a folder outside the
-   * library (--checkpoint-dir) are removed one by one (epoch-NNNN folders and
-   * their latest.json), never anything else there. Refuses a run that is training.
+   * Deletes a run, its metrics, tags, note and its folder in the library
+   * (runs/<id>: checkpoints). Nothing outside the library is ever deleted:
+   * checkpoints an old version wrote elsewhere (--checkpoint-dir) are left
+   * in place and listed in `kept`. Refuses a run that is training.
    */
-  deleteRun(id: string): { id: string; removed: string[] } {
+  deleteRun(id: string): { id: string; removed: string[]; kept: string[] } {
     const run = this.getRun(id);
     if (ACTIVE.includes(run.status)) {
       throw new StoreError(
@@ -524,7 +629,9 @@ export class RunStore {
         `run ${run.id} is ${run.status}; stop it before deleting it`,
       );
     }
-    const checkpoints = this.checkpoints(run.id);
+    const kept = this.checkpoints(run.id)
+      .filter((c) => c.exists && !isInside(this.home, c.path))
+      .map((c) => c.path);
     this.db.prepare("DELETE FROM runs WHERE id = ?").run(run.id);
     const removed: string[] = [];
     const own = runDir(this.paths, run.id);
@@ -532,21 +639,7 @@ export class RunStore {
       rmSync(own, { recursive: true, force: true });
       removed.push(own);
     }
-    const outside = checkpoints.filter(
-      (c) => !isInside(this.home, c.path) && /^epoch-\d+$/.test(basename(c.path)),
-    );
-    const shared = this.db.prepare("SELECT 1 FROM checkpoints WHERE path = ? LIMIT 1");
-    for (const c of outside) {
-      // Another run that wrote to the same folder may own this checkpoint now.
-      if (!existsSync(join(c.path, "manifest.json")) || shared.get(this.storePath(c.path)))
-        continue;
-      rmSync(c.path, { recursive: true, force: true });
-      removed.push(c.path);
-    }
-    const dirs = new Set(outside.map((c) => dirname(c.path)));
-    if (run.checkpointDir && !isInside(this.home, run.checkpointDir)) dirs.add(run.checkpointDir);
-    for (const dir of dirs) removeEmptyCheckpointDir(dir, removed);
-    return { id: run.id, removed };
+    return { id: run.id, removed, kept };
   }
 
   // ---- metrics ----------------------------------------------------------
@@ -684,6 +777,12 @@ export class RunStore {
       },
       best: { testAccuracy: row.best_test_accuracy, epoch: row.best_epoch },
       checkpointDir: row.checkpoint_dir === null ? null : this.absolutePath(row.checkpoint_dir),
+      attempt: row.attempt ?? 0,
+      resumeEpoch: row.resume_epoch ?? null,
+      owner:
+        row.owner_host !== null && ACTIVE.includes(status)
+          ? { host: row.owner_host, pid: row.owner_pid }
+          : null,
       tags: row.tags_json ? (JSON.parse(row.tags_json) as string[]) : [],
       note: row.note ?? null,
     };
@@ -712,19 +811,4 @@ function checkTag(tag: string): string {
     );
   }
   return t;
-}
-
-/** Removes latest.json if it points at a checkpoint that is gone, then the folder if empty. */
-function removeEmptyCheckpointDir(dir: string, removed: string[]): void {
-  const pointer = join(dir, "latest.json");
-  if (existsSync(pointer) && latestCheckpoint(dir) === null) {
-    rmSync(pointer, { force: true });
-    removed.push(pointer);
-  }
-  try {
-    if (readdirSync(dir).length === 0) {
-      rmdirSync(dir);
-      removed.push(dir);
-    }
-  } catch {}
 }

@@ -58,10 +58,12 @@ describe("export and import", () => {
       { id: a, from: a },
       { id: b, from: b },
     ]);
-    const { checkpointDir, ...original } = store.getRun(a);
-    const { checkpointDir: none, ...copy } = other.getRun(a);
+    const { checkpointDir, resumeEpoch, ...original } = store.getRun(a);
+    const { checkpointDir: none, resumeEpoch: noResume, ...copy } = other.getRun(a);
     expect(checkpointDir).not.toBeNull();
+    expect(resumeEpoch).toBe(1);
     expect(none).toBeNull(); // checkpoints stay behind
+    expect(noResume).toBeNull();
     expect(copy).toEqual(original);
     expect(rows(other, a)).toEqual(rows(store, a));
     expect(rows(other, b)).toEqual(rows(store, b));
