@@ -1,9 +1,9 @@
 /** `sgd-studio runs ...`: list, show, export, import, delete, tag and annotate runs in the library. */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
+import { RUN_STATUSES, type RunStatus } from "../../core/api/lists.js";
 import { StoreError } from "../../core/store/errors.js";
 import { resolveHome } from "../../core/store/paths.js";
-import { RUN_STATUSES, type RunStatus } from "../../core/store/states.js";
 import { type RunRecord, RunStore } from "../../core/store/store.js";
 import { csvChunks, type ExportFormat } from "../../core/store/transfer.js";
 import { type Cell, num, table } from "../format.js";
