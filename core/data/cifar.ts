@@ -16,7 +16,7 @@ import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { DatasetError, fmt } from "./errors.js";
 import { computeChannelStats } from "./stats.js";
-import { readTar } from "./tar.js";
+import { readTar, type TarEntry } from "./tar.js";
 import type { Dataset, DatasetSource, ImageShape, Split } from "./types.js";
 
 const PIXELS = 32 * 32;
@@ -96,6 +96,14 @@ export const CIFAR_DOWNLOADS = {
 } as const;
 
 export type CifarVariant = "cifar10" | "cifar100";
+
+/**
+ * Most bytes of tar data a CIFAR archive may inflate to: 256 MiB. The
+ * official archives hold about 184 MB (CIFAR-10: six files of 30,730,000
+ * bytes; CIFAR-100: 153,700,000 + 30,740,000), so this leaves ~45% margin
+ * and stops a gzip bomb long before memory runs out.
+ */
+export const CIFAR_ARCHIVE_MAX_BYTES = 256 * 1024 * 1024;
 
 export interface CifarOptions {
   /** CIFAR-100 only: which label to use (default "fine", 100 classes; "coarse" has 20). */
@@ -509,24 +517,44 @@ export async function loadCifarArchive(
   const trainA = new SplitAssembler(layout.trainFiles, v, n, counts?.train ?? null, file);
   const testA = new SplitAssembler([layout.testFile], v, n, counts?.test ?? null, file);
   let namesText: string | null = null;
-  await readTar(file, (entry) => {
-    if (entry.type !== "file") return null;
-    const base = basename(entry.name);
-    const label = `${file}:${entry.name}`;
-    const t = layout.trainFiles.indexOf(base);
-    if (t >= 0) return trainA.writer(t, entry.size, label);
-    if (base === layout.testFile) return testA.writer(0, entry.size, label);
-    if (base === v.classesFile && entry.size < 65536) {
-      const parts: Buffer[] = [];
-      return {
-        write: (c) => void parts.push(Buffer.from(c)),
-        end: () => {
-          namesText = Buffer.concat(parts).toString("utf8");
-        },
-      };
+  let declared = 0; // bytes of the entries whose data is kept
+  const limit = fmt(CIFAR_ARCHIVE_MAX_BYTES);
+  const keep = (entry: TarEntry, label: string) => {
+    declared += entry.size;
+    if (declared > CIFAR_ARCHIVE_MAX_BYTES) {
+      throw new DatasetError(
+        `tar header declares ${fmt(entry.size)} bytes${declared > entry.size ? ` (${fmt(declared)} with the files before it)` : ""}, more than the ${limit} bytes a ${variant} archive may hold (CIFAR_ARCHIVE_MAX_BYTES; the official one holds about 184,000,000): the archive is damaged or not ${variant}; delete it and fetch it again`,
+        label,
+      );
     }
-    return null;
-  });
+  };
+  const readOptions = {
+    maxBytes: CIFAR_ARCHIVE_MAX_BYTES,
+    maxBytesReason: `the most a ${variant} archive may hold (CIFAR_ARCHIVE_MAX_BYTES; the official one holds about 184,000,000)`,
+  };
+  await readTar(
+    file,
+    (entry) => {
+      if (entry.type !== "file") return null;
+      const base = basename(entry.name);
+      const label = `${file}:${entry.name}`;
+      const t = layout.trainFiles.indexOf(base);
+      if (t >= 0 || base === layout.testFile) keep(entry, label);
+      if (t >= 0) return trainA.writer(t, entry.size, label);
+      if (base === layout.testFile) return testA.writer(0, entry.size, label);
+      if (base === v.classesFile && entry.size < 65536) {
+        const parts: Buffer[] = [];
+        return {
+          write: (c) => void parts.push(Buffer.from(c)),
+          end: () => {
+            namesText = Buffer.concat(parts).toString("utf8");
+          },
+        };
+      }
+      return null;
+    },
+    readOptions,
+  );
   const train = trainA.finish();
   const test = testA.finish();
   const classes =

@@ -26,6 +26,12 @@ export const FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist";
 export const FASHION_MNIST_DESCRIPTION =
   "Fashion-MNIST (Zalando Research, https://github.com/zalandoresearch/fashion-mnist, MIT licence)";
 
+/**
+ * What the idx files may declare: the official 60,000 + 10,000 images of
+ * 28x28; subsets are fine, anything larger is refused before it is read.
+ */
+export const FASHION_MNIST_LIMITS = { train: 60_000, test: 10_000, rows: 28, cols: 28 } as const;
+
 /** Official download location and MD5 sums of the gzipped files (from the upstream README). */
 export const FASHION_MNIST_DOWNLOADS = {
   baseUrl: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -50,5 +56,6 @@ export function loadFashionMnist(dir: string = FASHION_MNIST_SYSTEM_DIR): Promis
     name: "fashion-mnist",
     classes: FASHION_MNIST_CLASSES,
     description: FASHION_MNIST_DESCRIPTION,
+    limits: FASHION_MNIST_LIMITS,
   });
 }

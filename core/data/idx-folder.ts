@@ -45,6 +45,17 @@ export interface IdxFolderInfo {
   readonly name: string;
   readonly classes: readonly string[];
   readonly description: string;
+  /**
+   * The most each file may declare: images per split and their size. A
+   * header beyond them (a damaged or hostile file, a gzip bomb) is refused
+   * before its data is read or inflated.
+   */
+  readonly limits: {
+    readonly train: number;
+    readonly test: number;
+    readonly rows: number;
+    readonly cols: number;
+  };
 }
 
 export async function loadIdxFolder(dir: string, info: IdxFolderInfo): Promise<Dataset> {
@@ -56,9 +67,16 @@ export async function loadIdxFolder(dir: string, info: IdxFolderInfo): Promise<D
     );
   }
   const n = info.classes.length;
+  const { rows, cols } = info.limits;
+  const expect = (split: "train" | "test") => ({
+    what: `${info.name} ${split}`,
+    maxCount: info.limits[split],
+    maxRows: rows,
+    maxCols: cols,
+  });
   const [train, test] = await Promise.all([
-    readIdxSplit(found.trainImages, found.trainLabels, n),
-    readIdxSplit(found.testImages, found.testLabels, n),
+    readIdxSplit(found.trainImages, found.trainLabels, n, expect("train")),
+    readIdxSplit(found.testImages, found.testLabels, n, expect("test")),
   ]);
   if (train.shape[0] !== test.shape[0] || train.shape[1] !== test.shape[1]) {
     throw new DatasetError(

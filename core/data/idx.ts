@@ -6,17 +6,46 @@
  * 2049: count). Files may be gzipped; that is detected from the content, not
  * the name. Anything short, long or inconsistent is an error naming the file,
  * what was expected and what was found: never a silently partial dataset.
+ *
+ * Bounded work: the header is read (and, in a .gz, inflated) first and its
+ * declared size checked against what the dataset can hold (IdxExpect) and
+ * against IDX_MAX_BYTES before the data is read; a .gz is inflated as a
+ * stream that stops as soon as it produces more than the header declared, so
+ * neither a header claiming billions of images nor a lying header followed by
+ * gigabytes of zeros (a gzip bomb) can make the reader allocate them.
  */
-import { readFile } from "node:fs/promises";
-import { promisify } from "node:util";
-import { gunzip } from "node:zlib";
+import { createReadStream } from "node:fs";
+import { open, readFile } from "node:fs/promises";
+import { pipeline } from "node:stream";
+import { createGunzip } from "node:zlib";
 import { DatasetError, fmt } from "./errors.js";
 import type { ImageShape, Split } from "./types.js";
 
-const gunzipAsync = promisify(gunzip);
-
 export const IDX_IMAGES_MAGIC = 2051;
 export const IDX_LABELS_MAGIC = 2049;
+
+/**
+ * Most data bytes (count x rows x cols, or count) one idx file may declare,
+ * whatever the dataset: 1 GiB, about 20 times MNIST's training images.
+ */
+export const IDX_MAX_BYTES = 1 << 30;
+
+/**
+ * Inflated bytes tolerated past the size the header declares before a .gz is
+ * abandoned (a little trailing data is reported as such, with the sizes).
+ */
+export const IDX_GZIP_SLACK_BYTES = 64 * 1024;
+
+/** What a dataset's idx file may declare, checked before its data is read. */
+export interface IdxExpect {
+  /** Names the dataset and split in errors, e.g. "fashion-mnist train". */
+  readonly what: string;
+  /** Most images (or labels) the split has. */
+  readonly maxCount: number;
+  /** Largest image height and width. */
+  readonly maxRows: number;
+  readonly maxCols: number;
+}
 
 export interface IdxImages {
   readonly count: number;
@@ -31,24 +60,120 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** Reads a file, gunzipping it when its content is gzip. */
-export async function readMaybeGzip(file: string): Promise<Uint8Array> {
-  let raw: Buffer;
+/**
+ * Bounds on a file's content, from its first bytes: `limit` receives the
+ * first `headerBytes` bytes (fewer only when the content is shorter) and
+ * returns the content's expected size, or throws to refuse the file.
+ */
+export interface ContentLimit {
+  readonly headerBytes: number;
+  limit(head: Uint8Array): number;
+  /** True when the limit is the exact size (a header's): the output is allocated once, at that size. */
+  readonly exact: boolean;
+}
+
+const NO_HEADER: ContentLimit = { headerBytes: 0, limit: () => IDX_MAX_BYTES, exact: false };
+
+/**
+ * Reads a file, gunzipping it when its content is gzip. The content's size
+ * is bounded by `bounds` (default: IDX_MAX_BYTES), checked from the header
+ * before the rest is read or inflated; a .gz that inflates to more than
+ * IDX_GZIP_SLACK_BYTES past the expected size is abandoned with an error.
+ */
+export async function readMaybeGzip(
+  file: string,
+  bounds: ContentLimit = NO_HEADER,
+): Promise<Uint8Array> {
+  let head: Buffer;
+  let size: number;
   try {
-    raw = await readFile(file);
+    const fh = await open(file, "r");
+    try {
+      size = (await fh.stat()).size;
+      head = Buffer.alloc(Math.max(2, Math.min(bounds.headerBytes, size)));
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      head = head.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     throw new DatasetError(`cannot read file (${(err as Error).message})`, file, { cause: err });
   }
-  if (!isGzip(raw)) return raw;
+  if (isGzip(head)) return inflateBounded(file, bounds);
+  const expected = bounds.limit(head.subarray(0, bounds.headerBytes));
+  if (size > expected + IDX_GZIP_SLACK_BYTES) {
+    throw new DatasetError(
+      `file is ${fmt(size)} bytes, more than the ${fmt(expected)} its header declares; delete the file and fetch it again`,
+      file,
+    );
+  }
   try {
-    return await gunzipAsync(raw);
+    return await readFile(file);
   } catch (err) {
+    throw new DatasetError(`cannot read file (${(err as Error).message})`, file, { cause: err });
+  }
+}
+
+/** Streams a .gz through gunzip, checking the header first and stopping past the expected size. */
+async function inflateBounded(file: string, bounds: ContentLimit): Promise<Uint8Array> {
+  const gunzip = pipeline(
+    createReadStream(file, { highWaterMark: 64 * 1024 }),
+    createGunzip(),
+    () => {},
+  );
+  const early: Buffer[] = []; // output before the header is complete
+  let known = false;
+  let expected = 0;
+  let out: Uint8Array | null = null; // `expected` bytes, when the limit is exact
+  let total = 0;
+  const extra: Buffer[] = []; // output that does not fit in `out` (all of it without `out`)
+  const put = (chunk: Buffer) => {
+    const fits = out ? Math.max(0, Math.min(chunk.length, expected - total)) : 0;
+    if (out && fits > 0) out.set(chunk.subarray(0, fits), total);
+    if (fits < chunk.length) extra.push(chunk.subarray(fits));
+    total += chunk.length;
+  };
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      if (!known) {
+        early.push(chunk);
+        if (early.reduce((n, c) => n + c.length, 0) < bounds.headerBytes) continue;
+        const head = Buffer.concat(early);
+        expected = bounds.limit(head);
+        known = true;
+        if (bounds.exact) out = new Uint8Array(expected);
+        early.length = 0;
+        put(head);
+      } else {
+        put(chunk);
+      }
+      if (total > expected + IDX_GZIP_SLACK_BYTES) {
+        const what = bounds.exact
+          ? `the ${fmt(expected)} bytes its header declares`
+          : `${fmt(expected)} bytes, the most this reader accepts`;
+        throw new DatasetError(
+          `gzip data inflates to more than ${what} (stopped after ${fmt(total)}); the file is damaged or not what it claims to be: delete it and fetch it again`,
+          file,
+        );
+      }
+    }
+  } catch (err) {
+    if (err instanceof DatasetError) throw err;
     throw new DatasetError(
       `gzip data is truncated or corrupt (${(err as Error).message}); delete the file and fetch it again`,
       file,
       { cause: err },
     );
   }
+  if (!known) {
+    // Shorter than a header: the parser reports what is missing.
+    const all = Buffer.concat(early);
+    bounds.limit(all);
+    return all;
+  }
+  if (!out) return Buffer.concat(extra);
+  if (total <= expected) return out.subarray(0, total);
+  return Buffer.concat([out, ...extra]);
 }
 
 function describeMagic(magic: number): string {
@@ -159,12 +284,72 @@ export function checkLabels(labels: Uint8Array, numClasses: number, file: string
   }
 }
 
-export async function readIdxImages(file: string): Promise<IdxImages> {
-  return parseIdxImages(await readMaybeGzip(file), file);
+/**
+ * The bounds of an idx file: its header (magic and dims) must be the
+ * expected kind, declare no more than `expect` allows and at most
+ * IDX_MAX_BYTES of data; the content is then exactly the declared size.
+ */
+function idxBounds(
+  file: string,
+  expectedMagic: number,
+  what: "images" | "labels",
+  expect: IdxExpect | undefined,
+): ContentLimit {
+  return {
+    headerBytes: expectedMagic === IDX_IMAGES_MAGIC ? 16 : 8,
+    exact: true,
+    limit(head) {
+      const { dims, offset } = parseHeader(head, file, expectedMagic, what);
+      const [count, rows = 1, cols = 1] = dims as [number, number?, number?];
+      const bytes = count * rows * cols;
+      const declared =
+        what === "images"
+          ? `${fmt(count)} images of ${rows}x${cols} (${fmt(bytes)} bytes)`
+          : `${fmt(count)} labels`;
+      if (
+        expect &&
+        (count > expect.maxCount ||
+          (what === "images" && (rows > expect.maxRows || cols > expect.maxCols)))
+      ) {
+        const allowed =
+          what === "images"
+            ? `${fmt(expect.maxCount)} images of at most ${expect.maxRows}x${expect.maxCols}`
+            : `${fmt(expect.maxCount)} labels`;
+        throw new DatasetError(
+          `header declares ${declared}, more than ${expect.what} has (at most ${allowed}); the file is damaged or not a ${expect.what} file: delete it and fetch it again`,
+          file,
+        );
+      }
+      if (bytes > IDX_MAX_BYTES) {
+        throw new DatasetError(
+          `header declares ${declared}, more than the limit of ${fmt(IDX_MAX_BYTES)} bytes for one idx file (IDX_MAX_BYTES); the file is damaged or not an idx file of a dataset this app can hold in memory`,
+          file,
+        );
+      }
+      return offset + bytes;
+    },
+  };
 }
 
-export async function readIdxLabels(file: string, numClasses: number): Promise<Uint8Array> {
-  return parseIdxLabels(await readMaybeGzip(file), file, numClasses);
+/** Reads idx3 images; `expect` bounds what the header may declare (checked before the data is read). */
+export async function readIdxImages(file: string, expect?: IdxExpect): Promise<IdxImages> {
+  return parseIdxImages(
+    await readMaybeGzip(file, idxBounds(file, IDX_IMAGES_MAGIC, "images", expect)),
+    file,
+  );
+}
+
+/** Reads idx1 labels; `expect` bounds what the header may declare (checked before the data is read). */
+export async function readIdxLabels(
+  file: string,
+  numClasses: number,
+  expect?: IdxExpect,
+): Promise<Uint8Array> {
+  return parseIdxLabels(
+    await readMaybeGzip(file, idxBounds(file, IDX_LABELS_MAGIC, "labels", expect)),
+    file,
+    numClasses,
+  );
 }
 
 /** Reads an images/labels pair into a Split, checking that their counts agree. */
@@ -172,10 +357,11 @@ export async function readIdxSplit(
   imagesFile: string,
   labelsFile: string,
   numClasses: number,
+  expect?: IdxExpect,
 ): Promise<{ split: Split; shape: ImageShape }> {
   const [img, labels] = await Promise.all([
-    readIdxImages(imagesFile),
-    readIdxLabels(labelsFile, numClasses),
+    readIdxImages(imagesFile, expect),
+    readIdxLabels(labelsFile, numClasses, expect),
   ]);
   if (labels.length !== img.count) {
     throw new DatasetError(

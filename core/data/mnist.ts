@@ -14,6 +14,12 @@ export const MNIST_DESCRIPTION =
   "MNIST (Y. LeCun, C. Cortes, C. J. C. Burges, http://yann.lecun.com/exdb/mnist/, CC BY-SA 3.0)";
 
 /**
+ * What the idx files may declare: the official 60,000 + 10,000 images of
+ * 28x28; subsets are fine, anything larger is refused before it is read.
+ */
+export const MNIST_LIMITS = { train: 60_000, test: 10_000, rows: 28, cols: 28 } as const;
+
+/**
  * Official location (often unreachable; torchvision's mirror serves the same
  * files) and MD5 sums of the gzipped files.
  */
@@ -33,5 +39,6 @@ export function loadMnist(dir: string): Promise<Dataset> {
     name: "mnist",
     classes: MNIST_CLASSES,
     description: MNIST_DESCRIPTION,
+    limits: MNIST_LIMITS,
   });
 }

@@ -98,6 +98,11 @@ export class TarParser {
     private readonly file: string,
   ) {}
 
+  /** True after the end-of-archive marker: anything after it is ignored. */
+  get done(): boolean {
+    return this.ended;
+  }
+
   push(chunk: Uint8Array): void {
     let pos = 0;
     while (pos < chunk.length) {
@@ -220,11 +225,27 @@ async function fileIsGzip(file: string): Promise<boolean> {
   }
 }
 
+export interface ReadTarOptions {
+  /**
+   * Most bytes of tar data (after gunzip) to read: past it the read stops
+   * with an error, so a small .tar.gz cannot make the reader inflate
+   * gigabytes (a gzip bomb).
+   */
+  maxBytes?: number;
+  /** What maxBytes is, for the error, e.g. "the most a cifar10 archive may hold". */
+  maxBytesReason?: string;
+}
+
 /**
  * Streams a .tar or .tar.gz file through `onEntry`. Errors thrown by sinks
- * propagate (and stop the read).
+ * propagate (and stop the read). Reading stops at the end-of-archive marker.
  */
-export async function readTar(file: string, onEntry: TarEntryHandler): Promise<void> {
+export async function readTar(
+  file: string,
+  onEntry: TarEntryHandler,
+  options: ReadTarOptions = {},
+): Promise<void> {
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   let gz: boolean;
   try {
     gz = await fileIsGzip(file);
@@ -234,8 +255,19 @@ export async function readTar(file: string, onEntry: TarEntryHandler): Promise<v
   const parser = new TarParser(onEntry, file);
   const src = createReadStream(file, { highWaterMark: 1 << 20 });
   const input = gz ? pipeline(src, createGunzip({ chunkSize: 1 << 20 }), () => {}) : src;
+  let total = 0;
   try {
-    for await (const chunk of input) parser.push(chunk as Buffer);
+    for await (const chunk of input) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) {
+        throw new DatasetError(
+          `archive ${gz ? "inflates to" : "holds"} more than ${fmt(maxBytes)} bytes of tar data${options.maxBytesReason ? `, ${options.maxBytesReason}` : ""}; reading stopped there: the file is damaged or not the archive it claims to be, delete it and fetch it again`,
+          file,
+        );
+      }
+      parser.push(chunk as Buffer);
+      if (parser.done) break;
+    }
   } catch (err) {
     if (err instanceof DatasetError) throw err;
     throw new DatasetError(
