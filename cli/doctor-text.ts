@@ -3,7 +3,7 @@
  * (`core/engine/backends.ts`) probes and returns the structured report; this
  * module only lays it out for a terminal.
  */
-import type { BackendProbe, DoctorJson } from "../core/engine/backends.js";
+import type { BackendProbe, DoctorJson } from "../core/api/doctor.js";
 import {
   TFJS_NODE_GPU_REQUIREMENTS as GPU_REQ,
   type LibraryScan,

@@ -99,7 +99,7 @@ describe("core/api", () => {
 });
 
 describe("the library's read path", () => {
-  it("`runs list` and the api load no TensorFlow.js module", () => {
+  it("`sgd-studio runs list` (the whole CLI) and the api load no TensorFlow.js module", () => {
     const dir = mkdtempSync(join(tmpdir(), "api-no-tfjs-"));
     temps.push(dir);
     const home = join(dir, "home");
@@ -121,12 +121,12 @@ export async function resolve(specifier, context, next) {
       register,
       `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hook).href)});\n`,
     );
+    // The whole command line (cli/main.ts registers every command), as `sgd-studio runs list` runs.
     const script = `
 const { RunStore } = await import("./core/store/store.ts");
-const { registerRunsCommands } = await import("./cli/commands/runs.ts");
+const { main } = await import("./cli/main.ts");
 await import("./core/api/index.ts");
 await import("./core/service/contract.ts");
-const { Command } = await import("commander");
 const { createRequire } = await import("node:module");
 const home = ${JSON.stringify(home)};
 const store = RunStore.open(home);
@@ -134,9 +134,8 @@ store.createRun({ dataset: "default", model: "mlp", schedule: { name: "tfjs-free
 store.close();
 let out = "";
 const io = { out: (t) => { out += t; }, err: (t) => { out += t; } };
-const program = new Command("sgd-studio").exitOverride();
-registerRunsCommands(program, io);
-await program.parseAsync(["runs", "list", "--home", home, "--json"], { from: "user" });
+const code = await main(["runs", "list", "--home", home, "--json"], io);
+if (code !== 0) throw new Error("runs list exited " + code + ": " + out);
 const cached = Object.keys(createRequire(process.cwd() + "/").cache);
 process.stdout.write(JSON.stringify({ out, cached }));
 `;
@@ -161,6 +160,7 @@ process.stdout.write(JSON.stringify({ out, cached }));
     const loaded = readFileSync(log, "utf8").split("\n").filter(Boolean);
     // The hook saw the modules (so an empty result below means something).
     expect(loaded.some((u) => u.endsWith("/core/store/store.ts"))).toBe(true);
+    expect(loaded.some((u) => u.endsWith("/cli/commands/doctor.ts"))).toBe(true);
     expect(loaded.some((u) => u.includes("/node_modules/better-sqlite3/"))).toBe(true);
     const tfjs = [...loaded, ...cached].filter((u) => /[\\/]@tensorflow[\\/]/.test(u));
     expect(tfjs).toEqual([]);

@@ -43,6 +43,17 @@ export const RUN_STATUSES = [
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/**
+ * States a run can be resumed from, from its last checkpoint (`runs.resume`
+ * also takes a paused run). A failed run resumes only on request (NaN loss or
+ * bad data would fail it again), and only with a checkpoint.
+ */
+export const RESUMABLE_STATUSES = [
+  "stopped",
+  "interrupted",
+  "failed",
+] as const satisfies readonly RunStatus[];
+
 /** What metric series can be plotted against; "epoch" is fractional epochs done. */
 export const X_AXES = ["step", "epoch", "samples", "wallTime"] as const;
 export type XAxis = (typeof X_AXES)[number];

@@ -15,7 +15,7 @@
  * data); a failed run with a checkpoint can still be resumed on request.
  * Setting a run to the state it is already in is a no-op.
  */
-import { RUN_STATUSES, type RunStatus } from "../api/lists.js";
+import { RESUMABLE_STATUSES, RUN_STATUSES, type RunStatus } from "../api/lists.js";
 import { StoreError } from "./errors.js";
 
 /** The list of states is declared in core/api/lists.ts. */
@@ -32,7 +32,7 @@ export const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
 };
 
 /** States a run can be resumed from (from its last checkpoint). */
-export const RESUMABLE: readonly RunStatus[] = ["stopped", "interrupted", "failed"];
+export const RESUMABLE: readonly RunStatus[] = RESUMABLE_STATUSES;
 /** States in which a process is (or was) training the run. */
 export const ACTIVE: readonly RunStatus[] = ["running", "paused"];
 export const FINISHED: readonly RunStatus[] = ["completed", "stopped", "failed", "interrupted"];
