@@ -369,9 +369,18 @@ export function importDocument(
         }
       }
       const spec = run.spec as { schedule?: { name?: unknown }; optimizer?: { kind?: string } };
-      const status: RunStatus = ["running", "paused"].includes(run.status)
+      // An imported run never starts training by itself: one that was queued or training in
+      // the other library arrives interrupted (without its checkpoints: a resume starts it over).
+      const status: RunStatus = ["queued", "running", "paused"].includes(run.status)
         ? "interrupted"
         : run.status;
+      const imported =
+        status !== run.status
+          ? {
+              code: "imported",
+              message: `imported while ${run.status} in another library; its checkpoints stay there, so resuming starts it from the beginning`,
+            }
+          : null;
       const info = insertRun.run({
         id,
         status,
@@ -389,8 +398,8 @@ export function importDocument(
               ? run.spec.backend
               : null,
         env: JSON.stringify(run.environment),
-        errorCode: run.error?.code ?? null,
-        errorMessage: run.error?.message ?? null,
+        errorCode: imported?.code ?? run.error?.code ?? null,
+        errorMessage: imported?.message ?? run.error?.message ?? null,
         errorStep: run.error?.step ?? null,
         errorEpoch: run.error?.epoch ?? null,
         createdAt: run.createdAt,
