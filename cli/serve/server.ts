@@ -6,8 +6,16 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import type { ServiceEvent } from "../../core/service/contract.js";
-import { cookieName, newToken, originAllowed, tokenSource, validHost } from "./auth.js";
+import type { ServiceEvent } from "../../core/api/contract.js";
+import {
+  cookieName,
+  hostAllowed,
+  loopbackHosts,
+  newToken,
+  originAllowed,
+  tokenSource,
+  validHost,
+} from "./auth.js";
 import {
   type CallId,
   MAX_MESSAGE_BYTES,
@@ -40,6 +48,13 @@ export interface ServerOptions {
   maxMessageBytes?: number;
   /** Origins allowed on the WebSocket besides the server's own (e.g. a dev server's). */
   allowedOrigins?: string[];
+  /**
+   * Host headers accepted besides the loopback names (`localhost`,
+   * `127.0.0.1`, `[::1]` with the server's port) when bound to loopback, e.g.
+   * `localhost:9000` behind a tunnel from another local port. Ignored when
+   * bound beyond loopback, where any well-formed Host is accepted.
+   */
+  allowedHosts?: string[];
   /** How often to ping clients and drop the ones that stopped answering; default 30 s. */
   heartbeatMs?: number;
 }
@@ -110,6 +125,10 @@ function text(res: ServerResponse, status: number, body: string, head = false): 
   res.end(head ? undefined : body);
 }
 
+function wrongHost(given: string, allowed: readonly string[]): string {
+  return `403 Forbidden: this SGD Studio server answers only to ${allowed.join(", ")}, not to Host ${JSON.stringify(given)} (a defence against DNS rebinding); open the URL that \`sgd-studio serve\` printed\n`;
+}
+
 const UNAUTHORIZED =
   "401 Unauthorized: this SGD Studio server needs its token. Open the URL that `sgd-studio serve` printed (it ends in ?token=...).\n";
 
@@ -146,6 +165,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   const allowedOrigins = options.allowedOrigins ?? [];
   let port = options.port ?? DEFAULT_PORT;
+  // Host headers answered to: on loopback only its own names and port (set once listening);
+  // null (any well-formed Host) when the user bound beyond loopback on purpose.
+  let hosts: string[] | null = null;
 
   const sockets = new Set<WebSocket>();
   const alive = new WeakMap<WebSocket, boolean>();
@@ -264,6 +286,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
     res.setHeader("Content-Security-Policy", contentSecurityPolicy(goodHost ? hostHeader : null));
     if (!goodHost) return text(res, 400, "400 Bad Request: missing or malformed Host header\n");
+    if (!hostAllowed(hostHeader, hosts)) return text(res, 403, wrongHost(hostHeader, hosts ?? []));
     const head = req.method === "HEAD";
     if (req.method !== "GET" && !head) {
       res.setHeader("Allow", "GET, HEAD");
@@ -323,6 +346,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { path, query } = splitUrl(req.url);
     if (!validHost(hostHeader))
       return rejectUpgrade(socket, 400, "Bad Request", "missing or malformed Host header\n");
+    if (!hostAllowed(hostHeader, hosts))
+      return rejectUpgrade(socket, 403, "Forbidden", wrongHost(hostHeader, hosts ?? []));
     if (path !== WS_PATH)
       return rejectUpgrade(socket, 404, "Not Found", `no WebSocket at ${path}; use ${WS_PATH}\n`);
     if (tokenSource(req, query, token, port, ["query"]) === null)
@@ -356,6 +381,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const address = server.address();
   if (address && typeof address === "object") port = address.port;
+  if (isLoopback(host)) {
+    hosts = [
+      ...loopbackHosts(host, port),
+      ...(options.allowedHosts ?? []).map((h) => h.toLowerCase()),
+    ];
+  }
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {

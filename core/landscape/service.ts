@@ -3,9 +3,10 @@
  * grid, for the heat maps) and `landscape.experiment` (many seeds under
  * several schedules). Their params schemas and result types are in params.ts.
  */
+
+import type { ParsedParams, Results } from "../api/contract.js";
+import { ServiceError } from "../api/contract.js";
 import { parseSchedule, ScheduleError } from "../schedule/index.js";
-import type { ParsedParams, Results } from "../service/contract.js";
-import { ServiceError } from "../service/contract.js";
 import {
   compareWithConstant,
   DEFAULT_DATASET_SIZE,

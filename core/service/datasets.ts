@@ -1,7 +1,7 @@
 /** The datasets method: which datasets this machine has, where, and how to get the others. */
 import { existsSync } from "node:fs";
+import type { DatasetInfo } from "../api/contract.js";
 import { DATASET_NAMES, type DatasetName, datasetSearchPaths } from "../data/registry.js";
-import type { DatasetInfo } from "./contract.js";
 
 const DESCRIPTIONS: Record<DatasetName, string> = {
   default: "Embedded Fashion-MNIST subset: 10,000 train / 2,000 test images, shipped with the app",

@@ -1,5 +1,6 @@
 /** Schedule methods of the service: validate, preview (downsampled for plotting), presets, export. */
 
+import { type ParsedParams, type Results, type Series, ServiceError } from "../api/contract.js";
 import {
   compileSchedule,
   findPreset,
@@ -9,7 +10,6 @@ import {
   ScheduleError,
 } from "../schedule/index.js";
 import { exportPyTorch } from "../schedule/pytorch.js";
-import { type ParsedParams, type Results, type Series, ServiceError } from "./contract.js";
 
 /** A schedule given as a document or as a preset name. */
 export function resolveSchedule(input: unknown): Schedule {
