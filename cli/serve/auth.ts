@@ -1,6 +1,7 @@
 /**
  * The `serve` host's access checks: the random token (query string, cookie or
- * Authorization header, compared in constant time), the Host header, and the
+ * Authorization header, compared in constant time), the Host header (its
+ * shape, and on loopback its name and port, against DNS rebinding), and the
  * WebSocket Origin (against cross-site WebSocket hijacking).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
@@ -83,4 +84,30 @@ export function originAllowed(
   const o = origin.toLowerCase();
   const h = host.toLowerCase();
   return o === `http://${h}` || o === `https://${h}` || extra.includes(origin);
+}
+
+/**
+ * The Host headers a server bound to the loopback address `bound` on `port`
+ * answers to (lower case): `localhost`, `127.0.0.1`, `[::1]` and the bound
+ * address itself when it is another 127.x.y.z, each with the port (and
+ * without it only on port 80, as browsers omit the default port). A page on
+ * any other name, e.g. one whose DNS an attacker rebinds to 127.0.0.1, sends
+ * its own name in Host and is refused (see docs/web-host.md).
+ */
+export function loopbackHosts(bound: string, port: number): string[] {
+  const names = ["localhost", "127.0.0.1", "[::1]"];
+  const b = bound.toLowerCase();
+  if (/^127\.\d+\.\d+\.\d+$/.test(b) && !names.includes(b)) names.push(b);
+  const hosts = names.map((n) => `${n}:${port}`);
+  if (port === 80) hosts.push(...names);
+  return hosts;
+}
+
+/**
+ * True when `host` (a well-formed Host header) is one this server answers to:
+ * any host when `allowed` is null (bound beyond loopback on purpose),
+ * else one of `allowed`, compared without case.
+ */
+export function hostAllowed(host: string, allowed: readonly string[] | null): boolean {
+  return allowed === null || allowed.includes(host.toLowerCase());
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { ServiceEvent } from "../../core/service/contract.js";
 import { type RunMethods, Service } from "../../core/service/service.js";
-import { tokensEqual } from "./auth.js";
+import { loopbackHosts, tokensEqual } from "./auth.js";
 import { parseCall, peekId } from "./protocol.js";
 import { type RunningServer, startServer } from "./server.js";
 
@@ -405,5 +405,124 @@ describe("protocol helpers", () => {
       method: "m",
       params: { a: 1 },
     });
+  });
+});
+
+describe("Host header (DNS rebinding)", () => {
+  const status = async (port: number, host: string, token: string) =>
+    (await rawGet(port, `/api/ping?token=${token}`, { Host: host })).status;
+  const upgrade = (port: number, host: string, token: string) =>
+    connect(`ws://127.0.0.1:${port}/ws?token=${token}`, { headers: { Host: host } });
+
+  it("on loopback, answers only to localhost, 127.0.0.1 and [::1] with its port, on HTTP and WebSocket", async () => {
+    const p = server.port;
+    for (const good of [`localhost:${p}`, `127.0.0.1:${p}`, `[::1]:${p}`, `LocalHost:${p}`]) {
+      expect(await status(p, good, server.token), good).toBe(204);
+      const ws = await upgrade(p, good, server.token);
+      expect("ws" in ws, good).toBe(true);
+      if ("ws" in ws) ws.ws.close();
+    }
+    for (const evil of [
+      `evil.example:${p}`,
+      `127.0.0.1.evil.example:${p}`,
+      `localhost.evil.example:${p}`,
+      `127.0.0.1:${p + 1}`,
+      `localhost:${p + 1}`,
+      `127.0.0.2:${p}`,
+      "localhost",
+      "127.0.0.1",
+      `[::2]:${p}`,
+    ]) {
+      // Even with the right token.
+      const res = await rawGet(p, `/?token=${server.token}`, { Host: evil });
+      expect(res.status, evil).toBe(403);
+      expect(res.body).toBe(
+        `403 Forbidden: this SGD Studio server answers only to localhost:${p}, 127.0.0.1:${p}, [::1]:${p}, not to Host ${JSON.stringify(evil)} (a defence against DNS rebinding); open the URL that \`sgd-studio serve\` printed\n`,
+      );
+      expect(res.headers["set-cookie"], evil).toBeUndefined();
+      expect(await upgrade(p, evil, server.token), evil).toEqual({ status: 403 });
+    }
+    // A malformed Host is still 400.
+    expect(await status(p, "a b", server.token)).toBe(400);
+    expect(await upgrade(p, "a b", server.token)).toEqual({ status: 400 });
+  });
+
+  it("the list: the bound 127.x address too, and the port-less names only on port 80", () => {
+    expect(loopbackHosts("127.0.0.1", 8765)).toEqual([
+      "localhost:8765",
+      "127.0.0.1:8765",
+      "[::1]:8765",
+    ]);
+    expect(loopbackHosts("127.0.0.2", 8765)).toEqual([
+      "localhost:8765",
+      "127.0.0.1:8765",
+      "[::1]:8765",
+      "127.0.0.2:8765",
+    ]);
+    expect(loopbackHosts("::1", 80)).toEqual([
+      "localhost:80",
+      "127.0.0.1:80",
+      "[::1]:80",
+      "localhost",
+      "127.0.0.1",
+      "[::1]",
+    ]);
+  });
+
+  it("bound to another 127.x address, answers to that address; allowedHosts adds names (a tunnel from another port)", async () => {
+    const svc = newService();
+    const s = await startServer({
+      service: svc,
+      host: "127.0.0.2",
+      port: 0,
+      staticDir: fixture.root,
+      allowedHosts: ["LOCALHOST:9000"],
+    });
+    try {
+      const get = (host: string) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(
+            {
+              host: "127.0.0.2",
+              port: s.port,
+              path: `/api/ping?token=${s.token}`,
+              headers: { Host: host },
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on("error", reject);
+          req.end();
+        });
+      expect(await get(`127.0.0.2:${s.port}`)).toBe(204);
+      expect(await get(`localhost:${s.port}`)).toBe(204);
+      expect(await get("localhost:9000")).toBe(204);
+      expect(await get(`127.0.0.3:${s.port}`)).toBe(403);
+      expect(await get("evil.example:9000")).toBe(403);
+    } finally {
+      await s.close();
+      await svc.close();
+    }
+  });
+
+  it("bound beyond loopback on purpose (--host 0.0.0.0), any well-formed Host is accepted as before", async () => {
+    const svc = newService();
+    const s = await startServer({
+      service: svc,
+      host: "0.0.0.0",
+      port: 0,
+      staticDir: fixture.root,
+    });
+    try {
+      expect(await status(s.port, `evil.example:${s.port}`, s.token)).toBe(204);
+      expect(await status(s.port, `192.168.1.20:${s.port}`, s.token)).toBe(204);
+      expect(await status(s.port, `evil.example:${s.port}`, "nope")).toBe(401);
+      expect(await status(s.port, "a b", s.token)).toBe(400);
+    } finally {
+      await s.close();
+      await svc.close();
+    }
   });
 });

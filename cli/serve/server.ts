@@ -165,9 +165,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   const allowedOrigins = options.allowedOrigins ?? [];
   let port = options.port ?? DEFAULT_PORT;
-  // Host headers answered to: on loopback only its own names and port (set once listening);
-  // null (any well-formed Host) when the user bound beyond loopback on purpose.
-  let hosts: string[] | null = null;
+  // Host headers answered to: on loopback only its own names and port (the port once
+  // listening); null (any well-formed Host) when the user bound beyond loopback on purpose.
+  const loopback = isLoopback(host);
+  const extraHosts = (options.allowedHosts ?? []).map((h) => h.toLowerCase());
+  const allowedHosts = (): string[] | null =>
+    loopback ? [...loopbackHosts(host, port), ...extraHosts] : null;
 
   const sockets = new Set<WebSocket>();
   const alive = new WeakMap<WebSocket, boolean>();
@@ -286,6 +289,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
     res.setHeader("Content-Security-Policy", contentSecurityPolicy(goodHost ? hostHeader : null));
     if (!goodHost) return text(res, 400, "400 Bad Request: missing or malformed Host header\n");
+    const hosts = allowedHosts();
     if (!hostAllowed(hostHeader, hosts)) return text(res, 403, wrongHost(hostHeader, hosts ?? []));
     const head = req.method === "HEAD";
     if (req.method !== "GET" && !head) {
@@ -346,6 +350,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { path, query } = splitUrl(req.url);
     if (!validHost(hostHeader))
       return rejectUpgrade(socket, 400, "Bad Request", "missing or malformed Host header\n");
+    const hosts = allowedHosts();
     if (!hostAllowed(hostHeader, hosts))
       return rejectUpgrade(socket, 403, "Forbidden", wrongHost(hostHeader, hosts ?? []));
     if (path !== WS_PATH)
@@ -381,12 +386,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const address = server.address();
   if (address && typeof address === "object") port = address.port;
-  if (isLoopback(host)) {
-    hosts = [
-      ...loopbackHosts(host, port),
-      ...(options.allowedHosts ?? []).map((h) => h.toLowerCase()),
-    ];
-  }
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
