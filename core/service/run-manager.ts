@@ -21,7 +21,7 @@
  *   disk); a worker that ended without a report (killed, crashed) or a library
  *   that stayed unwritable: interrupted, with the cause.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { ParsedParams, ServiceEvent } from "../api/contract.js";
 import { ServiceError } from "../api/contract.js";
 import { INTERRUPTING_ERRORS, type TrainingErrorCode } from "../api/events.js";
@@ -271,13 +271,14 @@ export class RunManager {
     const dataDir = spec.dataDir;
     if (dataDir !== undefined) {
       const home = this.store.home;
-      if (typeof dataDir !== "string" || !isInside(home, join(home, dataDir)))
+      const abs = typeof dataDir === "string" ? resolve(home, dataDir) : null;
+      if (abs === null || !isInside(home, abs))
         throw new ServiceError(
           "invalid-params",
-          `spec.dataDir: must be a folder inside the SGD Studio home (${home}), given relative to it`,
+          `spec.dataDir: must be a folder inside the SGD Studio home (${home}); given relative to it, e.g. "datasets"`,
           "spec.dataDir",
         );
-      spec.dataDir = join(home, dataDir);
+      spec.dataDir = abs;
     }
     return spec;
   }
