@@ -87,27 +87,30 @@ export function originAllowed(
 }
 
 /**
- * The Host headers a server bound to the loopback address `bound` on `port`
- * answers to (lower case): `localhost`, `127.0.0.1`, `[::1]` and the bound
- * address itself when it is another 127.x.y.z, each with the port (and
- * without it only on port 80, as browsers omit the default port). A page on
- * any other name, e.g. one whose DNS an attacker rebinds to 127.0.0.1, sends
- * its own name in Host and is refused (see docs/web-host.md).
+ * The host names a server bound to the loopback address `bound` answers to
+ * (lower case): `localhost`, `127.0.0.1`, `[::1]` and the bound address itself
+ * when it is another 127.x.y.z. The port in Host is not checked: a tunnel or
+ * a proxy from another local port (`ssh -L 9000:127.0.0.1:8765`) is fine, and
+ * DNS rebinding is defeated by the name alone: a page on any other name, e.g.
+ * one whose DNS an attacker rebinds to 127.0.0.1, sends its own name in Host
+ * and is refused (see docs/web-host.md).
  */
-export function loopbackHosts(bound: string, port: number): string[] {
+export function loopbackHosts(bound: string): string[] {
   const names = ["localhost", "127.0.0.1", "[::1]"];
   const b = bound.toLowerCase();
   if (/^127\.\d+\.\d+\.\d+$/.test(b) && !names.includes(b)) names.push(b);
-  const hosts = names.map((n) => `${n}:${port}`);
-  if (port === 80) hosts.push(...names);
-  return hosts;
+  return names;
 }
 
 /**
  * True when `host` (a well-formed Host header) is one this server answers to:
- * any host when `allowed` is null (bound beyond loopback on purpose),
- * else one of `allowed`, compared without case.
+ * any host when `allowed` is null (bound beyond loopback on purpose), else one
+ * whose name (with or without a port) or whole value is in `allowed`,
+ * compared without case.
  */
 export function hostAllowed(host: string, allowed: readonly string[] | null): boolean {
-  return allowed === null || allowed.includes(host.toLowerCase());
+  if (allowed === null) return true;
+  const h = host.toLowerCase();
+  const name = h.replace(/:\d+$/, "");
+  return allowed.includes(h) || allowed.includes(name);
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { ServiceEvent } from "../../core/service/contract.js";
 import { type RunMethods, Service } from "../../core/service/service.js";
-import { loopbackHosts, tokensEqual } from "./auth.js";
+import { hostAllowed, loopbackHosts, tokensEqual } from "./auth.js";
 import { parseCall, peekId } from "./protocol.js";
 import { type RunningServer, startServer } from "./server.js";
 
@@ -414,9 +414,16 @@ describe("Host header (DNS rebinding)", () => {
   const upgrade = (port: number, host: string, token: string) =>
     connect(`ws://127.0.0.1:${port}/ws?token=${token}`, { headers: { Host: host } });
 
-  it("on loopback, answers only to localhost, 127.0.0.1 and [::1] with its port, on HTTP and WebSocket", async () => {
+  it("on loopback, answers only to localhost, 127.0.0.1 and [::1] (any port: tunnels), on HTTP and WebSocket", async () => {
     const p = server.port;
-    for (const good of [`localhost:${p}`, `127.0.0.1:${p}`, `[::1]:${p}`, `LocalHost:${p}`]) {
+    for (const good of [
+      `localhost:${p}`,
+      `127.0.0.1:${p}`,
+      `[::1]:${p}`,
+      `LocalHost:${p}`,
+      `127.0.0.1:${p + 1}`,
+      "localhost",
+    ]) {
       expect(await status(p, good, server.token), good).toBe(204);
       const ws = await upgrade(p, good, server.token);
       expect("ws" in ws, good).toBe(true);
@@ -426,18 +433,15 @@ describe("Host header (DNS rebinding)", () => {
       `evil.example:${p}`,
       `127.0.0.1.evil.example:${p}`,
       `localhost.evil.example:${p}`,
-      `127.0.0.1:${p + 1}`,
-      `localhost:${p + 1}`,
       `127.0.0.2:${p}`,
-      "localhost",
-      "127.0.0.1",
+      "evil.example",
       `[::2]:${p}`,
     ]) {
       // Even with the right token.
       const res = await rawGet(p, `/?token=${server.token}`, { Host: evil });
       expect(res.status, evil).toBe(403);
       expect(res.body).toBe(
-        `403 Forbidden: this SGD Studio server answers only to localhost:${p}, 127.0.0.1:${p}, [::1]:${p}, not to Host ${JSON.stringify(evil)} (a defence against DNS rebinding); open the URL that \`sgd-studio serve\` printed\n`,
+        `403 Forbidden: this SGD Studio server answers only to localhost, 127.0.0.1, [::1], not to Host ${JSON.stringify(evil)} (a defence against DNS rebinding); open the URL that \`sgd-studio serve\` printed\n`,
       );
       expect(res.headers["set-cookie"], evil).toBeUndefined();
       expect(await upgrade(p, evil, server.token), evil).toEqual({ status: 403 });
@@ -447,36 +451,26 @@ describe("Host header (DNS rebinding)", () => {
     expect(await upgrade(p, "a b", server.token)).toEqual({ status: 400 });
   });
 
-  it("the list: the bound 127.x address too, and the port-less names only on port 80", () => {
-    expect(loopbackHosts("127.0.0.1", 8765)).toEqual([
-      "localhost:8765",
-      "127.0.0.1:8765",
-      "[::1]:8765",
-    ]);
-    expect(loopbackHosts("127.0.0.2", 8765)).toEqual([
-      "localhost:8765",
-      "127.0.0.1:8765",
-      "[::1]:8765",
-      "127.0.0.2:8765",
-    ]);
-    expect(loopbackHosts("::1", 80)).toEqual([
-      "localhost:80",
-      "127.0.0.1:80",
-      "[::1]:80",
-      "localhost",
-      "127.0.0.1",
-      "[::1]",
-    ]);
+  it("the list: the loopback names and the bound 127.x address, any port", () => {
+    expect(loopbackHosts("127.0.0.1")).toEqual(["localhost", "127.0.0.1", "[::1]"]);
+    expect(loopbackHosts("127.0.0.2")).toEqual(["localhost", "127.0.0.1", "[::1]", "127.0.0.2"]);
+    const list = loopbackHosts("127.0.0.1");
+    // A tunnel from another local port keeps the name: accepted.
+    expect(hostAllowed("127.0.0.1:9000", list)).toBe(true);
+    expect(hostAllowed("LOCALHOST", list)).toBe(true);
+    expect(hostAllowed("127.0.0.1.evil.example:8765", list)).toBe(false);
+    expect(hostAllowed("evil.example:8765", list)).toBe(false);
+    expect(hostAllowed("127.0.0.2:8765", list)).toBe(false);
   });
 
-  it("bound to another 127.x address, answers to that address; allowedHosts adds names (a tunnel from another port)", async () => {
+  it("bound to another 127.x address, answers to that address; allowedHosts adds names", async () => {
     const svc = newService();
     const s = await startServer({
       service: svc,
       host: "127.0.0.2",
       port: 0,
       staticDir: fixture.root,
-      allowedHosts: ["LOCALHOST:9000"],
+      allowedHosts: ["studio.internal:9000"],
     });
     try {
       const get = (host: string) =>
@@ -499,6 +493,8 @@ describe("Host header (DNS rebinding)", () => {
       expect(await get(`127.0.0.2:${s.port}`)).toBe(204);
       expect(await get(`localhost:${s.port}`)).toBe(204);
       expect(await get("localhost:9000")).toBe(204);
+      expect(await get("studio.internal:9000")).toBe(204);
+      expect(await get("studio.internal:9001")).toBe(403);
       expect(await get(`127.0.0.3:${s.port}`)).toBe(403);
       expect(await get("evil.example:9000")).toBe(403);
     } finally {

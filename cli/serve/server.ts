@@ -170,7 +170,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const loopback = isLoopback(host);
   const extraHosts = (options.allowedHosts ?? []).map((h) => h.toLowerCase());
   const allowedHosts = (): string[] | null =>
-    loopback ? [...loopbackHosts(host, port), ...extraHosts] : null;
+    loopback ? [...loopbackHosts(host), ...extraHosts] : null;
 
   const sockets = new Set<WebSocket>();
   const alive = new WeakMap<WebSocket, boolean>();
