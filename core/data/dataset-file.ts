@@ -23,6 +23,8 @@ import { imageSize } from "./types.js";
 const gunzipAsync = promisify(gunzip);
 
 export const DATASET_FILE_MAGIC = "SGDDATA1";
+/** The most an uncompressed dataset file may hold (CIFAR-10 as one file is ~185 MB). */
+export const DATASET_FILE_MAX_BYTES = 512 * 1024 * 1024;
 
 export interface DatasetFileHeader {
   format: "sgd-studio-dataset";
@@ -128,9 +130,16 @@ export async function decodeDatasetFile(
   let raw: Uint8Array = bytes;
   if (isGzip(bytes)) {
     try {
-      raw = await gunzipAsync(bytes);
+      // Capped: a gzip bomb must not inflate past what any dataset file of ours holds.
+      raw = await gunzipAsync(bytes, { maxOutputLength: DATASET_FILE_MAX_BYTES });
     } catch (err) {
-      fail(file, `gzip data is truncated or corrupt (${(err as Error).message})`);
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError)
+        fail(
+          file,
+          `inflates to more than ${fmt(DATASET_FILE_MAX_BYTES)} bytes, the most a dataset file may hold: not a dataset file of SGD Studio's (or a gzip bomb); use the idx or CIFAR files instead`,
+        );
+      fail(file, `gzip data is truncated or corrupt (${e.message})`);
     }
   }
   const magic = Buffer.from(raw.buffer, raw.byteOffset, Math.min(8, raw.length)).toString("latin1");

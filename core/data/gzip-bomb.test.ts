@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { CIFAR_ARCHIVE_MAX_BYTES, loadCifarArchive } from "./cifar.js";
+import { DATASET_FILE_MAX_BYTES, decodeDatasetFile } from "./dataset-file.js";
 import { DatasetError } from "./errors.js";
 import { loadFashionMnist } from "./fashion-mnist.js";
 import { IDX_MAX_BYTES, readIdxImages, readIdxLabels } from "./idx.js";
@@ -182,5 +183,21 @@ describe("CIFAR .tar.gz: the inflated archive is capped", () => {
     expect((result as Error).message).toBe(
       `${file}: archive inflates to more than 268,435,456 bytes of tar data, the most a cifar10 archive may hold (CIFAR_ARCHIVE_MAX_BYTES; the official one holds about 184,000,000); reading stopped there: the file is damaged or not the archive it claims to be, delete it and fetch it again`,
     );
+  });
+});
+
+describe("SGD Studio dataset files (.sgdds.gz): inflating is capped", () => {
+  it("a bomb past DATASET_FILE_MAX_BYTES is refused with the file named, before it exhausts memory", async () => {
+    const file = join(dir, "bomb.sgdds.gz");
+    const mib = DATASET_FILE_MAX_BYTES / MiB + 16;
+    const body = Buffer.concat([
+      gzipSync(Buffer.from("SGDDATA1")),
+      ...new Array<Buffer>(mib).fill(zerosMember),
+    ]);
+    writeFileSync(file, body);
+    const { result } = await peakGrowth(() => decodeDatasetFile(body, file));
+    expect(result).toBeInstanceOf(DatasetError);
+    expect((result as Error).message).toContain(file);
+    expect((result as Error).message).toMatch(/inflates to more than .* bytes/);
   });
 });
