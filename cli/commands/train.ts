@@ -213,15 +213,26 @@ async function startOrResume(
           throw new CliError(`--resume: ${err.message}`, 2);
         });
   if (existing) {
-    // The run continues with the spec it was started with; flags given now are ignored, with a note.
-    const ignored = [...explicitFlags(programRef)].filter(
-      (k) => !["resume", "json", "home"].includes(k),
+    // The run continues with the spec it was started with. --backend and --epochs given now
+    // change the rest of the run; other flags would make a different run, so they are ignored.
+    const given = explicitFlags(programRef);
+    const override: { backend?: string; epochs?: number } = {};
+    if (given.has("backend") && opts.backend) override.backend = opts.backend;
+    if (given.has("epochs")) override.epochs = wholeNumber("--epochs", 1)(opts.epochs as string);
+    const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const ignored = [...given].filter(
+      (k) => !["resume", "json", "home", "backend", "epochs"].includes(k),
     );
     if (ignored.length)
       io.err(
-        `note: resuming run ${existing.id} with the spec saved in the library; ignored: ${ignored.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}\n`,
+        `note: run ${existing.id} resumes with the spec saved in the library; ignored: ${ignored.map(flag).join(", ")} (start a new run to change them)\n`,
       );
-    await call(() => service.call("runs.resume", { id: existing.id, here: true }));
+    const changes = Object.entries(override).map(([k, v]) => `${flag(k)} ${v}`);
+    if (changes.length)
+      io.err(
+        `note: run ${existing.id} resumes with ${changes.join(" and ")} (saved in its spec)${override.epochs !== undefined ? "; the schedule is compiled for the new length, epochs already trained keep their values" : ""}\n`,
+      );
+    await call(() => service.call("runs.resume", { id: existing.id, here: true, override }));
     const from =
       existing.resumeEpoch === null
         ? "from the start (no checkpoint yet)"

@@ -48,7 +48,21 @@ export const METHODS = {
   }),
   "runs.pause": z.strictObject({ id }),
   /** A paused run continues; a stopped, interrupted or failed one goes back in the queue (or, with here, trains now). */
-  "runs.resume": z.strictObject({ id, here: z.boolean().optional() }),
+  "runs.resume": z.strictObject({
+    id,
+    here: z.boolean().optional(),
+    /**
+     * Changes for the rest of the run: another backend (same trajectory up to
+     * float rounding), or more or fewer epochs (the schedule is compiled for the
+     * new length; epochs already trained keep their values).
+     */
+    override: z
+      .strictObject({
+        backend: z.string().min(1).max(40).optional(),
+        epochs: z.number().int().positive().max(100_000).optional(),
+      })
+      .optional(),
+  }),
   "runs.stop": z.strictObject({ id }),
   "runs.list": z.strictObject({
     status: z.array(z.enum(RUN_STATUSES)).optional(),

@@ -168,18 +168,30 @@ export class RunManager {
    * from its resume point (or from the start when it has none): queued, or
    * with `here` claimed and trained by this host at once.
    */
-  resume(id: string, here = false): void {
+  resume(id: string, here = false, override: { backend?: string; epochs?: number } = {}): void {
     const run = this.store.getRun(id);
-    if (run.status === "paused") {
+    const overriding = override.backend !== undefined || override.epochs !== undefined;
+    if (run.status === "paused" && !overriding) {
       this.activeRun(run.id).handle.resume();
       return;
     }
     if (!RESUMABLE.includes(run.status)) {
       throw new ServiceError(
         "conflict",
-        `run ${run.id} is ${run.status}; only ${RESUMABLE.join(", ")} or paused runs can be resumed`,
+        `run ${run.id} is ${run.status}; only ${RESUMABLE.join(", ")}${overriding ? "" : " or paused"} runs can be resumed${overriding ? " with changes" : ""}`,
       );
     }
+    if (
+      override.epochs !== undefined &&
+      run.resumeEpoch !== null &&
+      override.epochs <= run.resumeEpoch + 1
+    )
+      throw new ServiceError(
+        "invalid-params",
+        `override.epochs: run ${run.id} has already trained ${run.resumeEpoch + 1} epochs; give more than that`,
+        "override.epochs",
+      );
+    if (overriding) this.store.patchSpec(run.id, override);
     if (here) {
       this.requireTrusted("here");
       this.launch(this.store.claimRun(run.id, this.owner, this.leaseMs, RESUMABLE));

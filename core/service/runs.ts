@@ -61,7 +61,7 @@ export function runMethods(
       handlers: {
         "runs.start": (p) => wrap(() => m.start(p)),
         "runs.pause": (p) => done(() => m.pause(p.id)),
-        "runs.resume": (p) => done(() => m.resume(p.id, p.here)),
+        "runs.resume": (p) => done(() => m.resume(p.id, p.here, p.override)),
         "runs.stop": (p) => done(() => m.stop(p.id)),
         "runs.list": (p) =>
           wrap(() => {

@@ -397,6 +397,28 @@ export class RunStore {
       .immediate();
   }
 
+  /**
+   * Changes fields of a run's spec for its next attempt (a resume on another
+   * backend, or to another number of epochs); validated like a new spec.
+   */
+  patchSpec(id: string, patch: { backend?: string; epochs?: number }): RunRecord {
+    const run = this.getRun(id);
+    const next = { ...run.spec, ...patch };
+    const parsed = TrainSpecSchema.safeParse(next);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new StoreError(
+        "invalid",
+        `invalid training spec: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+      );
+    }
+    const { checkpointDir: _ignored, ...spec } = parsed.data;
+    this.db
+      .prepare("UPDATE runs SET spec_json = ?, backend = ?, updated_at = ? WHERE id = ?")
+      .run(JSON.stringify(spec), spec.backend ?? null, nowIso(), run.id);
+    return this.getRun(run.id);
+  }
+
   // ---- claims and leases --------------------------------------------------
 
   /**
