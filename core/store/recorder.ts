@@ -37,6 +37,7 @@
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Statement } from "better-sqlite3";
+import { INTERRUPTING_ERRORS } from "../api/events.js";
 import type { TrainEvent } from "../engine/events.js";
 import { isBusy, StoreError } from "./errors.js";
 import type { Owner } from "./owner.js";
@@ -296,7 +297,8 @@ export class RunRecorder {
         break;
       }
       case "error":
-        this.fail({
+        // Errors a resume gets past (a full disk, a killed worker) leave the run interrupted.
+        this.finish(INTERRUPTING_ERRORS.includes(event.code) ? "interrupted" : "failed", {
           code: event.code,
           message: event.message,
           step: event.step ?? null,
