@@ -191,6 +191,100 @@ describe("sgd-studio runs", () => {
   });
 });
 
+describe("sgd-studio runs resume and stop (through the service; a runs command never trains)", () => {
+  /** A run stopped after `done` epochs of `epochs`, with a checkpoint of each. */
+  function stoppedRun(home: string, done: number, epochs = 3): string {
+    const store = RunStore.open(home);
+    const run = store.createRun(testSpec());
+    const rec = store.recorder(run.id, { flushMs: 0, heartbeatMs: 0 });
+    const dir = run.checkpointDir as string;
+    for (const e of syntheticRun({
+      epochs,
+      stepsPerEpoch: 5,
+      checkpointDir: dir,
+      finish: "none",
+    })) {
+      if (e.type === "step" && e.epoch >= done) break;
+      if (e.type === "checkpoint") writeTestCheckpoint(dir, e.epoch, 0);
+      rec.record(e);
+    }
+    rec.finish("interrupted", { code: "worker-exited", message: "the worker was killed" });
+    rec.close();
+    store.close();
+    return run.id;
+  }
+  const status = (home: string, id: string) => {
+    const store = RunStore.open(home);
+    try {
+      return store.getRun(id).status;
+    } finally {
+      store.close();
+    }
+  };
+
+  it("resume queues the run from its checkpoint for a host; nothing trains it here; stop takes it out", async () => {
+    const home = temp("cli-resume-");
+    const id = stoppedRun(home, 2);
+    const r = await cli("runs", "resume", id.slice(-6), "--home", home);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      new RegExp(
+        `^run ${id} queued to resume from the checkpoint of epoch 2 \\(1 of 1 in the queue\\)\n`,
+      ),
+    );
+    expect(r.out).toContain("`sgd-studio serve`");
+    // Another runs command does not start it either (takeQueue is off).
+    expect((await cli("runs", "list", "--home", home)).code).toBe(0);
+    await new Promise((done) => setTimeout(done, 200));
+    expect(status(home, id)).toBe("queued");
+
+    const stop = await cli("runs", "stop", id, "--home", home);
+    expect(stop.out).toBe(`stopped ${id}\n`);
+    expect(status(home, id)).toBe("stopped");
+    const again = await cli("runs", "stop", id, "--home", home);
+    expect(again.code).toBe(1);
+    expect(again.err).toBe(`error: run ${id} is stopped, not training\n`);
+  });
+
+  it("resume refuses what cannot be resumed, and too few epochs (exit 2)", async () => {
+    const home = temp("cli-resume-bad-");
+    const id = stoppedRun(home, 2);
+    const few = await cli("runs", "resume", id, "--epochs", "2", "--home", home);
+    expect(few.code).toBe(2);
+    expect(few.err).toMatch(/has already trained 2 epochs; give more than that/);
+    expect((await cli("runs", "resume", id, "--epochs", "0", "--home", home)).code).toBe(2);
+    expect(status(home, id)).toBe("interrupted");
+    const more = await cli("runs", "resume", id, "--epochs", "5", "--home", home);
+    expect(more.code).toBe(0);
+    const store = RunStore.open(home);
+    expect(store.getRun(id)).toMatchObject({ status: "queued", spec: { epochs: 5 } });
+    store.close();
+
+    const lib = library();
+    const done = await cli("runs", "resume", lib.ids[0] as string, "--home", lib.home);
+    expect(done.code).toBe(1);
+    expect(done.err).toMatch(/is completed; only stopped, interrupted, failed or paused runs/);
+    const none = await cli("runs", "resume", "no-such-run", "--home", lib.home);
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/^error: no run no-such-run in the library/);
+  });
+
+  it("export to standard output is one JSON line; delete with one unknown id deletes nothing", async () => {
+    const lib = library();
+    const [x, y] = lib.ids as [string, string];
+    const r = await cli("runs", "export", x, "--out", "-", "--home", lib.home);
+    expect(r.out.trimEnd().split("\n")).toHaveLength(1);
+    expect(JSON.parse(r.out)).toMatchObject({ format: "sgd-studio-runs", runs: [{ id: x }] });
+    const del = await cli("runs", "delete", x, "nope-nope", y, "--home", lib.home);
+    expect(del.code).toBe(1);
+    expect(del.out).toBe("");
+    expect(JSON.parse((await cli("runs", "list", "--json", "--home", lib.home)).out)).toHaveLength(
+      2,
+    );
+  });
+});
+
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
 /** `sgd-studio <args>` in its own process group (so SIGKILL takes its training worker too). */

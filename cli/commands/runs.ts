@@ -1,33 +1,79 @@
-/** `sgd-studio runs ...`: list, show, export, import, delete, tag and annotate runs in the library. */
-import { existsSync, readFileSync, statSync } from "node:fs";
+/**
+ * `sgd-studio runs ...`: list, show, export, import, delete, tag, annotate,
+ * resume and stop runs in the library. Every subcommand goes through the
+ * in-process service (the same `runs.*` methods and RunManager as `train`,
+ * `serve` and the app); a `runs` command never trains: it does not take the
+ * queue, and a run it resumes waits for a host (the app or `serve`).
+ */
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 import type { Command } from "commander";
-import { RUN_STATUSES, type RunStatus } from "../../core/api/lists.js";
+import { ServiceError } from "../../core/api/contract.js";
+import { BACKEND_NAMES, RUN_STATUSES, type RunStatus } from "../../core/api/lists.js";
+import type { BestAndFinal, RunDetails, RunRecord } from "../../core/api/records.js";
+import { runMethods, type TrainingLauncher } from "../../core/service/runs.js";
+import { Service } from "../../core/service/service.js";
 import { StoreError } from "../../core/store/errors.js";
 import { resolveHome } from "../../core/store/paths.js";
-import { type RunRecord, RunStore } from "../../core/store/store.js";
-import { csvChunks, type ExportFormat } from "../../core/store/transfer.js";
 import { type Cell, num, table } from "../format.js";
 import { CliError, type Io } from "../io.js";
+import { optional, wholeNumber } from "../options.js";
 
 interface HomeOption {
   home?: string;
 }
 
-/** Opens the library, runs `fn`, closes it; library errors become one-line CLI errors. */
-export function withStore<T>(opts: HomeOption, fn: (store: RunStore) => T): T {
-  let store: RunStore | null = null;
+/** What a `runs` command hands the RunManager as its launcher: it never trains. */
+const neverTrains: TrainingLauncher = () => {
+  throw new ServiceError("internal", "`sgd-studio runs` never trains a run");
+};
+
+/** Any failure as one CLI line: invalid input exits 2, everything else 1; never a stack trace. */
+function cliError(err: unknown): unknown {
+  if (err instanceof CliError) return err;
+  if (err instanceof ServiceError)
+    return new CliError(err.message, err.code === "invalid-params" ? 2 : 1);
+  if (err instanceof StoreError) return new CliError(err.message, err.code === "invalid" ? 2 : 1);
+  // SQLite (e.g. SQLITE_BUSY: another process holds the library too long) and file errors.
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (code.startsWith("SQLITE_") || /^E[A-Z]+$/.test(code)))
+    return new CliError((err as Error).message);
+  return err;
+}
+
+/**
+ * Runs `fn` against an in-process service over the library at `--home` (the
+ * queue is not taken, nothing trains) and closes it; errors become one line.
+ */
+async function withService<T>(
+  opts: HomeOption,
+  fn: (service: Service, home: string) => Promise<T>,
+): Promise<T> {
+  const home = resolveHome(opts.home);
+  let service: Service;
   try {
-    store = RunStore.open(resolveHome(opts.home));
-    return fn(store);
+    service = new Service({
+      home,
+      runs: runMethods({ home, launch: neverTrains, takeQueue: false, trusted: true }),
+    });
   } catch (err) {
-    if (err instanceof StoreError) throw new CliError(err.message, err.code === "invalid" ? 2 : 1);
-    // SQLite (e.g. SQLITE_BUSY: another process holds the library too long) and file errors.
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === "string" && (code.startsWith("SQLITE_") || /^E[A-Z]+$/.test(code)))
-      throw new CliError((err as Error).message);
-    throw err;
+    throw cliError(err);
+  }
+  try {
+    return await fn(service, home);
+  } catch (err) {
+    throw cliError(err);
   } finally {
-    store?.close();
+    await service.close();
   }
 }
 
@@ -42,6 +88,12 @@ function when(iso: string | null): string {
 function progress(run: RunRecord): string {
   const done = run.lastEpoch === null ? 0 : run.lastEpoch + 1;
   return run.plannedEpochs === null ? String(done) : `${done}/${run.plannedEpochs}`;
+}
+
+/** The library record of a run as the service returns it, without the service's additions. */
+function record(run: RunRecord & Partial<RunDetails>): RunRecord {
+  const { name: _n, checkpoints: _c, keys: _k, resume: _r, stats: _s, ...rest } = run;
+  return rest;
 }
 
 function listTable(runs: RunRecord[]): string {
@@ -73,7 +125,7 @@ function listTable(runs: RunRecord[]): string {
   );
 }
 
-function showText(store: RunStore, run: RunRecord): string {
+function showText(run: RunDetails, stats: BestAndFinal[]): string {
   const lines: string[] = [];
   const field = (name: string, value: unknown) =>
     lines.push(`${`${name}:`.padEnd(14)}${value === null || value === undefined ? "-" : value}`);
@@ -101,19 +153,17 @@ function showText(store: RunStore, run: RunRecord): string {
   );
   field("tags", run.tags.join(", ") || null);
   field("note", run.note);
-  const resume = store.resumePoint(run.id);
-  field("checkpoint", resume ? `${resume.path} (epoch ${resume.epoch})` : null);
-  const keys = store.metricKeys(run.id);
-  if (keys.length > 0) {
+  field("checkpoint", run.resume ? `${run.resume.path} (epoch ${run.resume.epoch})` : null);
+  if (run.keys.length > 0) {
     lines.push("");
-    const rows = keys.map((k) => {
-      const bf = store.bestAndFinal(run.id, k.key);
+    const rows = run.keys.map((k, i) => {
+      const bf = stats[i];
       return [
         k.key,
         k.count,
-        dash(bf.final?.value),
-        dash(bf.best?.value),
-        bf.best ? `${bf.mode} @ step ${bf.best.step}` : "-",
+        dash(bf?.final?.value),
+        dash(bf?.best?.value),
+        bf?.best ? `${bf.mode} @ step ${bf.best.step}` : "-",
       ];
     });
     lines.push(table(["metric", "points", "final", "best", "reached"], rows).trimEnd());
@@ -121,8 +171,47 @@ function showText(store: RunStore, run: RunRecord): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Writes `content` to `out` through a temporary file renamed into place. */
+function writeExport(out: string, content: string): void {
+  const tmp = join(dirname(out), `.${Date.now()}-${process.pid}.export.tmp`);
+  let fd: number;
+  try {
+    fd = openSync(tmp, "w");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new CliError(
+      `cannot write ${out}: ${e.code === "ENOENT" ? `no folder ${dirname(out)}` : e.message}`,
+      2,
+    );
+  }
+  try {
+    writeSync(fd, content);
+    closeSync(fd);
+    renameSync(tmp, out);
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {}
+    rmSync(tmp, { force: true });
+    throw new CliError(`cannot write ${out}: ${(err as Error).message}`);
+  }
+}
+
+function countLines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf("\n"); i !== -1; i = s.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+/** The run a command names (an id or a unique part of it), as the library holds it. */
+function getRun(service: Service, id: string): Promise<RunDetails> {
+  return service.call("runs.get", { id });
+}
+
 export function registerRunsCommands(program: Command, io: Io): void {
-  const runs = program.command("runs").description("the run library: list, show, export, import");
+  const runs = program
+    .command("runs")
+    .description("the run library: list, show, export, import, resume, stop");
 
   runs
     .command("list")
@@ -139,14 +228,14 @@ export function registerRunsCommands(program: Command, io: Io): void {
         const limit = opts.limit === undefined ? undefined : Number(opts.limit);
         if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
           throw new CliError(`--limit must be a whole number >= 1 (got "${opts.limit}")`, 2);
-        withStore(opts, (store) => {
-          const list = store.listRuns({
-            status: opts.status as RunStatus | undefined,
+        return withService(opts, async (service, home) => {
+          const all = await service.call("runs.list", {
+            status: opts.status === undefined ? undefined : [opts.status as RunStatus],
             tag: opts.tag,
-            limit,
           });
+          const list = all.slice(0, limit).map(record);
           if (opts.json) io.out(`${JSON.stringify(list, null, 2)}\n`);
-          else if (list.length === 0) io.out(`no runs in ${store.home}\n`);
+          else if (list.length === 0) io.out(`no runs in ${home}\n`);
           else io.out(listTable(list));
         });
       },
@@ -158,22 +247,20 @@ export function registerRunsCommands(program: Command, io: Io): void {
     .argument("<id>", "run id (or a unique part of it)")
     .option("--json", "print JSON")
     .option("--home <dir>", HOME_HELP)
-    .action((id: string, opts: HomeOption & { json?: boolean }) => {
-      withStore(opts, (store) => {
-        const run = store.getRun(id);
+    .action((id: string, opts: HomeOption & { json?: boolean }) =>
+      withService(opts, async (service) => {
+        const run = await service.call("runs.get", { id, stats: true });
+        const stats = run.stats ?? [];
         if (!opts.json) {
-          io.out(showText(store, run));
+          io.out(showText(run, stats));
           return;
         }
-        const metrics = store.metricKeys(run.id).map((k) => ({
-          ...k,
-          ...store.bestAndFinal(run.id, k.key),
-        }));
+        const metrics = run.keys.map((k, i) => ({ ...k, ...stats[i] }));
         io.out(
-          `${JSON.stringify({ run, metrics, checkpoints: store.checkpoints(run.id), resume: store.resumePoint(run.id) }, null, 2)}\n`,
+          `${JSON.stringify({ run: record(run), metrics, checkpoints: run.checkpoints, resume: run.resume }, null, 2)}\n`,
         );
-      });
-    });
+      }),
+    );
 
   runs
     .command("export")
@@ -187,15 +274,26 @@ export function registerRunsCommands(program: Command, io: Io): void {
     .action((ids: string[], opts: HomeOption & { out: string; format: string }) => {
       if (opts.format !== "json" && opts.format !== "csv")
         throw new CliError(`--format must be json or csv (got "${opts.format}")`, 2);
-      const format = opts.format as ExportFormat;
-      withStore(opts, (store) => {
-        const full = ids.map((id) => store.resolveId(id));
+      const format = opts.format;
+      return withService(opts, async (service) => {
+        const { content } = await service.call("runs.export", { ids, format });
+        let text = content;
+        let rows: number;
+        if (format === "json") {
+          // One line, as before (the service indents its document for the app's downloads).
+          const doc = JSON.parse(content) as {
+            runs: { metrics: Record<string, { step: unknown[] }> }[];
+          };
+          text = JSON.stringify(doc);
+          rows = 0;
+          for (const r of doc.runs) for (const m of Object.values(r.metrics)) rows += m.step.length;
+        } else rows = countLines(content) - 1;
         if (opts.out === "-") {
-          if (format === "json") io.out(`${JSON.stringify(store.exportRuns(full))}\n`);
-          else for (const chunk of csvChunks(store, full)) io.out(chunk);
+          io.out(format === "json" ? `${text}\n` : text);
           return;
         }
-        const { runs: n, rows } = store.exportRunsToFile(full, format, opts.out);
+        writeExport(opts.out, text);
+        const n = ids.length;
         io.out(`exported ${n} run${n === 1 ? "" : "s"} (${rows} values) to ${opts.out}\n`);
       });
     });
@@ -219,16 +317,17 @@ export function registerRunsCommands(program: Command, io: Io): void {
           throw new CliError("give at most one of --skip, --replace, --copy", 2);
         if (!existsSync(file) || !statSync(file).isFile())
           throw new CliError(`no such file: ${file}`, 2);
-        const text = readFileSync(file, "utf8");
-        withStore(opts, (store) => {
-          let result: ReturnType<RunStore["importRuns"]>;
-          try {
-            result = store.importRuns(text, { duplicates: modes[0] ?? "refuse" });
-          } catch (err) {
-            if (err instanceof StoreError)
-              throw new CliError(`cannot import ${file}: ${err.message}`);
-            throw err;
-          }
+        const content = readFileSync(file, "utf8");
+        if (content.trim() === "") throw new CliError(`cannot import ${file}: the file is empty`);
+        return withService(opts, async (service) => {
+          const result = await service
+            .call("runs.import", { content, duplicates: modes[0] ?? "refuse" })
+            .catch((err: unknown) => {
+              // The file's faults (not JSON, a damaged run, runs already here); not the library's.
+              if (err instanceof ServiceError && err.code !== "internal")
+                throw new CliError(`cannot import ${file}: ${err.message}`);
+              throw err;
+            });
           if (opts.json) {
             io.out(`${JSON.stringify(result, null, 2)}\n`);
             return;
@@ -244,20 +343,24 @@ export function registerRunsCommands(program: Command, io: Io): void {
 
   runs
     .command("delete")
-    .description("delete runs with their metrics and checkpoints")
+    .description(
+      "delete runs with their metrics and checkpoints (files outside the library are never touched)",
+    )
     .argument("<id...>", "run ids")
     .option("--home <dir>", HOME_HELP)
-    .action((ids: string[], opts: HomeOption) => {
-      withStore(opts, (store) => {
-        const full = ids.map((id) => store.resolveId(id));
+    .action((ids: string[], opts: HomeOption) =>
+      withService(opts, async (service) => {
+        // Resolve every id first, so a typo deletes nothing.
+        const full: string[] = [];
+        for (const id of ids) full.push((await getRun(service, id)).id);
         for (const id of full) {
-          const { removed } = store.deleteRun(id);
+          const { removed, kept } = await service.call("runs.delete", { id });
           io.out(
-            `deleted ${id}${removed.length ? ` and its checkpoints (${removed.join(", ")})` : ""}\n`,
+            `deleted ${id}${removed.length ? ` and its checkpoints (${removed.join(", ")})` : ""}${kept.length ? `; left outside the library: ${kept.join(", ")}` : ""}\n`,
           );
         }
-      });
-    });
+      }),
+    );
 
   runs
     .command("tag")
@@ -266,14 +369,13 @@ export function registerRunsCommands(program: Command, io: Io): void {
     .argument("<tag>", "tag")
     .option("--remove", "remove the tag instead")
     .option("--home <dir>", HOME_HELP)
-    .action((id: string, tag: string, opts: HomeOption & { remove?: boolean }) => {
-      withStore(opts, (store) => {
-        const run = store.getRun(id);
-        if (opts.remove) store.untag(run.id, tag);
-        else store.tag(run.id, tag);
-        io.out(`${run.id}: ${store.getRun(run.id).tags.join(", ") || "(no tags)"}\n`);
-      });
-    });
+    .action((id: string, tag: string, opts: HomeOption & { remove?: boolean }) =>
+      withService(opts, async (service) => {
+        const run = await getRun(service, id);
+        await service.call(opts.remove ? "runs.untag" : "runs.tag", { id: run.id, tag });
+        io.out(`${run.id}: ${(await getRun(service, run.id)).tags.join(", ") || "(no tags)"}\n`);
+      }),
+    );
 
   runs
     .command("note")
@@ -282,16 +384,61 @@ export function registerRunsCommands(program: Command, io: Io): void {
     .argument("[text...]", "the note")
     .option("--clear", "remove the note")
     .option("--home <dir>", HOME_HELP)
-    .action((id: string, text: string[], opts: HomeOption & { clear?: boolean }) => {
-      withStore(opts, (store) => {
-        const run = store.getRun(id);
-        if (opts.clear) store.setNote(run.id, null);
-        else if (text.length > 0) store.setNote(run.id, text.join(" "));
-        else {
+    .action((id: string, text: string[], opts: HomeOption & { clear?: boolean }) =>
+      withService(opts, async (service) => {
+        const run = await getRun(service, id);
+        if (!opts.clear && text.length === 0) {
           io.out(`${run.note ?? "(no note)"}\n`);
           return;
         }
+        await service.call("runs.note", { id: run.id, note: opts.clear ? "" : text.join(" ") });
         io.out(`${run.id}: note ${opts.clear ? "removed" : "saved"}\n`);
+      }),
+    );
+
+  runs
+    .command("resume")
+    .description(
+      "put a stopped, interrupted or failed run back in the queue, to continue from its last checkpoint; the app or `sgd-studio serve` on this library trains it (`sgd-studio train --resume <id>` trains it here instead)",
+    )
+    .argument("<id>", "run id (or a unique part of it)")
+    .option("--epochs <E>", "train to E epochs in all (more or fewer than planned)")
+    .option("--backend <name>", `continue on another backend (${BACKEND_NAMES.join(", ")})`)
+    .option("--home <dir>", HOME_HELP)
+    .action((id: string, opts: HomeOption & { epochs?: string; backend?: string }) => {
+      const epochs = optional(wholeNumber("--epochs", 1), opts.epochs);
+      const override =
+        epochs === undefined && opts.backend === undefined
+          ? undefined
+          : { epochs, backend: opts.backend };
+      return withService(opts, async (service, home) => {
+        const run = await getRun(service, id);
+        await service.call("runs.resume", { id: run.id, override });
+        const { queue } = await service.call("runs.queue", {});
+        const at = queue.indexOf(run.id);
+        const from =
+          run.resumeEpoch === null
+            ? "from the start (no checkpoint yet)"
+            : `from the checkpoint of epoch ${run.resumeEpoch + 1}`;
+        io.out(
+          `run ${run.id} queued to resume ${from}${at >= 0 ? ` (${at + 1} of ${queue.length} in the queue)` : ""}\n` +
+            `the app or \`sgd-studio serve\` with the library ${home} trains it; \`sgd-studio runs stop ${run.id}\` takes it out of the queue\n`,
+        );
       });
     });
+
+  runs
+    .command("stop")
+    .description(
+      "take a queued run out of the queue (it becomes stopped); a run training elsewhere is stopped where it trains",
+    )
+    .argument("<id>", "run id (or a unique part of it)")
+    .option("--home <dir>", HOME_HELP)
+    .action((id: string, opts: HomeOption) =>
+      withService(opts, async (service) => {
+        const run = await getRun(service, id);
+        await service.call("runs.stop", { id: run.id });
+        io.out(`stopped ${run.id}\n`);
+      }),
+    );
 }

@@ -88,9 +88,15 @@ export function registerServeCommand(program: Command, io: Io, deps: ServeDeps =
       if (!Number.isInteger(port) || port < 0 || port > 65_535)
         throw new CliError(`--port must be a whole number from 0 to 65535 (got "${opts.port}")`, 2);
       const home = resolve(opts.home || defaultHomeDir());
-      const service = deps.createService
-        ? deps.createService(home)
-        : new Service({ home, runs: runMethods({ home, launch: startTraining }) });
+      let service: Service;
+      try {
+        service = deps.createService
+          ? deps.createService(home)
+          : new Service({ home, runs: runMethods({ home, launch: startTraining }) });
+      } catch (err) {
+        // A library that cannot be opened (damaged, read-only, locked): its one-line message.
+        throw new CliError((err as Error).message);
+      }
       let server: RunningServer;
       try {
         server = await startServer({ service, host: opts.host, port });

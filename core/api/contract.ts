@@ -69,7 +69,11 @@ export const METHODS = {
     tag: z.string().optional(),
     search: z.string().optional(),
   }),
-  "runs.get": z.strictObject({ id }),
+  "runs.get": z.strictObject({
+    id,
+    /** Also each key's best and final value (`stats`; one scan of the run's metrics per key). */
+    stats: z.boolean().optional(),
+  }),
   "runs.metrics": z.strictObject({
     ids: z.array(id).min(1).max(100),
     keys: z.array(z.string().min(1)).min(1).max(50),
@@ -155,7 +159,8 @@ export interface Results {
   "runs.tag": { ok: true };
   "runs.untag": { ok: true };
   "runs.note": { ok: true };
-  "runs.delete": { ok: true };
+  /** removed: the run's folder in the home, if it had one; kept: checkpoint folders outside the home (never touched). */
+  "runs.delete": { ok: true; removed: string[]; kept: string[] };
   "runs.export": { content: string; filename: string };
   "runs.import": {
     imported: { id: string; from: string }[];

@@ -102,8 +102,32 @@ export interface RunSummary extends RunRecord {
   name: string | null;
 }
 
+/** One recorded value of a key, with where in training it was reached. */
+export interface MetricPoint {
+  value: number;
+  step: number;
+  epoch: number;
+  epochsDone: number;
+  samples: number;
+  wallTime: number;
+}
+
+/** A key's last value and its best (min or max), first reached where; count: non-null values. */
+export interface BestAndFinal {
+  runId: string;
+  key: string;
+  mode: "min" | "max";
+  final: MetricPoint | null;
+  best: MetricPoint | null;
+  count: number;
+}
+
 /** A run as `runs.get` returns it: the summary, its checkpoints and the metric keys it recorded. */
 export interface RunDetails extends RunSummary {
   checkpoints: CheckpointRecord[];
   keys: MetricKeyInfo[];
+  /** The checkpoint a resume continues from (null: none on disk, a resume starts over). */
+  resume: { path: string; epoch: number | null } | null;
+  /** With `stats: true`: each key's best and final value, in the order of `keys`. */
+  stats?: BestAndFinal[];
 }

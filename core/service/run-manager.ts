@@ -219,12 +219,14 @@ export class RunManager {
     throw new ServiceError("conflict", this.notHere(run));
   }
 
-  delete(id: string): void {
+  /** Deletes a run; returns the folder removed from the home and checkpoint folders left outside it. */
+  delete(id: string): { removed: string[]; kept: string[] } {
     const run = this.store.getRun(id);
     if (this.active.has(run.id))
       throw new ServiceError("conflict", `run ${run.id} is training; stop it first`);
-    this.store.deleteRun(run.id);
+    const { removed, kept } = this.store.deleteRun(run.id);
     this.queueChanged();
+    return { removed, kept };
   }
 
   /** Resolves when the run has a final status in the library (what the CLI's train waits for). */

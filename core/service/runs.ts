@@ -3,6 +3,7 @@
  * the durable queue, claims and leases, verdicts) and the run library.
  */
 import { isBusy, StoreError } from "../store/errors.js";
+import { fileFailure } from "../store/schema.js";
 import type { RunRecord } from "../store/store.js";
 import { csvChunks, exportDocument } from "../store/transfer.js";
 import { type RunSummary, ServiceError, type ServiceEvent } from "./contract.js";
@@ -16,11 +17,16 @@ function summary(run: RunRecord): RunSummary {
   return { ...run, name: run.scheduleName };
 }
 
-/** Maps library errors onto the service's codes. */
-function wrap<T>(fn: () => T): T {
+/**
+ * Maps library errors onto the service's codes; a damaged or read-only
+ * library file found after it opened gets the same message as at open
+ * (the file and the fix).
+ */
+function mapErrors<T>(fn: () => T, file: string): T {
   try {
     return fn();
-  } catch (err) {
+  } catch (caught) {
+    const err = fileFailure(file, caught) ?? caught;
     if (err instanceof StoreError) {
       const code =
         err.code === "not-found"
@@ -49,6 +55,7 @@ export function runMethods(
 ): (emit: (event: ServiceEvent) => void) => RunMethods {
   return (emit) => {
     const m = new RunManager(options, emit);
+    const wrap = <T>(fn: () => T): T => mapErrors(fn, m.store.paths.db);
     const ok = { ok: true } as const;
     const done = (fn: () => unknown) =>
       wrap(() => {
@@ -83,10 +90,13 @@ export function runMethods(
         "runs.get": (p) =>
           wrap(() => {
             const run = m.store.getRun(p.id);
+            const keys = m.store.metricKeys(run.id);
             return {
               ...summary(run),
               checkpoints: m.store.checkpoints(run.id),
-              keys: m.store.metricKeys(run.id),
+              keys,
+              resume: m.store.resumePoint(run.id),
+              ...(p.stats ? { stats: keys.map((k) => m.store.bestAndFinal(run.id, k.key)) } : {}),
             };
           }),
         "runs.metrics": (p) =>
@@ -105,7 +115,7 @@ export function runMethods(
         "runs.tag": (p) => done(() => m.store.tag(p.id, p.tag)),
         "runs.untag": (p) => done(() => m.store.untag(p.id, p.tag)),
         "runs.note": (p) => done(() => m.store.setNote(p.id, p.note || null)),
-        "runs.delete": (p) => done(() => m.delete(p.id)),
+        "runs.delete": (p) => wrap(() => ({ ...ok, ...m.delete(p.id) })),
         "runs.export": (p) =>
           wrap(() => {
             const ids = p.ids.map((id) => m.store.resolveId(id));

@@ -17,12 +17,12 @@
  * step, epoch, samples and wall time at which it was first reached.
  */
 import type { XAxis } from "../api/lists.js";
-import type { MetricKeyInfo, MetricSeries } from "../api/records.js";
+import type { BestAndFinal, MetricKeyInfo, MetricPoint, MetricSeries } from "../api/records.js";
 import { StoreError } from "./errors.js";
 import type { RunStore } from "./store.js";
 
 /** The records and the x axes are declared in core/api (records.ts, lists.ts). */
-export type { MetricKeyInfo, MetricSeries, XAxis };
+export type { BestAndFinal, MetricKeyInfo, MetricPoint, MetricSeries, XAxis };
 
 export const X_COLUMNS: Readonly<Record<XAxis, string>> = {
   step: "step",
@@ -41,24 +41,6 @@ export interface MetricsQuery {
   /** Only points with from <= x <= to. */
   from?: number;
   to?: number;
-}
-
-export interface MetricPoint {
-  value: number;
-  step: number;
-  epoch: number;
-  epochsDone: number;
-  samples: number;
-  wallTime: number;
-}
-
-export interface BestAndFinal {
-  runId: string;
-  key: string;
-  mode: "min" | "max";
-  final: MetricPoint | null;
-  best: MetricPoint | null;
-  count: number;
 }
 
 interface Row {

@@ -7,7 +7,7 @@
  * two processes opening a new library at once cannot both migrate), and
  * refuses a library written by a newer build instead of touching it.
  */
-import { mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { StoreError } from "./errors.js";
@@ -217,10 +217,10 @@ function openFailure(file: string, err: Error): StoreError {
       "read-only",
       `the library ${file} is read-only (${text}): make the file and its folder writable, or use another library with --home <dir> (or SGD_STUDIO_HOME)`,
     );
-  if (code === "SQLITE_CANTOPEN" || code === "EACCES" || code === "EROFS")
+  if (["SQLITE_CANTOPEN", "EACCES", "EROFS", "EPERM", "ENOTDIR", "EEXIST", "ENOENT"].includes(code))
     return new StoreError(
       "open",
-      `cannot open the library ${file} (${text}): check that its folder exists and is writable, or use another library with --home <dir>`,
+      `cannot open the library ${file} (${text}): check that its folder exists, is a folder and is writable, or use another library with --home <dir>`,
     );
   if (
     code.startsWith("SQLITE_CORRUPT") ||
@@ -240,6 +240,46 @@ function openFailure(file: string, err: Error): StoreError {
 }
 
 /**
+ * A failure of the library file itself found after it opened (SQLite reports
+ * some damage only when a statement reaches the damaged page, and a file can
+ * become read-only while a host runs): the same one-line message as at open,
+ * naming the file and the fix. Null for every other error.
+ */
+export function fileFailure(file: string, err: unknown): StoreError | null {
+  if (err instanceof StoreError || !(err instanceof Error)) return null;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "string" || !/^SQLITE_(CORRUPT|NOTADB|READONLY|CANTOPEN)/.test(code))
+    return null;
+  return openFailure(file, err);
+}
+
+/**
+ * An existing library whose file or folder this process may not write: refused
+ * at open, rather than failing at the first write (a run that cannot be
+ * recorded, a verdict that cannot be saved). SQLite itself would open such a
+ * file read-only without a word.
+ */
+function checkWritable(file: string): void {
+  if (!existsSync(file)) return;
+  for (const path of [file, dirname(file)]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw openFailure(
+        file,
+        Object.assign(
+          new Error(
+            `${e.code === "EROFS" ? "read-only file system" : "no write permission"}: ${path}`,
+          ),
+          { code: "SQLITE_READONLY" },
+        ),
+      );
+    }
+  }
+}
+
+/**
  * Opens (creating if needed) a library database: WAL journal, synchronous =
  * NORMAL (a committed transaction survives a process crash; a power cut can
  * lose the last few, never corrupt the file), foreign keys on.
@@ -248,8 +288,10 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   let db: Db;
   try {
     mkdirSync(dirname(file), { recursive: true });
+    checkWritable(file);
     db = new Database(file, { timeout: options.busyTimeoutMs ?? 10_000 });
   } catch (err) {
+    if (err instanceof StoreError) throw err;
     throw openFailure(file, err as Error);
   }
   try {

@@ -26,7 +26,7 @@ import {
   queryMetrics,
 } from "./queries.js";
 import { type RecorderOptions, RunRecorder } from "./recorder.js";
-import { type Db, nowIso, type OpenOptions, openDatabase } from "./schema.js";
+import { type Db, fileFailure, nowIso, type OpenOptions, openDatabase } from "./schema.js";
 import { ACTIVE, assertTransition, isRunStatus, type RunStatus } from "./states.js";
 import {
   type ExportDocument,
@@ -150,7 +150,15 @@ export class RunStore {
   static open(home: string, options: StoreOpenOptions = {}): RunStore {
     const paths = libraryPaths(home);
     const store = new RunStore(openDatabase(paths.db, options), paths);
-    if (options.recover !== false) store.recoverInterrupted();
+    if (options.recover !== false) {
+      try {
+        store.recoverInterrupted();
+      } catch (err) {
+        // Damage SQLite finds only now (a page of the runs table) reads as at open.
+        store.close();
+        throw fileFailure(paths.db, err) ?? err;
+      }
+    }
     return store;
   }
 
