@@ -63,7 +63,14 @@ async function withService<T>(
   try {
     service = new Service({
       home,
-      runs: runMethods({ home, launch: neverTrains, takeQueue: false, trusted: true }),
+      runs: runMethods({
+        home,
+        launch: neverTrains,
+        takeQueue: false,
+        trusted: true,
+        // A one-shot command may wait for a host's write (as long as an open waits); hosts wait 200 ms.
+        lockWaitMs: 10_000,
+      }),
     });
   } catch (err) {
     throw cliError(err);
