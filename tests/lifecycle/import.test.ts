@@ -141,7 +141,6 @@ describe("imported runs", () => {
       expect(startEvents.map((e) => (e.event as { startEpoch: number }).startEpoch)).toEqual([0]);
       const perEpoch = stepsPerEpoch(homeB, id);
       expect([...perEpoch.keys()]).toEqual([...Array(epochs).keys()]);
-      expect(new Set(perEpoch.values()).size).toBe(1);
       const steps = rows(homeB, id)
         .filter((r) => r.key === "loss")
         .map((r) => r.step);
