@@ -70,6 +70,11 @@ interface Active {
   recorder: RunRecorder;
   /** Set when this host decided the verdict itself (lost claim, write failure). */
   verdict?: { status: "interrupted"; code: string; message: string };
+  /**
+   * The worker reported its verdict (summary or error): once the recorder has
+   * written it, the run is no longer running, so its claim ends here, not lost.
+   */
+  reported?: boolean;
 }
 
 export class RunManager {
@@ -350,7 +355,9 @@ export class RunManager {
   }
 
   private onEvent(id: string, recorder: RunRecorder, event: TrainEvent): void {
-    if (this.active.get(id)?.verdict) return;
+    const active = this.active.get(id);
+    if (active?.verdict) return;
+    if (active && (event.type === "summary" || event.type === "error")) active.reported = true;
     recorder.record(event);
     this.emit({ type: "run.event", runId: id, event });
     if (event.type === "paused" || event.type === "resumed") {
@@ -417,7 +424,7 @@ export class RunManager {
     try {
       const held = new Set(this.store.renewLeases(this.owner, this.leaseMs));
       for (const [id, active] of this.active) {
-        if (held.has(id) || active.verdict) continue;
+        if (held.has(id) || active.verdict || active.reported) continue;
         active.verdict = {
           status: "interrupted",
           code: "lost-claim",
