@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { syntheticRun, testSpec } from "../core/store/fixtures.js";
-import { RunStore } from "../core/store/store.js";
+import { libraryInternals, RunStore } from "../core/store/store.js";
 import { main } from "./main.js";
 
 async function cli(...argv: string[]) {
@@ -85,7 +85,7 @@ function realLibrary(home: string, stepsPerEpoch = 20): { db: string; id: string
   for (const e of syntheticRun({ epochs: 3, stepsPerEpoch })) rec.record(e);
   rec.close();
   for (let i = 0; i < 20; i++) store.setNote(store.createRun(testSpec()).id, "n".repeat(3000));
-  store.db.pragma("wal_checkpoint(TRUNCATE)");
+  libraryInternals(store).db.pragma("wal_checkpoint(TRUNCATE)");
   store.close();
   return { db: join(home, "library.db"), id: run.id };
 }

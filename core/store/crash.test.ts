@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { libraryPaths } from "./paths.js";
-import { RunStore } from "./store.js";
+import { libraryInternals, RunStore } from "./store.js";
 
 const WRITER = fileURLToPath(new URL("./crash-writer.ts", import.meta.url));
 const FLUSH_ROWS = 1000;
@@ -81,14 +81,14 @@ describe("crash safety", () => {
       before.close();
 
       const store = RunStore.open(o.home, { recover: false });
-      const { n } = store.db
-        .prepare("SELECT count(*) AS n FROM metric_values WHERE run_id = ?")
+      const { n } = libraryInternals(store)
+        .db.prepare("SELECT count(*) AS n FROM metric_values WHERE run_id = ?")
         .get(o.runId) as { n: number };
       expect(n).toBeGreaterThanOrEqual(o.committed);
       // Transactions are all or nothing: only whole batches are in the file.
       expect(n % FLUSH_ROWS).toBe(0);
-      const steps = store.db
-        .prepare("SELECT count(DISTINCT step) AS s, max(step) AS m FROM metrics")
+      const steps = libraryInternals(store)
+        .db.prepare("SELECT count(DISTINCT step) AS s, max(step) AS m FROM metrics")
         .get() as { s: number; m: number };
       expect(steps.s).toBe(steps.m + 1); // no holes
 

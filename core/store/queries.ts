@@ -19,7 +19,7 @@
 import type { XAxis } from "../api/lists.js";
 import type { BestAndFinal, MetricKeyInfo, MetricPoint, MetricSeries } from "../api/records.js";
 import { StoreError } from "./errors.js";
-import type { RunStore } from "./store.js";
+import { libraryInternals, type RunStore } from "./store.js";
 
 /** The records and the x axes are declared in core/api (records.ts, lists.ts). */
 export type { BestAndFinal, MetricKeyInfo, MetricPoint, MetricSeries, XAxis };
@@ -56,7 +56,7 @@ export function queryMetrics(store: RunStore, query: MetricsQuery): MetricSeries
     throw new StoreError("invalid", `x must be one of ${Object.keys(X_COLUMNS).join(", ")}`);
   const maxPoints = Math.floor(query.maxPoints ?? 1000);
   if (!(maxPoints >= 4)) throw new StoreError("invalid", "maxPoints must be at least 4");
-  const db = store.db;
+  const db = libraryInternals(store).db;
   const range = `${query.from === undefined ? "" : ` AND ${col} >= @from`}${query.to === undefined ? "" : ` AND ${col} <= @to`}`;
   const series = `FROM metrics WHERE run_pk = @pk AND key_id = @key AND value IS NOT NULL${range}`;
   const stats = db.prepare(`SELECT count(*) AS n, min(${col}) AS x0, max(${col}) AS x1 ${series}`);
@@ -76,9 +76,9 @@ export function queryMetrics(store: RunStore, query: MetricsQuery): MetricSeries
   const read = db.transaction(() => {
     for (const id of query.runIds) {
       const runId = store.resolveId(id);
-      const pk = store.pk(runId);
+      const pk = libraryInternals(store).pk(runId);
       for (const key of query.keys) {
-        const keyId = store.existingKeyId(key);
+        const keyId = libraryInternals(store).existingKeyId(key);
         const params: Record<string, number> = { pk, key: keyId ?? -1 };
         if (query.from !== undefined) params.from = query.from;
         if (query.to !== undefined) params.to = query.to;
@@ -121,11 +121,11 @@ export function bestAndFinal(
   key: string,
   mode: "min" | "max" = defaultMode(key),
 ): BestAndFinal {
-  const pk = store.pk(runId);
-  const keyId = store.existingKeyId(key) ?? -1;
+  const pk = libraryInternals(store).pk(runId);
+  const keyId = libraryInternals(store).existingKeyId(key) ?? -1;
   const cols =
     "value, step, epoch, epochs_done AS epochsDone, samples, wall_time AS wallTime FROM metrics WHERE run_pk = ? AND key_id = ? AND value IS NOT NULL";
-  const db = store.db;
+  const db = libraryInternals(store).db;
   const final = db.prepare(`SELECT ${cols} ORDER BY step DESC LIMIT 1`).get(pk, keyId) as
     | MetricPoint
     | undefined;
@@ -141,11 +141,11 @@ export function bestAndFinal(
 }
 
 export function metricKeys(store: RunStore, runId: string): MetricKeyInfo[] {
-  return store.db
-    .prepare(
+  return libraryInternals(store)
+    .db.prepare(
       `SELECT k.name AS key, count(*) AS count, min(m.step) AS firstStep, max(m.step) AS lastStep
        FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE m.run_pk = ?
        GROUP BY m.key_id ORDER BY k.name`,
     )
-    .all(store.pk(runId)) as MetricKeyInfo[];
+    .all(libraryInternals(store).pk(runId)) as MetricKeyInfo[];
 }

@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { syntheticRun, testSpec, writeTestCheckpoint } from "./fixtures.js";
 import { libraryPaths } from "./paths.js";
-import { RunStore } from "./store.js";
+import { libraryInternals, RunStore } from "./store.js";
 
 let home = "";
 let store: RunStore;
@@ -21,7 +21,11 @@ afterEach(() => {
 });
 
 const count = (s: RunStore, where = "1") =>
-  (s.db.prepare(`SELECT count(*) AS n FROM metric_values WHERE ${where}`).get() as { n: number }).n;
+  (
+    libraryInternals(s)
+      .db.prepare(`SELECT count(*) AS n FROM metric_values WHERE ${where}`)
+      .get() as { n: number }
+  ).n;
 
 const quiet = { flushMs: 0, heartbeatMs: 0 };
 
@@ -63,8 +67,8 @@ describe("RunRecorder", () => {
     });
     expect(after.finishedAt).not.toBeNull();
 
-    const loss = store.db
-      .prepare(
+    const loss = libraryInternals(store)
+      .db.prepare(
         "SELECT step, epoch, epochs_done AS d, samples FROM metric_values WHERE key = 'loss' ORDER BY step",
       )
       .all() as { step: number; epoch: number; d: number; samples: number }[];
@@ -72,16 +76,18 @@ describe("RunRecorder", () => {
     expect(loss[0]).toEqual({ step: 0, epoch: 0, d: 1 / 20, samples: 32 });
     expect(loss[19]).toMatchObject({ step: 19, epoch: 0, d: 1 });
     expect(loss[20]).toMatchObject({ step: 20, epoch: 1, d: 1 + 1 / 20 });
-    const acc = store.db
-      .prepare("SELECT step, epoch, epochs_done AS d FROM metric_values WHERE key = 'testAccuracy'")
+    const acc = libraryInternals(store)
+      .db.prepare(
+        "SELECT step, epoch, epochs_done AS d FROM metric_values WHERE key = 'testAccuracy'",
+      )
       .all();
     expect(acc).toEqual([
       { step: 19, epoch: 0, d: 1 },
       { step: 39, epoch: 1, d: 2 },
       { step: 59, epoch: 2, d: 3 },
     ]);
-    const walls = store.db
-      .prepare("SELECT wall_time AS w FROM metric_values WHERE key = 'loss' ORDER BY step")
+    const walls = libraryInternals(store)
+      .db.prepare("SELECT wall_time AS w FROM metric_values WHERE key = 'loss' ORDER BY step")
       .all() as { w: number }[];
     for (let i = 1; i < walls.length; i++)
       expect((walls[i] as { w: number }).w).toBeGreaterThanOrEqual(
@@ -205,11 +211,13 @@ describe("RunRecorder", () => {
       first.record(e);
     }
     first.close();
-    const wallBefore = store.db
-      .prepare("SELECT max(wall_time) AS w FROM metrics WHERE epoch < 2")
+    const wallBefore = libraryInternals(store)
+      .db.prepare("SELECT max(wall_time) AS w FROM metrics WHERE epoch < 2")
       .get() as { w: number };
     expect(count(store, "epoch = 2")).toBe(5 * 6);
-    store.db.prepare("UPDATE runs SET owner_pid = 999999999 WHERE id = ?").run(run.id);
+    libraryInternals(store)
+      .db.prepare("UPDATE runs SET owner_pid = 999999999 WHERE id = ?")
+      .run(run.id);
     store.recoverInterrupted({ liveness: () => "dead" });
     expect(store.getRun(run.id).status).toBe("interrupted");
     expect(store.resumePoint(run.id)?.epoch).toBe(1);
@@ -224,13 +232,13 @@ describe("RunRecorder", () => {
     // The same rows as a run that never crashed: 40 steps x 6 + 5 + 6 + 6 + 6.
     expect(count(store)).toBe(40 * 6 + 23);
     expect(count(store, "key = 'loss' AND epoch = 2")).toBe(10);
-    const firstResumed = store.db
-      .prepare("SELECT wall_time AS w FROM metric_values WHERE key = 'loss' AND step = 20")
+    const firstResumed = libraryInternals(store)
+      .db.prepare("SELECT wall_time AS w FROM metric_values WHERE key = 'loss' AND step = 20")
       .get() as { w: number };
     // Wall time goes on from the checkpoint: the time lost with the cut-short epoch is not counted.
     expect(firstResumed.w).toBeGreaterThan(wallBefore.w);
-    const walls = store.db
-      .prepare("SELECT wall_time AS w FROM metric_values WHERE key = 'loss' ORDER BY step")
+    const walls = libraryInternals(store)
+      .db.prepare("SELECT wall_time AS w FROM metric_values WHERE key = 'loss' ORDER BY step")
       .all() as { w: number }[];
     expect(walls.map((r) => r.w)).toEqual(walls.map((r) => r.w).sort((a, b) => a - b));
   });
@@ -243,7 +251,9 @@ describe("RunRecorder", () => {
       { step: 3, epoch: 0 },
     );
     rec.close();
-    const rows = store.db.prepare("SELECT key, value FROM metric_values ORDER BY key").all() as {
+    const rows = libraryInternals(store)
+      .db.prepare("SELECT key, value FROM metric_values ORDER BY key")
+      .all() as {
       key: string;
       value: number | null;
     }[];

@@ -44,7 +44,7 @@ import type { Owner } from "./owner.js";
 import { isInside } from "./paths.js";
 import { nowIso } from "./schema.js";
 import type { RunStatus } from "./states.js";
-import type { RunError, RunStore } from "./store.js";
+import { type LibraryInternals, libraryInternals, type RunError, type RunStore } from "./store.js";
 
 export interface RecorderOptions {
   /** Flush when this many rows are waiting (default 1024: a few ms per flush). */
@@ -100,6 +100,7 @@ interface Write {
 
 export class RunRecorder {
   readonly pk: number;
+  private readonly lib: LibraryInternals;
   /** Waiting rows, WIDTH numbers each (a typed array: no boxed numbers, no garbage). NaN = NULL. */
   private buffer: Float64Array;
   private used = 0;
@@ -132,8 +133,9 @@ export class RunRecorder {
     readonly runId: string,
     private readonly options: RecorderOptions = {},
   ) {
-    const db = store.db;
-    this.pk = store.pk(runId);
+    this.lib = libraryInternals(store);
+    const db = this.lib.db;
+    this.pk = this.lib.pk(runId);
     this.flushRows = Math.max(1, options.flushRows ?? 1024);
     this.buffer = new Float64Array((this.flushRows + 64) * WIDTH);
     this.clock = options.clock ?? (() => performance.now());
@@ -226,7 +228,7 @@ export class RunRecorder {
           pk: this.pk,
         };
         this.flush(() => {
-          this.store.db
+          this.lib.db
             .prepare(
               `UPDATE runs SET last_epoch = @epoch, final_train_loss = @trainLoss,
                  final_train_accuracy = @trainAccuracy, final_test_loss = @testLoss,
@@ -245,20 +247,25 @@ export class RunRecorder {
       case "noise":
         this.log({ noiseDirectC: event.c }, this.epochEnd(event.epoch));
         break;
+      case "sharpness":
+        // Values at the epoch's end (sharpness, sharpnessL2, sharpnessOneStep); their settings
+        // appended to the environment's `sharpness` list (docs/sharpness.md). Progress: nothing.
+        if (event.values?.length) this.recordSharpness(event, event.values);
+        break;
       case "checkpoint": {
         const step = this.lastStep >= 0 ? this.lastStep : null;
-        const stored = this.store.storePath(event.path);
+        const stored = this.lib.storePath(event.path);
         const at = nowIso();
         // The checkpoint and the resume point are committed with every row before them.
         this.flush(
           () => {
-            const db = this.store.db;
+            const db = this.lib.db;
             db.prepare(
               "INSERT OR REPLACE INTO checkpoints (run_pk, epoch, step, path, created_at) VALUES (?, ?, ?, ?, ?)",
             ).run(this.pk, event.epoch, step, stored, at);
             db.prepare(
               "UPDATE runs SET resume_checkpoint = ?, resume_epoch = ?, checkpoint_dir = coalesce(checkpoint_dir, ?) WHERE pk = ?",
-            ).run(stored, event.epoch, this.store.storePath(join(event.path, "..")), this.pk);
+            ).run(stored, event.epoch, this.lib.storePath(join(event.path, "..")), this.pk);
           },
           () => this.pruneCheckpoints(event.path, event.epoch),
         );
@@ -284,7 +291,7 @@ export class RunRecorder {
           pk: this.pk,
         };
         this.flush(() => {
-          this.store.db
+          this.lib.db
             .prepare(
               `UPDATE runs SET final_test_accuracy = coalesce(@test, final_test_accuracy),
                  best_test_accuracy = coalesce(@best, best_test_accuracy),
@@ -326,7 +333,7 @@ export class RunRecorder {
       }
       const b = this.buffer;
       const i = this.used;
-      b[i] = this.store.keyId(key);
+      b[i] = this.lib.keyId(key);
       b[i + 1] = at.step;
       b[i + 2] = epoch;
       b[i + 3] = epochsDone;
@@ -415,7 +422,7 @@ export class RunRecorder {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    if (this.store.db.open) this.flush();
+    if (this.lib.db.open) this.flush();
   }
 
   /** Stops retrying: what is still queued is dropped (the caller decided to give up). */
@@ -437,7 +444,7 @@ export class RunRecorder {
 
   private drain(): void {
     this.retry = null;
-    const db = this.store.db;
+    const db = this.lib.db;
     while (this.writes.length > 0 && !this.failure) {
       const w = this.writes[0] as Write;
       try {
@@ -445,7 +452,7 @@ export class RunRecorder {
           throw new StoreError("open", "the library was closed while a run was recording");
         db.transaction(() => {
           const owner = this.options.owner;
-          if (owner && !this.store.holds(this.pk, owner)) {
+          if (owner && !this.lib.holds(this.pk, owner)) {
             throw new StoreError(
               "lost-claim",
               `run ${this.runId} is no longer claimed by this process (its lease expired and another host took it over)`,
@@ -490,7 +497,7 @@ export class RunRecorder {
   }
 
   private closedForGood(): boolean {
-    return !this.store.db.open;
+    return !this.lib.db.open;
   }
 
   private giveUp(err: Error): void {
@@ -546,7 +553,7 @@ export class RunRecorder {
       pk: this.pk,
     };
     this.write(() => {
-      const db = this.store.db;
+      const db = this.lib.db;
       this.store.setStatus(this.runId, "running", { owner: this.options.owner });
       db.prepare("DELETE FROM metrics WHERE run_pk = ? AND epoch >= ?").run(this.pk, startEpoch);
       db.prepare("DELETE FROM checkpoints WHERE run_pk = ? AND epoch >= ?").run(
@@ -562,9 +569,38 @@ export class RunRecorder {
     });
   }
 
+  private recordSharpness(
+    event: Extract<TrainEvent, { type: "sharpness" }>,
+    values: NonNullable<Extract<TrainEvent, { type: "sharpness" }>["values"]>,
+  ): void {
+    this.log(Object.fromEntries(values.map((v) => [v.key, v.value])), this.epochEnd(event.epoch));
+    const at = nowIso();
+    const records = values.map((v) => ({
+      ...v,
+      epoch: event.epoch,
+      when: event.when,
+      backend: event.backend ?? null,
+      seconds: event.seconds ?? null,
+      at,
+    }));
+    this.flush(() => {
+      const db = this.lib.db;
+      const row = db
+        .prepare("SELECT environment_json AS env FROM runs WHERE pk = ?")
+        .get(this.pk) as { env: string | null } | undefined;
+      const env = JSON.parse(row?.env ?? "{}") as Record<string, unknown>;
+      const list = Array.isArray(env.sharpness) ? env.sharpness : [];
+      env.sharpness = [...list, ...records].slice(-1000);
+      db.prepare("UPDATE runs SET environment_json = ? WHERE pk = ?").run(
+        JSON.stringify(env),
+        this.pk,
+      );
+    });
+  }
+
   /** Continue step, samples and wall time from the rows of epochs before `beforeEpoch`. */
   private loadBaseline(beforeEpoch: number): void {
-    const row = this.store.db
+    const row = this.lib.db
       .prepare(
         `SELECT max(step) AS step, max(samples) AS samples, max(wall_time) AS wall, max(epoch) AS epoch
          FROM metrics WHERE run_pk = ? AND epoch < ?`,

@@ -15,7 +15,7 @@ import {
   SCHEMA_VERSION,
 } from "./schema.js";
 import { RUN_STATUSES, type RunStatus, TRANSITIONS } from "./states.js";
-import { RunStore } from "./store.js";
+import { libraryInternals, RunStore } from "./store.js";
 
 let home = "";
 let store: RunStore;
@@ -62,11 +62,15 @@ describe("schema", () => {
       up: (db) => db.exec("ALTER TABLE runs ADD COLUMN color TEXT DEFAULT 'blue'"),
     };
     store = RunStore.open(home, { migrations: [...MIGRATIONS, v2] });
-    const row = store.db.prepare("SELECT color FROM runs WHERE id = ?").get(run.id) as {
+    const row = libraryInternals(store)
+      .db.prepare("SELECT color FROM runs WHERE id = ?")
+      .get(run.id) as {
       color: string;
     };
     expect(row.color).toBe("blue");
-    expect(store.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION + 1);
+    expect(libraryInternals(store).db.pragma("user_version", { simple: true })).toBe(
+      SCHEMA_VERSION + 1,
+    );
     store.close();
     // This build (without v2) refuses the newer file rather than touching it.
     expect(() => RunStore.open(home)).toThrow(
@@ -99,7 +103,9 @@ describe("schema", () => {
     ckpt.run(pk, 1, "runs/stopped-one/checkpoints/epoch-0001");
     old.close();
     store = RunStore.open(home);
-    expect(store.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(libraryInternals(store).db.pragma("user_version", { simple: true })).toBe(
+      SCHEMA_VERSION,
+    );
     expect(store.getRun("queued-one")).toMatchObject({ status: "queued", attempt: 0 });
     expect(store.queuedRunIds()).toEqual(["queued-one"]);
     // The resume point comes from the newest checkpoint the library recorded.
@@ -272,11 +278,14 @@ describe("recoverInterrupted", () => {
     store.setStatus(deadPaused.id, "paused");
     store.setStatus(done.id, "completed");
     const pid = (id: string) =>
-      (store.db.prepare("SELECT owner_pid FROM runs WHERE id = ?").get(id) as { owner_pid: number })
-        .owner_pid;
+      (
+        libraryInternals(store).db.prepare("SELECT owner_pid FROM runs WHERE id = ?").get(id) as {
+          owner_pid: number;
+        }
+      ).owner_pid;
     expect(pid(live.id)).toBe(process.pid);
-    store.db
-      .prepare("UPDATE runs SET owner_pid = 999999999 WHERE id IN (?, ?)")
+    libraryInternals(store)
+      .db.prepare("UPDATE runs SET owner_pid = 999999999 WHERE id IN (?, ?)")
       .run(dead.id, deadPaused.id);
     const changed = store.recoverInterrupted({
       liveness: (o) => (o.pid === process.pid ? "alive" : "dead"),
@@ -292,14 +301,18 @@ describe("recoverInterrupted", () => {
     // A live owner on this machine keeps its run even long after (a suspended laptop).
     expect(store.recoverInterrupted({ now: Date.now() + 3600_000 })).toEqual([]);
     // A pid now used by another process (started at another time) is not the owner.
-    store.db.prepare("UPDATE runs SET owner_started = 'other-boot:1' WHERE id = ?").run(live.id);
+    libraryInternals(store)
+      .db.prepare("UPDATE runs SET owner_started = 'other-boot:1' WHERE id = ?")
+      .run(live.id);
     expect(store.recoverInterrupted()).toEqual([live.id]);
   });
 
   it("leaves a fresh run of another machine alone, and recovers it once stale", () => {
     const run = store.createRun(testSpec());
     store.setStatus(run.id, "running");
-    store.db.prepare("UPDATE runs SET owner_host = 'elsewhere' WHERE id = ?").run(run.id);
+    libraryInternals(store)
+      .db.prepare("UPDATE runs SET owner_host = 'elsewhere' WHERE id = ?")
+      .run(run.id);
     expect(store.recoverInterrupted()).toEqual([]);
     expect(store.recoverInterrupted({ now: Date.now() + 3600_000 })).toEqual([run.id]);
   });
@@ -313,7 +326,9 @@ describe("recoverInterrupted", () => {
       rec.record(e);
     }
     rec.close();
-    store.db.prepare("UPDATE runs SET owner_pid = 999999999 WHERE id = ?").run(run.id);
+    libraryInternals(store)
+      .db.prepare("UPDATE runs SET owner_pid = 999999999 WHERE id = ?")
+      .run(run.id);
     expect(store.recoverInterrupted({ liveness: () => "dead" })).toEqual([run.id]);
     expect(store.resumePoint(run.id)).toEqual({ path: join(dir, "epoch-0002"), epoch: 2 });
     // Only the newest checkpoint folder survives on disk (the recorder prunes older ones once committed).
@@ -344,7 +359,9 @@ describe("deleteRun", () => {
     expect(existsSync(join(home, "runs", run.id))).toBe(false);
     expect(store.findRun(run.id)).toBeNull();
     for (const t of ["metrics", "tags", "notes", "checkpoints"]) {
-      const { n } = store.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number };
+      const { n } = libraryInternals(store).db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as {
+        n: number;
+      };
       expect(n, t).toBe(0);
     }
     expect(store.getRun(other.id).id).toBe(other.id);
@@ -404,7 +421,9 @@ describe("queue order", () => {
     store.setQueueOrder([b, a]);
     store.setStatus(b, "running");
     expect(store.queuedRunIds()).toEqual([a]);
-    const rank = store.db.prepare("SELECT queue_rank FROM runs WHERE id = ?").get(b) as {
+    const rank = libraryInternals(store)
+      .db.prepare("SELECT queue_rank FROM runs WHERE id = ?")
+      .get(b) as {
       queue_rank: number | null;
     };
     expect(rank.queue_rank).toBeNull();

@@ -135,15 +135,49 @@ export function newRunId(date = new Date()): string {
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
+/**
+ * What the library's own modules (recorder.ts, queries.ts, transfer.ts) and
+ * its white-box tests use: the database and the id/key/path helpers. Not part
+ * of RunStore's API, and not exported by core/store/index.ts.
+ */
+export interface LibraryInternals {
+  db: Db;
+  /** Primary key of a run by exact id. */
+  pk(id: string): number;
+  /** Id of a metric key, created on first use. */
+  keyId(name: string): number;
+  existingKeyId(name: string): number | undefined;
+  /** Paths inside the library are stored relative to it, so the folder can move. */
+  storePath(path: string): string;
+  absolutePath(stored: string): string;
+  /** Whether `owner` still holds run `pk`'s claim (checked inside every write of a recorder). */
+  holds(pk: number, owner: Owner): boolean;
+}
+
+const INTERNALS = new WeakMap<RunStore, LibraryInternals>();
+
+export function libraryInternals(store: RunStore): LibraryInternals {
+  return INTERNALS.get(store) as LibraryInternals;
+}
+
 export class RunStore {
   readonly paths: LibraryPaths;
   private readonly keyIds = new Map<string, number>();
 
   private constructor(
-    readonly db: Db,
+    private readonly db: Db,
     paths: LibraryPaths,
   ) {
     this.paths = paths;
+    INTERNALS.set(this, {
+      db,
+      pk: (id) => this.pk(id),
+      keyId: (name) => this.keyId(name),
+      existingKeyId: (name) => this.existingKeyId(name),
+      storePath: (path) => this.storePath(path),
+      absolutePath: (stored) => this.absolutePath(stored),
+      holds: (pk, owner) => this.holds(pk, owner),
+    });
   }
 
   /** Opens (creating if needed) the library in `home`; by default recovers interrupted runs. */
@@ -515,7 +549,7 @@ export class RunStore {
   }
 
   /** Whether `owner` still holds run `pk`'s claim (checked inside every write transaction of a recorder). */
-  holds(pk: number, owner: Owner): boolean {
+  private holds(pk: number, owner: Owner): boolean {
     const row = this.db.prepare("SELECT owner_id, status FROM runs WHERE pk = ?").get(pk) as
       | { owner_id: string | null; status: string }
       | undefined;
@@ -722,7 +756,7 @@ export class RunStore {
   // ---- internals shared with recorder, queries and transfer ---------------
 
   /** Primary key of a run by exact id. */
-  pk(id: string): number {
+  private pk(id: string): number {
     const row = this.db.prepare("SELECT pk FROM runs WHERE id = ?").get(id) as
       | { pk: number }
       | undefined;
@@ -731,7 +765,7 @@ export class RunStore {
   }
 
   /** Id of a metric key, created on first use. */
-  keyId(name: string): number {
+  private keyId(name: string): number {
     const cached = this.keyIds.get(name);
     if (cached !== undefined) return cached;
     this.db.prepare("INSERT OR IGNORE INTO metric_keys (name) VALUES (?)").run(name);
@@ -743,7 +777,7 @@ export class RunStore {
   }
 
   /** Id of an existing metric key, or undefined. */
-  existingKeyId(name: string): number | undefined {
+  private existingKeyId(name: string): number | undefined {
     const cached = this.keyIds.get(name);
     if (cached !== undefined) return cached;
     const row = this.db.prepare("SELECT id FROM metric_keys WHERE name = ?").get(name) as
@@ -754,20 +788,20 @@ export class RunStore {
   }
 
   /** Paths inside the library are stored relative to it, so the folder can move. */
-  storePath(path: string): string {
+  private storePath(path: string): string {
     const abs = resolve(path);
     return isInside(this.home, abs) ? relative(this.home, abs) || "." : abs;
   }
 
-  absolutePath(stored: string): string {
+  private absolutePath(stored: string): string {
     return isAbsolute(stored) ? stored : resolve(this.home, stored);
   }
 
-  rawRow(id: string): RunRow | undefined {
+  private rawRow(id: string): RunRow | undefined {
     return this.row(id);
   }
 
-  toRecord(row: RunRow): RunRecord {
+  private toRecord(row: RunRow): RunRecord {
     const status = isRunStatus(row.status) ? row.status : "failed";
     return {
       id: row.id,

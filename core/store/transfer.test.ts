@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StoreError } from "./errors.js";
 import { syntheticRun, testSpec, writeTestCheckpoint } from "./fixtures.js";
-import { RunStore } from "./store.js";
+import { libraryInternals, RunStore } from "./store.js";
 import { CSV_HEADER, EXPORT_FORMAT, type ExportDocument } from "./transfer.js";
 
 let dir = "";
@@ -36,8 +36,8 @@ function recordedRun(s: RunStore, finish: "completed" | "none" = "completed"): s
 }
 
 const rows = (s: RunStore, id: string) =>
-  s.db
-    .prepare(
+  libraryInternals(s)
+    .db.prepare(
       "SELECT key, step, epoch, epochs_done, samples, wall_time, value FROM metric_values WHERE run_id = ? ORDER BY key, step",
     )
     .all(id);
@@ -149,7 +149,9 @@ describe("import refuses bad files and writes nothing", () => {
     expect(err, "import should fail").toBeInstanceOf(StoreError);
     expect((err as Error).message).toMatch(message);
     expect(other.listRuns()).toEqual([]);
-    const n = (other.db.prepare("SELECT count(*) AS n FROM metrics").get() as { n: number }).n;
+    const n = (
+      libraryInternals(other).db.prepare("SELECT count(*) AS n FROM metrics").get() as { n: number }
+    ).n;
     expect(n).toBe(0);
   };
 

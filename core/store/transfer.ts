@@ -19,7 +19,7 @@ import { StoreError } from "./errors.js";
 import { RUN_ID_PATTERN, runDir } from "./paths.js";
 import { nowIso } from "./schema.js";
 import { RUN_STATUSES, type RunStatus } from "./states.js";
-import { newRunId, type RunRecord, type RunStore } from "./store.js";
+import { libraryInternals, newRunId, type RunRecord, type RunStore } from "./store.js";
 
 export const EXPORT_FORMAT = "sgd-studio-runs";
 export const EXPORT_VERSION = 1;
@@ -114,9 +114,9 @@ export interface ImportResult {
 }
 
 function exportedRun(store: RunStore, run: RunRecord): ExportedRun {
-  const pk = store.pk(run.id);
-  const rows = store.db
-    .prepare(
+  const pk = libraryInternals(store).pk(run.id);
+  const rows = libraryInternals(store)
+    .db.prepare(
       `SELECT k.name AS key, m.step, m.epoch, m.epochs_done AS epochsDone, m.samples,
               m.wall_time AS wallTime, m.value
        FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE m.run_pk = ?
@@ -153,7 +153,9 @@ function exportedRun(store: RunStore, run: RunRecord): ExportedRun {
 }
 
 export function exportDocument(store: RunStore, ids: string[]): ExportDocument {
-  const runs = store.db.transaction(() => ids.map((id) => exportedRun(store, store.getRun(id))))();
+  const runs = libraryInternals(store).db.transaction(() =>
+    ids.map((id) => exportedRun(store, store.getRun(id))),
+  )();
   return {
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
@@ -168,8 +170,8 @@ export const CSV_HEADER = "run_id,key,step,epoch,epochs_done,samples,wall_time,v
 /** Every scalar of the runs as CSV text, in chunks (header first). */
 export function* csvChunks(store: RunStore, ids: string[]): Generator<string> {
   yield `${CSV_HEADER}\n`;
-  const stmt = store.db
-    .prepare(
+  const stmt = libraryInternals(store)
+    .db.prepare(
       `SELECT k.name, m.step, m.epoch, m.epochs_done, m.samples, m.wall_time, m.value
        FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE m.run_pk = ?
        ORDER BY k.name, m.step`,
@@ -178,7 +180,7 @@ export function* csvChunks(store: RunStore, ids: string[]): Generator<string> {
   const key = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
   for (const id of ids) {
     let chunk = "";
-    for (const r of stmt.iterate(store.pk(id)) as IterableIterator<unknown[]>) {
+    for (const r of stmt.iterate(libraryInternals(store).pk(id)) as IterableIterator<unknown[]>) {
       chunk += `${id},${key(r[0] as string)},${r[1]},${r[2]},${r[3]},${r[4]},${r[5]},${r[6] ?? ""}\n`;
       if (chunk.length > 1 << 20) {
         yield chunk;
@@ -214,7 +216,7 @@ export function exportToFile(
       for (const r of doc.runs) for (const m of Object.values(r.metrics)) rows += m.step.length;
       writeSync(fd, JSON.stringify(doc));
     } else {
-      store.db.transaction(() => {
+      libraryInternals(store).db.transaction(() => {
         for (const chunk of csvChunks(store, ids)) {
           writeSync(fd, chunk);
           rows += countLines(chunk);
@@ -312,7 +314,7 @@ export function importDocument(
 ): ImportResult {
   const doc = parseExport(input);
   const mode = options.duplicates ?? "refuse";
-  const db = store.db;
+  const db = libraryInternals(store).db;
   const result: ImportResult = { imported: [], skipped: [], replaced: [] };
   const exists = (id: string) =>
     db.prepare("SELECT status FROM runs WHERE id = ?").get(id) as { status: RunStatus } | undefined;
@@ -352,7 +354,8 @@ export function importDocument(
   );
   const insertNote = db.prepare("INSERT INTO notes (run_pk, body, updated_at) VALUES (?, ?, ?)");
   // Key ids are cached by the store: create them outside the transaction so a rollback cannot strand them.
-  for (const run of doc.runs) for (const key of Object.keys(run.metrics)) store.keyId(key);
+  for (const run of doc.runs)
+    for (const key of Object.keys(run.metrics)) libraryInternals(store).keyId(key);
   db.transaction(() => {
     for (const run of doc.runs) {
       let id = run.id;
@@ -421,7 +424,7 @@ export function importDocument(
       });
       const pk = Number(info.lastInsertRowid);
       for (const [key, m] of Object.entries(run.metrics)) {
-        const keyId = store.keyId(key);
+        const keyId = libraryInternals(store).keyId(key);
         for (let i = 0; i < m.step.length; i++) {
           insertMetric.run(
             pk,

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
 import type { ServiceEvent } from "../../core/api/contract.js";
-import { RunStore } from "../../core/store/store.js";
+import { libraryInternals, RunStore } from "../../core/store/store.js";
 import {
   createClient,
   type StudioClient,
@@ -138,8 +138,10 @@ export function rows(
   return look(
     home,
     (s) =>
-      s.db
-        .prepare("SELECT key, step, value FROM metric_values WHERE run_id = ? ORDER BY key, step")
+      libraryInternals(s)
+        .db.prepare(
+          "SELECT key, step, value FROM metric_values WHERE run_id = ? ORDER BY key, step",
+        )
         .all(id) as { key: string; step: number; value: number | null }[],
   );
 }
@@ -149,8 +151,8 @@ export function stepsPerEpoch(home: string, id: string, key = "loss"): Map<numbe
   const list = look(
     home,
     (s) =>
-      s.db
-        .prepare(
+      libraryInternals(s)
+        .db.prepare(
           "SELECT epoch, count(*) AS n FROM metric_values WHERE run_id = ? AND key = ? GROUP BY epoch ORDER BY epoch",
         )
         .all(id, key) as { epoch: number; n: number }[],

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ServiceEvent } from "../../core/api/contract.js";
 import type { TrainEvent, TrainSpecInput } from "../../core/engine/events.js";
 import { resolveSchedule } from "../../core/service/schedules.js";
-import { RunStore } from "../../core/store/store.js";
+import { libraryInternals, RunStore } from "../../core/store/store.js";
 import {
   cli,
   look,
@@ -81,8 +81,10 @@ function expectTrainedOnce(home: string, id: string, epochs = EPOCHS): void {
   const steps = look(
     home,
     (s) =>
-      s.db
-        .prepare("SELECT step FROM metric_values WHERE run_id = ? AND key = 'loss' ORDER BY step")
+      libraryInternals(s)
+        .db.prepare(
+          "SELECT step FROM metric_values WHERE run_id = ? AND key = 'loss' ORDER BY step",
+        )
         .all(id) as { step: number }[],
   ).map((r) => r.step);
   expect(steps).toEqual([...Array(total).keys()]);

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ServiceEvent } from "../../core/api/contract.js";
 import type { TrainEvent } from "../../core/engine/events.js";
+import { libraryInternals } from "../../core/store/store.js";
 import { cli, look, type Proc, serve, stepsPerEpoch, tempHome, tinySpec, until } from "./hosts.js";
 
 const EPOCHS = 4;
@@ -72,8 +73,8 @@ function metricRows(home: string, id: string): MetricRow[] {
   return look(
     home,
     (s) =>
-      s.db
-        .prepare(
+      libraryInternals(s)
+        .db.prepare(
           "SELECT key, step, epoch, value FROM metric_values WHERE run_id = ? ORDER BY key, step",
         )
         .all(id) as MetricRow[],
