@@ -6,6 +6,7 @@ import { registerLandscapeCommand } from "./commands/landscape.js";
 import { registerRunsCommands } from "./commands/runs.js";
 import { registerScheduleCommands } from "./commands/schedule.js";
 import { registerServeCommand } from "./commands/serve.js";
+import { registerSharpnessCommand } from "./commands/sharpness.js";
 import { registerTrainCommand } from "./commands/train.js";
 import { CliError, type Io, processIo } from "./io.js";
 
@@ -24,6 +25,7 @@ export function buildProgram(io: Io): Command {
   registerRunsCommands(program, io);
   registerServeCommand(program, io);
   registerLandscapeCommand(program, io);
+  registerSharpnessCommand(program, io, io === processIo && process.stderr.isTTY === true);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands)

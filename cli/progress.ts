@@ -66,6 +66,15 @@ export class ProgressView {
           `${this.interactive ? "\r\x1b[K" : ""}epoch ${e.epoch + 1}/${this.epochs}: train loss ${e.trainLoss.toFixed(4)} acc ${pct(e.trainAccuracy)} | test loss ${e.testLoss.toFixed(4)} acc ${pct(e.testAccuracy)} | ${formatDuration(e.wallTime)}${e.noiseC === null ? "" : ` | C ~ ${e.noiseC.toPrecision(3)}`}\n`,
         );
         break;
+      case "sharpness":
+        if (e.error) this.write(`${this.interactive ? "\r\x1b[K" : ""}${e.error}\n`);
+        else if (e.values)
+          this.write(
+            `${this.interactive ? "\r\x1b[K" : ""}sharpness after epoch ${e.epoch + 1}: ${e.values.map((v) => `${v.key} ${v.value.toPrecision(4)}`).join(", ")} (${e.values[0]?.examples} examples${e.seconds === undefined ? "" : `, ${formatDuration(e.seconds)}`})\n`,
+          );
+        else if (this.interactive && e.total > 0)
+          this.write(`\r${bar(e.done / e.total)} sharpness ${e.done}/${e.total} passes\x1b[K`);
+        break;
       case "stopping":
         this.write(`${this.interactive ? "\r\x1b[K" : ""}stopping after the current step...\n`);
         break;

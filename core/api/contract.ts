@@ -19,6 +19,7 @@ import type { DoctorJson } from "./doctor.js";
 import type { TrainEvent } from "./events.js";
 import { RUN_STATUSES, type RunStatus, X_AXES } from "./lists.js";
 import type { MetricSeries, RunDetails, RunSummary } from "./records.js";
+import { SharpnessSettingsSchema, type SharpnessValue } from "./sharpness.js";
 
 const id = z.string().min(1, { error: "id must be a non-empty string" }).max(200);
 const positiveInt = z.number().int().positive();
@@ -101,6 +102,15 @@ export const METHODS = {
     /** A run already in the library: refuse the import (default), skip it, replace it, or copy it under a new id. */
     duplicates: z.enum(["refuse", "skip", "replace", "copy"]).default("refuse"),
   }),
+  /**
+   * Sharpness of a finished run's model at its last checkpoint (docs/sharpness.md), measured in a
+   * worker with progress as `run.event`s, recorded as the run's metrics; its status is unchanged.
+   */
+  "runs.sharpness": SharpnessSettingsSchema.extend({
+    id,
+    /** Measure on this backend instead of the run's. */
+    backend: z.string().min(1).max(40).optional(),
+  }),
   "datasets.list": z.strictObject({}),
   "system.backends": z.strictObject({}),
   "system.settings.get": z.strictObject({}),
@@ -166,6 +176,14 @@ export interface Results {
     imported: { id: string; from: string }[];
     skipped: string[];
     replaced: string[];
+  };
+  "runs.sharpness": {
+    id: string;
+    /** The checkpoint's epoch (0-based): the values are recorded at its end. */
+    epoch: number;
+    values: SharpnessValue[];
+    backend: string | null;
+    seconds: number | null;
   };
   "datasets.list": DatasetInfo[];
   "system.backends": DoctorJson;

@@ -4,6 +4,7 @@
  * app consume them. Plain types and constants (the TrainingError class is
  * core/engine/events.ts).
  */
+import type { SharpnessValue } from "./sharpness.js";
 
 /**
  * The numeric path of a run: which of the project's kernels and numeric knobs
@@ -104,6 +105,28 @@ export interface NoiseEvent {
   batchSize: number;
 }
 
+/**
+ * Sharpness measured at the weights after an epoch (core/engine/sharpness.ts):
+ * progress while it runs (passes done of total), the values on the last event.
+ */
+export interface SharpnessEvent {
+  type: "sharpness";
+  epoch: number;
+  /** At the end of training, every K epochs, or on demand for a finished run. */
+  when: "end" | "every" | "on-demand";
+  /** Forward(+backward) passes done and planned. */
+  done: number;
+  total: number;
+  /** The measured values with their settings; only on the last event of a measurement. */
+  values?: SharpnessValue[];
+  /** Seconds the measurement took (with values). */
+  seconds?: number;
+  /** The backend it ran on (with values). */
+  backend?: string;
+  /** Why the measurement failed (training itself goes on); no values then. */
+  error?: string;
+}
+
 export interface CheckpointEvent {
   type: "checkpoint";
   epoch: number;
@@ -141,6 +164,7 @@ export type TrainEvent =
   | StepEvent
   | EpochEvent
   | NoiseEvent
+  | SharpnessEvent
   | CheckpointEvent
   | StateEvent
   | SummaryEvent

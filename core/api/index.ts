@@ -13,4 +13,5 @@ export type * from "./doctor.js";
 export type * from "./events.js";
 export * from "./lists.js";
 export type * from "./records.js";
+export * from "./sharpness.js";
 export * from "./spec.js";

@@ -107,8 +107,8 @@ export interface SharpnessRecord extends SharpnessValue {
   epoch: number;
   /** "end" of training, "every" K epochs, or "on-demand" (runs.sharpness). */
   when: "end" | "every" | "on-demand";
-  backend: string;
+  backend: string | null;
   /** Seconds the measurement took (all its variants). */
-  seconds: number;
+  seconds: number | null;
   at: string;
 }

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { OPTIMIZER_KINDS } from "./lists.js";
+import { SharpnessSpecSchema } from "./sharpness.js";
 
 export const OptimizerSchema = z.strictObject({
   kind: z.enum(OPTIMIZER_KINDS, {
@@ -53,6 +54,8 @@ export const TrainSpecSchema = z.strictObject({
   testLimit: z.number().int().positive().optional(),
   /** Options passed to the dataset loader. */
   dataDir: z.string().optional(),
+  /** Measure sharpness at the end of the run and/or every K epochs (docs/sharpness.md); off when absent. */
+  sharpness: SharpnessSpecSchema.optional(),
 });
 export type TrainSpecInput = z.input<typeof TrainSpecSchema>;
 export type TrainSpec = z.output<typeof TrainSpecSchema>;

@@ -13,6 +13,7 @@ export {
   type ErrorEvent,
   INTERRUPTING_ERRORS,
   type NoiseEvent,
+  type SharpnessEvent,
   type StartEvent,
   type StateEvent,
   type StepEvent,

@@ -34,6 +34,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
+import type { SharpnessEvent } from "../api/events.js";
 import {
   SHARPNESS_KEYS,
   type SharpnessSettings,
@@ -315,6 +316,8 @@ export async function measureSharpness(
       let sum = 0;
       let lossSum = 0;
       for (const batch of batches) {
+        // Let messages in (pause, stop): CPU backends never yield to the event loop by themselves.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (options.shouldStop?.()) return null;
         const r = await worstCaseOnBatch(variables, w0, () => lossOf(batch), ascent, onPass);
         sum += (r.worst - r.initial) * batch.size;
@@ -404,4 +407,88 @@ export async function modelSharpness(
   } finally {
     disposeBatches(batches);
   }
+}
+
+/**
+ * One measurement as the trainer and the on-demand job run it: progress
+ * events (at most every PROGRESS_MS), then one event with the values and the
+ * seconds taken, or with the error (training goes on without the value).
+ * Returns the values (null when stopped or failed).
+ */
+export async function measureModelSharpness(
+  model: tfl.LayersModel,
+  dataset: Dataset,
+  spec: Omit<SharpnessSettings, "variants">,
+  variants: readonly SharpnessVariant[],
+  epoch: number,
+  when: SharpnessEvent["when"],
+  emit: (event: SharpnessEvent) => void,
+  options: Pick<MeasureOptions, "shouldStop"> & { backend?: string } = {},
+): Promise<SharpnessValue[] | null> {
+  const settings: SharpnessSettings = {
+    rho: spec.rho,
+    rhoL2: spec.rhoL2,
+    iterations: spec.iterations,
+    examples: spec.examples,
+    batchSize: spec.batchSize,
+    seed: spec.seed,
+    variants: [...variants],
+  };
+  const t0 = performance.now();
+  let lastEmit = -Infinity;
+  const onProgress = (done: number, total: number) => {
+    const now = performance.now();
+    if (done === 1 || now - lastEmit >= PROGRESS_MS) {
+      lastEmit = now;
+      emit({ type: "sharpness", epoch, when, done, total });
+    }
+  };
+  const seconds = () => (performance.now() - t0) / 1000;
+  try {
+    const values = await modelSharpness(model, dataset, settings, {
+      shouldStop: options.shouldStop,
+      onProgress,
+    });
+    if (values) {
+      const total = plannedPasses(
+        settings.variants,
+        settings.iterations,
+        batchCount(dataset, settings),
+      );
+      emit({
+        type: "sharpness",
+        epoch,
+        when,
+        done: total,
+        total,
+        values,
+        seconds: seconds(),
+        ...(options.backend ? { backend: options.backend } : {}),
+      });
+    }
+    return values;
+  } catch (err) {
+    emit({
+      type: "sharpness",
+      epoch,
+      when,
+      done: 0,
+      total: 0,
+      seconds: seconds(),
+      error: `sharpness could not be measured: ${(err as Error)?.message ?? String(err)}`,
+    });
+    return null;
+  }
+}
+
+/** Progress events of a measurement at most this often (ms). */
+const PROGRESS_MS = 250;
+
+/** Batches the evaluation subset makes. */
+export function batchCount(
+  dataset: Pick<Dataset, "train">,
+  settings: Pick<SharpnessSettings, "examples" | "batchSize">,
+): number {
+  const examples = Math.min(settings.examples, dataset.train.count);
+  return Math.ceil(examples / Math.min(settings.batchSize, examples));
 }

@@ -29,6 +29,7 @@ import {
 } from "./events.js";
 import { numericPath } from "./numeric-path.js";
 import { Optimizer } from "./optimizers.js";
+import { measureModelSharpness } from "./sharpness.js";
 import { countCorrect, type StepModel, type StepResult, trainStep } from "./step.js";
 
 /** Steps whose scalars are read back together (one device sync per window). */
@@ -296,6 +297,30 @@ export class Trainer {
           checkpoint = await this.save(spec, model, optimizer, noise, e, samples, best);
           this.emit({ type: "checkpoint", epoch: e, path: checkpoint });
         }
+        // Sharpness every K epochs (after the checkpoint: a long measurement never costs an epoch).
+        const sh = spec.sharpness;
+        const last = e === compiled.totals.epochs - 1;
+        if (sh && sh.everyEpochs > 0 && (e + 1) % sh.everyEpochs === 0 && !(last && sh.atEnd)) {
+          await measureModelSharpness(model, dataset, sh, sh.trackVariants, e, "every", this.emit, {
+            shouldStop: () => this.stopRequested,
+            backend: backend.name,
+          });
+        }
+      }
+      // Sharpness of the final model (also when a resume finds every epoch trained).
+      const sh = spec.sharpness;
+      if (sh?.atEnd && !this.stopRequested && compiled.totals.epochs > 0) {
+        const variants = sh.everyEpochs > 0 ? [...sh.variants, ...sh.trackVariants] : sh.variants;
+        await measureModelSharpness(
+          model,
+          dataset,
+          sh,
+          [...new Set(variants)],
+          compiled.totals.epochs - 1,
+          "end",
+          this.emit,
+          { shouldStop: () => this.stopRequested, backend: backend.name },
+        );
       }
     } catch (err) {
       throw asTrainingError(err, this.step, this.epoch, spec);
@@ -327,29 +352,8 @@ export class Trainer {
     }
   }
 
-  private async loadData(): Promise<Dataset> {
-    let dataset: Dataset;
-    try {
-      dataset = await loadDataset(this.spec.dataset, { dataDir: this.spec.dataDir });
-    } catch (err) {
-      throw new TrainingError("dataset", (err as Error).message);
-    }
-    const { trainLimit, testLimit } = this.spec;
-    if (trainLimit === undefined && testLimit === undefined) return dataset;
-    const size = imageSize(dataset.shape);
-    const limit = (split: Split, n: number | undefined): Split => {
-      if (n === undefined || n >= split.count) return split;
-      return {
-        images: split.images.subarray(0, n * size),
-        labels: split.labels.subarray(0, n),
-        count: n,
-      };
-    };
-    return {
-      ...dataset,
-      train: limit(dataset.train, trainLimit),
-      test: limit(dataset.test, testLimit),
-    };
+  private loadData(): Promise<Dataset> {
+    return loadSpecDataset(this.spec);
   }
 
   private restore(
@@ -405,6 +409,34 @@ export class Trainer {
       best,
     });
   }
+}
+
+/** The dataset a spec trains on, with its trainLimit and testLimit applied. */
+export async function loadSpecDataset(
+  spec: Pick<TrainSpec, "dataset" | "dataDir" | "trainLimit" | "testLimit">,
+): Promise<Dataset> {
+  let dataset: Dataset;
+  try {
+    dataset = await loadDataset(spec.dataset, { dataDir: spec.dataDir });
+  } catch (err) {
+    throw new TrainingError("dataset", (err as Error).message);
+  }
+  const { trainLimit, testLimit } = spec;
+  if (trainLimit === undefined && testLimit === undefined) return dataset;
+  const size = imageSize(dataset.shape);
+  const limit = (split: Split, n: number | undefined): Split => {
+    if (n === undefined || n >= split.count) return split;
+    return {
+      images: split.images.subarray(0, n * size),
+      labels: split.labels.subarray(0, n),
+      count: n,
+    };
+  };
+  return {
+    ...dataset,
+    train: limit(dataset.train, trainLimit),
+    test: limit(dataset.test, testLimit),
+  };
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { SharpnessSettingsInput } from "../api/sharpness.js";
 import {
   type SummaryEvent,
   type TrainEvent,
@@ -38,6 +39,8 @@ export interface TrainingHandle {
 export interface StartOptions {
   resumeFrom?: string;
   onEvent?: (event: TrainEvent) => void;
+  /** Measure sharpness at this checkpoint instead of training (core/service/sharpness-job.ts). */
+  sharpness?: { checkpoint: string; settings: SharpnessSettingsInput };
 }
 
 /** Starts training in some process: the one launcher type every host passes to the service. */
@@ -122,7 +125,11 @@ export function superviseWorker(
         );
     });
   });
-  send({ type: "start", spec, resumeFrom: options.resumeFrom });
+  send(
+    options.sharpness
+      ? { type: "sharpness", spec, ...options.sharpness }
+      : { type: "start", spec, resumeFrom: options.resumeFrom },
+  );
   return {
     get pid() {
       return channel.pid;

@@ -27,6 +27,8 @@ function finish(message: WorkerMessage): void {
 }
 
 let trainer: Trainer | null = null;
+/** An on-demand sharpness measurement (the `sharpness` message) instead of training. */
+let sharpnessJob: { stop: boolean } | null = null;
 
 process.on("message", (raw: unknown) => {
   const message = raw as ParentMessage;
@@ -46,6 +48,22 @@ process.on("message", (raw: unknown) => {
         (err) => fail(err),
       );
       break;
+    case "sharpness":
+      if (trainer || sharpnessJob) return;
+      sharpnessJob = { stop: false };
+      import("./sharpness-checkpoint.js")
+        .then(({ checkpointSharpness }) =>
+          checkpointSharpness(
+            message,
+            (event) => send({ type: "event", event }),
+            () => sharpnessJob?.stop === true,
+          ),
+        )
+        .then(
+          ({ summary }) => finish({ type: "done", summary }),
+          (err) => fail(err),
+        );
+      break;
     case "pause":
       trainer?.pause();
       break;
@@ -54,6 +72,7 @@ process.on("message", (raw: unknown) => {
       break;
     case "stop":
       trainer?.stop();
+      if (sharpnessJob) sharpnessJob.stop = true;
       break;
   }
 });

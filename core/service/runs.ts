@@ -9,6 +9,7 @@ import { csvChunks, exportDocument } from "../store/transfer.js";
 import { type RunSummary, ServiceError, type ServiceEvent } from "./contract.js";
 import { RunManager, type RunManagerOptions } from "./run-manager.js";
 import type { RunMethods } from "./service.js";
+import { runSharpness } from "./sharpness-job.js";
 
 export { RunManager, type RunManagerOptions };
 export type { TrainingLauncher } from "../engine/worker-client.js";
@@ -130,6 +131,7 @@ export function runMethods(
           }),
         "runs.import": (p) =>
           wrap(() => m.store.importRuns(p.content, { duplicates: p.duplicates })),
+        "runs.sharpness": (p) => runSharpness(m.store, options.launch, emit, p),
       },
     };
   };

@@ -64,6 +64,7 @@ export class Service {
             "runs.delete",
             "runs.export",
             "runs.import",
+            "runs.sharpness",
             "runs.queue",
             "runs.queue.move",
           ] as const
