@@ -136,6 +136,94 @@ describe("sgd-studio schedule", () => {
     expect(bad.err).toMatch(/--dataset-size must be a whole number >= 1/);
   });
 
+  it("presets: each name with its title, then the description wrapped and indented", async () => {
+    const { out } = await run("schedule", "presets");
+    const lines = out.split("\n");
+    for (const p of PRESETS) expect(lines).toContain(`${p.name}  ${p.title}`);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(130);
+    expect(lines.filter((l) => l.startsWith("    ")).length).toBeGreaterThanOrEqual(PRESETS.length);
+  });
+
+  it("preview paper-hybrid --epochs 10 --format json: 10 epochs in 5 stages", async () => {
+    const { code, out } = await run(
+      "schedule",
+      "preview",
+      "paper-hybrid",
+      "--epochs",
+      "10",
+      "--format",
+      "json",
+    );
+    expect(code).toBe(0);
+    const doc = JSON.parse(out);
+    expect(doc.epochs).toHaveLength(10);
+    expect(doc.length).toEqual({ mode: "relative", scheduleEpochs: 200, runEpochs: 10 });
+    expect(doc.stages.map((s: { from: number; to: number }) => [s.from, s.to])).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+      [6, 7],
+      [8, 9],
+    ]);
+    expect(doc.stages.map((s: { batchSize: number }) => s.batchSize)).toEqual([
+      128, 192, 288, 432, 648,
+    ]);
+    expect(doc.warnings).toEqual([]);
+    // At 200 epochs (its default length) the values are the paper's: stages of 40.
+    const full = JSON.parse(
+      (await run("schedule", "preview", "paper-hybrid", "--format", "json")).out,
+    );
+    expect(full.stages.map((s: { from: number }) => s.from)).toEqual([0, 40, 80, 120, 160]);
+  });
+
+  it("preview of an epoch-time file cut short warns; --fit fit stretches it", async () => {
+    const file = join(dir, "abs200.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        epochs: 200,
+        lr: { kind: "step", lr: 0.1, stepSize: 40, gamma: 0.5 },
+        batch: { kind: "constant", size: 128 },
+      }),
+    );
+    const cut = await run("schedule", "preview", file, "--epochs", "5");
+    expect(cut.code).toBe(0);
+    expect(cut.err).toContain("LR and batch never change in these 5 epochs");
+    expect(cut.out).toContain("the first 5 of 200: truncated");
+    const fit = await run(
+      "schedule",
+      "preview",
+      file,
+      "--epochs",
+      "5",
+      "--fit",
+      "fit",
+      "--format",
+      "json",
+    );
+    const doc = JSON.parse(fit.out);
+    expect(doc.length.mode).toBe("fit");
+    expect(doc.stages).toHaveLength(5);
+    expect(doc.warnings).toEqual([]);
+  });
+
+  it("export --epochs resolves a relative preset to the run's length", async () => {
+    const { code, out } = await run(
+      "schedule",
+      "export",
+      "paper-lr-decay",
+      "--to",
+      "pytorch",
+      "--epochs",
+      "10",
+    );
+    expect(code).toBe(0);
+    expect(out).toMatch(/EPOCHS = 10\b/);
+    expect(out).toMatch(/step_size=2\b/);
+    expect(out).toContain("resolved here to 10 epochs");
+  });
+
   it("export --to pytorch prints Python code", async () => {
     const { code, out } = await run("schedule", "export", "paper-lr-decay", "--to", "pytorch");
     expect(code).toBe(0);

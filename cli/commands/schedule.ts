@@ -12,6 +12,8 @@ const DEFAULT_DATASET_SIZE = 50_000;
 
 interface PreviewOptions {
   datasetSize: number;
+  epochs?: number;
+  fit?: "truncate" | "fit";
   noise?: number;
   per: "epoch" | "step";
   format: "table" | "json" | "csv";
@@ -30,12 +32,7 @@ export function registerScheduleCommands(program: Command, io: Io): void {
         io.out(`${JSON.stringify(PRESETS, null, 2)}\n`);
         return;
       }
-      io.out(
-        table(
-          ["name", "description"],
-          PRESETS.map((p) => [p.name, p.description]),
-        ),
-      );
+      io.out(presetList(process.stdout.columns));
     });
 
   schedule
@@ -66,9 +63,21 @@ export function registerScheduleCommands(program: Command, io: Io): void {
       "table",
     )
     .option("--drop-last", "drop each epoch's last partial batch (overrides the schedule)")
+    .option(
+      "--epochs <E>",
+      "the run's length: a schedule relative to the run (every preset) resolves to it",
+      wholeNumber("--epochs", 1),
+    )
+    .option(
+      "--fit <how>",
+      "an epoch-time schedule of another length than --epochs: truncate (default, with a warning) or fit (stretch it)",
+      oneOf("--fit", ["truncate", "fit"] as const),
+    )
     .action((arg: string, opts: PreviewOptions) => {
       const compiled = compileSchedule(loadScheduleArg(arg), {
         datasetSize: opts.datasetSize,
+        epochs: opts.epochs,
+        fit: opts.fit,
         noise: opts.noise === undefined ? undefined : { c: opts.noise },
         dropLast: opts.dropLast,
       });
@@ -95,10 +104,30 @@ export function registerScheduleCommands(program: Command, io: Io): void {
     )
     .option("--drop-last", "drop each epoch's last partial batch (overrides the schedule)")
     .option("--out <file>", "write to this file instead of stdout")
-    .action((arg: string, opts: { datasetSize: number; dropLast?: boolean; out?: string }) => {
+    .option(
+      "--epochs <E>",
+      "the run's length: a schedule relative to the run (every preset) resolves to it",
+      wholeNumber("--epochs", 1),
+    )
+    .option(
+      "--fit <how>",
+      "an epoch-time schedule of another length than --epochs: truncate (default, with a warning) or fit (stretch it)",
+      oneOf("--fit", ["truncate", "fit"] as const),
+    )
+    .action((arg: string, opts: Omit<PreviewOptions, "per" | "format"> & { out?: string }) => {
+      const compiled = compileSchedule(loadScheduleArg(arg), {
+        datasetSize: opts.datasetSize,
+        dropLast: opts.dropLast,
+        epochs: opts.epochs,
+        fit: opts.fit,
+      });
+      for (const w of compiled.warnings.filter((x) => x.code.startsWith("run-")))
+        io.err(`warning: ${w.message}\n`);
       const code = exportPyTorch(loadScheduleArg(arg), {
         datasetSize: opts.datasetSize,
         dropLast: opts.dropLast,
+        epochs: opts.epochs,
+        fit: opts.fit,
       });
       if (opts.out) writeFileSync(opts.out, code);
       else io.out(code);
@@ -127,7 +156,11 @@ export function previewJson(c: CompiledSchedule, per: "epoch" | "step") {
     datasetSize: c.datasetSize,
     dropLast: c.dropLast,
     deltaRelative: c.deltaRelative,
+    /** How the document's length met the run's: relative, exact, truncate, extend or fit. */
+    length: c.length,
     epochs: c.epochs,
+    /** Runs of epochs with the same LR (at their first step) and batch size. */
+    stages: stagesOf(c),
     totals: c.totals,
     warnings: c.warnings,
   };
@@ -151,10 +184,64 @@ function renderPreview(c: CompiledSchedule, opts: PreviewOptions): string {
   const rows = opts.per === "step" ? stepRows(c) : epochRows(c);
   if (opts.format === "csv") return csv(header, rows);
   const t = c.totals;
+  const st = stagesOf(c);
   const summary = [
-    `${c.schedule.name ?? "schedule"}: ${t.epochs} epochs, N = ${c.datasetSize}${c.dropLast ? " (drop last)" : ""}`,
+    `${c.schedule.name ?? "schedule"}: ${t.epochs} epochs${lengthNote(c)}, N = ${c.datasetSize}${c.dropLast ? " (drop last)" : ""}`,
+    `${st.length} stage${st.length === 1 ? "" : "s"} (LR at the stage's first step): ${st
+      .map((x) => `epochs ${x.from}-${x.to} LR ${num(x.lr)} batch ${x.batchSize}`)
+      .join("; ")}`,
     `updates ${t.updates}, samples ${t.samples}, LR ${num(t.initialLr)} -> ${num(t.finalLr)}, batch ${t.initialBatch} -> ${t.finalBatch}`,
     `${c.deltaRelative ? "delta/delta0" : "delta"} ${num(t.deltaStart)} -> ${num(t.deltaEnd)} (min ${num(t.deltaMin)}, max ${num(t.deltaMax)})`,
   ];
   return `${table(header, rows)}\n${summary.join("\n")}\n`;
+}
+
+/** Runs of whole epochs with the same first-step LR and batch size. */
+export function stagesOf(
+  c: CompiledSchedule,
+): { from: number; to: number; lr: number; batchSize: number }[] {
+  const out: { from: number; to: number; lr: number; batchSize: number }[] = [];
+  for (const r of c.epochs) {
+    const last = out.at(-1);
+    if (last && last.lr === r.lr && last.batchSize === r.batchSize) last.to = r.epoch;
+    else out.push({ from: r.epoch, to: r.epoch, lr: r.lr, batchSize: r.batchSize });
+  }
+  return out;
+}
+
+function lengthNote(c: CompiledSchedule): string {
+  const { mode, scheduleEpochs } = c.length;
+  if (mode === "relative") return " (relative to the run)";
+  if (mode === "fit") return ` (a ${scheduleEpochs}-epoch schedule fitted to the run)`;
+  if (mode === "truncate") return ` (the first ${c.totals.epochs} of ${scheduleEpochs}: truncated)`;
+  if (mode === "extend") return ` (a ${scheduleEpochs}-epoch schedule, continued)`;
+  return "";
+}
+
+/** `schedule presets`: each name with its title, then its description wrapped and indented. */
+export function presetList(columns: number | undefined): string {
+  const width = Math.max(40, Math.min(columns ?? 80, 100));
+  const lines: string[] = [];
+  for (const p of PRESETS) {
+    lines.push(`${p.name}  ${p.title}`);
+    lines.push(...wrap(p.description, width - 4).map((l) => `    ${l}`));
+    lines.push("");
+  }
+  lines.push(
+    "Every preset is relative to the run: --epochs E (train, schedule preview) runs its whole shape in E epochs (default 200).",
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
 }

@@ -39,6 +39,7 @@ interface TrainOptions {
   trainLimit?: string;
   json?: boolean;
   home?: string;
+  fit?: string;
 }
 
 export function registerTrainCommand(program: Command, io: Io, isTty: boolean): void {
@@ -51,7 +52,14 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
     .option("--dataset <name|path>", `${DATASET_NAMES.join(", ")}, or a path`, "default")
     .option("--model <name>", MODEL_NAMES.join(", "), "mlp")
     .option("--schedule <file|preset>", "schedule file or preset name", "paper-hybrid")
-    .option("--epochs <E>", "override the schedule's number of epochs")
+    .option(
+      "--epochs <E>",
+      "the run's length; a preset (relative to the run) goes through its whole shape in E epochs",
+    )
+    .option(
+      "--fit <how>",
+      "an epoch-time schedule file of another length than --epochs: truncate (default, with a warning) or fit (stretch it to the run)",
+    )
     .option("--backend <name>", `${BACKEND_NAMES.join(", ")} (default: best available)`)
     .option("--seed <S>", "seed for initialisation, shuffling and augmentation", "0")
     .option("--optimizer <kind>", OPTIMIZER_KINDS.join(", "), "sgd")
@@ -71,6 +79,7 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
         model: opts.model,
         schedule: loadScheduleArg(opts.schedule),
         epochs: optional(wholeNumber("--epochs", 1), opts.epochs),
+        ...(opts.fit === undefined ? {} : { fit: oneOf("--fit", ["truncate", "fit"])(opts.fit) }),
         backend: opts.backend,
         seed: wholeNumber("--seed", 0)(opts.seed),
         optimizer: {

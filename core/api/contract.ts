@@ -14,7 +14,13 @@ import {
   landscapeExperimentParams,
   landscapeGridParams,
 } from "../landscape/params.js";
-import type { CompileWarning, EpochRow, Preset, ScheduleIssue } from "../schedule/index.js";
+import type {
+  CompileWarning,
+  EpochRow,
+  Preset,
+  RunLength,
+  ScheduleIssue,
+} from "../schedule/index.js";
 import type { DoctorJson } from "./doctor.js";
 import type { TrainEvent } from "./events.js";
 import { RUN_STATUSES, type RunStatus, X_AXES } from "./lists.js";
@@ -33,12 +39,20 @@ export const METHODS = {
     noise: z.number().positive().optional(),
     /** Most points per step series (min/max kept per bucket); default 2,000. */
     maxPoints: positiveInt.max(1_000_000).default(2_000),
+    /** The run's length: a schedule relative to the run resolves to it (default: the document's epochs). */
+    epochs: positiveInt.max(100_000).optional(),
+    /** An epoch-time schedule of another length: "truncate" (default, with a warning) or "fit". */
+    fit: z.enum(["truncate", "fit"]).optional(),
   }),
   "schedules.presets": z.strictObject({}),
   "schedules.export": z.strictObject({
     schedule: z.unknown(),
     to: z.literal("pytorch", { error: 'to must be "pytorch"' }),
     datasetSize: positiveInt.default(50_000),
+    /** The run's length: a schedule relative to the run resolves to it (default: the document's epochs). */
+    epochs: positiveInt.max(100_000).optional(),
+    /** An epoch-time schedule of another length: "truncate" (default, with a warning) or "fit". */
+    fit: z.enum(["truncate", "fit"]).optional(),
   }),
   "runs.start": z.strictObject({
     /** A TrainSpec (schedule may be a preset name). */
@@ -138,6 +152,8 @@ export interface SchedulePreview {
   epochs: EpochRow[];
   totals: Record<string, number>;
   warnings: CompileWarning[];
+  /** How the document's length met the run's (relative, exact, truncate, extend, fit). */
+  length: RunLength;
   /** Per-step series against the step index, downsampled to maxPoints. */
   steps: { lr: Series; batchSize: Series; delta: Series; samples: Series };
 }

@@ -31,6 +31,19 @@ export const DATASET_NAMES = [
 ] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
+/**
+ * Training images of each named dataset (N, the Designer's default dataset
+ * size): the embedded subset has 1,000 per class of Fashion-MNIST's 10.
+ */
+export const DATASET_TRAIN_SIZES: Readonly<Record<DatasetName, number>> = {
+  default: 10_000,
+  "fashion-mnist": 60_000,
+  mnist: 60_000,
+  cifar10: 50_000,
+  cifar100: 50_000,
+  "cifar100-coarse": 50_000,
+};
+
 /** The states of a run (transitions: core/store/states.ts). */
 export const RUN_STATUSES = [
   "queued",

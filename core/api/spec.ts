@@ -37,6 +37,12 @@ export const TrainSpecSchema = z.strictObject({
         `epochs must be at most 100,000 (got ${String(iss.input)}); train at most 100,000 epochs (MAX_EPOCHS)`,
     })
     .optional(),
+  /**
+   * When `epochs` differs from an epoch-time schedule's length: "truncate" (the
+   * default: cut it, or let its formulas continue) or "fit" (stretch every time
+   * to the run). A schedule relative to the run (`time: "run"`) always fits.
+   */
+  fit: z.enum(["truncate", "fit"], { error: 'fit must be "truncate" or "fit"' }).optional(),
   backend: z.string().optional(),
   seed: z.number().int().nonnegative().default(0),
   optimizer: OptimizerSchema.default({ kind: "sgd", beta1: 0.9, beta2: 0.999, eps: 1e-8 }),

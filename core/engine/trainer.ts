@@ -106,12 +106,17 @@ export class Trainer {
     const resume = this.options.resumeFrom ? loadCheckpoint(this.options.resumeFrom) : null;
 
     const schedule = parseSchedule(spec.schedule, "schedule");
-    if (spec.epochs !== undefined) schedule.epochs = spec.epochs;
     const backend = await this.selectBackend();
     const numeric = numericPath(backend); // while the selected backend is surely the active one
     const dataset = await this.loadData();
     const train = dataset.train;
-    const compiled = compileSchedule(schedule, { datasetSize: train.count });
+    // The run's length: a relative schedule resolves to it; an epoch-time one is
+    // truncated (with a warning) or fitted, as the spec says.
+    const compiled = compileSchedule(schedule, {
+      datasetSize: train.count,
+      epochs: spec.epochs,
+      fit: spec.fit,
+    });
     const model = createModel(spec.model, {
       inputShape: [...dataset.shape],
       numClasses: dataset.classes.length,

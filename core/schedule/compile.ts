@@ -13,6 +13,7 @@ import { type BatchCap, finalizeBatch, rawBatchAt } from "./batch.js";
 import { deltaRatioAt, splitBatch, splitLr } from "./delta-trajectory.js";
 import { fmtCount, MAX_STEPS } from "./limits.js";
 import { baseLr, lrFunction } from "./lr.js";
+import { type RunFit, type RunLength, resolveRunLength } from "./relative.js";
 import type { Schedule } from "./spec.js";
 import { Timeline } from "./timeline.js";
 import { parseSchedule, ScheduleError } from "./validate.js";
@@ -24,6 +25,14 @@ export interface CompileOptions {
   noise?: NoiseModel | undefined;
   /** Overrides the schedule's dropLast. */
   dropLast?: boolean | undefined;
+  /**
+   * The run's length in epochs (default: the document's `epochs`). A schedule
+   * relative to the run (`time: "run"`) is resolved to it; an epoch-time one
+   * is cut or continued, or stretched with `fit: "fit"` (see relative.ts).
+   */
+  epochs?: number | undefined;
+  /** For an epoch-time schedule whose length differs from `epochs`; default "truncate". */
+  fit?: RunFit | undefined;
 }
 
 export interface EpochRow {
@@ -51,7 +60,9 @@ export type WarningCode =
   | "batch-capped-dataset"
   | "lr-zero"
   | "drop-last-discards"
-  | "delta-increases";
+  | "delta-increases"
+  | "run-truncated"
+  | "run-extended";
 
 export interface CompileWarning {
   code: WarningCode;
@@ -61,7 +72,10 @@ export interface CompileWarning {
 }
 
 export interface CompiledSchedule {
+  /** The schedule as compiled: epoch-time (version 1), `epochs` the run's length. */
   schedule: Schedule;
+  /** How the document's length was brought to the run's. */
+  length: RunLength;
   datasetSize: number;
   dropLast: boolean;
   /** True when delta is delta / delta_0 (no noise level C given); delta_0 uses the base LR and the first batch size. */
@@ -130,7 +144,11 @@ export function compileSchedule(
   input: Schedule | unknown,
   options: CompileOptions,
 ): CompiledSchedule {
-  const schedule = parseSchedule(input);
+  const resolved = resolveRunLength(parseSchedule(input), {
+    epochs: options.epochs,
+    fit: options.fit,
+  });
+  const { schedule, length } = resolved;
   const N = options.datasetSize;
   if (!Number.isInteger(N) || N < 1) {
     throw new ScheduleError([
@@ -250,8 +268,11 @@ export function compileSchedule(
     });
   }
 
+  addLengthWarnings(length, steps, warnings);
+
   return {
     schedule,
+    length,
     datasetSize: N,
     dropLast,
     deltaRelative: !noise,
@@ -300,6 +321,46 @@ function addCapWarnings(
       message: `the batch size exceeds the dataset (N = ${N}) from epoch ${firstData}; capped at ${N} (one step per epoch)${compensation}`,
     });
   }
+}
+
+/**
+ * An epoch-time schedule run for another length than its own, without "fit":
+ * say what the run keeps of it, in the words the views and the CLI show.
+ */
+function addLengthWarnings(length: RunLength, steps: StepArrays, warnings: CompileWarning[]): void {
+  const { mode, runEpochs: run, scheduleEpochs: full } = length;
+  if (mode === "truncate") {
+    const n = steps.lr.length;
+    let lrChanges = false;
+    let batchChanges = false;
+    for (let i = 1; i < n; i++) {
+      if (steps.lr[i] !== steps.lr[0]) lrChanges = true;
+      if (steps.batchSize[i] !== steps.batchSize[0]) batchChanges = true;
+    }
+    const what =
+      !lrChanges && !batchChanges
+        ? `LR and batch never change in these ${plural(run, "epoch")}`
+        : !batchChanges
+          ? `the batch never changes in these ${plural(run, "epoch")}`
+          : !lrChanges
+            ? `the LR never changes in these ${plural(run, "epoch")}`
+            : `the rest of the schedule never runs`;
+    warnings.push({
+      code: "run-truncated",
+      epoch: run,
+      message: `the run is ${plural(run, "epoch")} of this ${full}-epoch schedule (truncated): ${what}; fit the schedule to the run to go through its whole shape in ${plural(run, "epoch")}`,
+    });
+  } else if (mode === "extend") {
+    warnings.push({
+      code: "run-extended",
+      epoch: full,
+      message: `the run is ${plural(run, "epoch")}, longer than this ${full}-epoch schedule: from epoch ${full} on its formulas simply continue; fit the schedule to the run to stretch it over ${plural(run, "epoch")}`,
+    });
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function fmt(x: number): string {

@@ -1,7 +1,12 @@
 /**
- * Named presets. The paper's four (Sato & Iiduka, section 2): 200 epochs,
- * LR 0.1, batch 128, delta multiplied by gamma = 1/sqrt(2) every 40 epochs,
- * through LR decay, batch growth, or both.
+ * Named presets. The paper's four (Sato & Iiduka, section 2): LR 0.1, batch
+ * 128, delta multiplied by gamma = 1/sqrt(2) at each of 5 equal stages (every
+ * 40 epochs of the paper's 200), through LR decay, batch growth, or both.
+ *
+ * Every preset is relative to the run (`time: "run"`, times are fractions of
+ * it): a 5-epoch run goes through the same 5 stages as a 200-epoch one. At
+ * their default length, 200 epochs, they give exactly the values of the
+ * paper's epoch-time schedules (presets.test.ts compares them).
  */
 import type { ScheduleInput } from "./spec.js";
 
@@ -12,16 +17,20 @@ export interface Preset {
   schedule: ScheduleInput;
 }
 
-const PAPER = { epochs: 200, lr: 0.1, batch: 128, stage: 40 } as const;
+/** stage: a fifth of the run (40 of 200 epochs). */
+const PAPER = { epochs: 200, lr: 0.1, batch: 128, stage: 1 / 5 } as const;
+/** The warmup of warmup-cosine: 5 of the default 200 epochs. */
+const WARMUP = 5 / 200;
 const SQRT1_2 = Math.SQRT1_2;
 
 export const PRESETS: readonly Preset[] = [
   {
     name: "paper-constant",
     title: "Constant (paper baseline)",
-    description: "LR 0.1 and batch 128 for 200 epochs: delta never decays.",
+    description: "LR 0.1 and batch 128 for the whole run: delta never decays.",
     schedule: {
-      version: 1,
+      version: 2,
+      time: "run",
       name: "paper-constant",
       epochs: PAPER.epochs,
       lr: { kind: "constant", lr: PAPER.lr },
@@ -31,9 +40,11 @@ export const PRESETS: readonly Preset[] = [
   {
     name: "paper-lr-decay",
     title: "LR decay (paper)",
-    description: "LR x 1/sqrt(2) every 40 epochs, batch fixed at 128: gamma = 0.7071.",
+    description:
+      "LR x 1/sqrt(2) at each fifth of the run (every 40 epochs of 200), batch fixed at 128: gamma = 0.7071.",
     schedule: {
-      version: 1,
+      version: 2,
+      time: "run",
       name: "paper-lr-decay",
       epochs: PAPER.epochs,
       lr: { kind: "step", lr: PAPER.lr, stepSize: PAPER.stage, gamma: SQRT1_2 },
@@ -43,9 +54,11 @@ export const PRESETS: readonly Preset[] = [
   {
     name: "paper-batch-growth",
     title: "Batch growth (paper)",
-    description: "Batch x 2 every 40 epochs (128 to 2048), LR fixed at 0.1: gamma = 1/sqrt(2).",
+    description:
+      "Batch x 2 at each fifth of the run (128 to 2048), LR fixed at 0.1: gamma = 1/sqrt(2).",
     schedule: {
-      version: 1,
+      version: 2,
+      time: "run",
       name: "paper-batch-growth",
       epochs: PAPER.epochs,
       lr: { kind: "constant", lr: PAPER.lr },
@@ -56,9 +69,10 @@ export const PRESETS: readonly Preset[] = [
     name: "paper-hybrid",
     title: "LR decay + batch growth (paper)",
     description:
-      "LR x sqrt(3)/2 and batch x 1.5 every 40 epochs (128 to 648): gamma = 1/sqrt(2). The paper's best.",
+      "LR x sqrt(3)/2 and batch x 1.5 at each fifth of the run (128 to 648): gamma = 1/sqrt(2). The paper's best.",
     schedule: {
-      version: 1,
+      version: 2,
+      time: "run",
       name: "paper-hybrid",
       epochs: PAPER.epochs,
       lr: { kind: "step", lr: PAPER.lr, stepSize: PAPER.stage, gamma: Math.sqrt(3) / 2 },
@@ -69,9 +83,10 @@ export const PRESETS: readonly Preset[] = [
     name: "poly-delta-0.5",
     title: "Polynomial delta decay, p = 0.5",
     description:
-      "delta / delta_0 = (1 - m/5)^0.5 over 5 stages of 40 epochs (the paper's optimal decay), split evenly between LR decay and batch growth.",
+      "delta / delta_0 = (1 - m/5)^0.5 over 5 equal stages of the run (the paper's optimal decay), split evenly between LR decay and batch growth.",
     schedule: {
-      version: 1,
+      version: 2,
+      time: "run",
       name: "poly-delta-0.5",
       epochs: PAPER.epochs,
       smoothing: {
@@ -86,9 +101,10 @@ export const PRESETS: readonly Preset[] = [
     name: "poly-delta-1",
     title: "Polynomial delta decay, p = 1",
     description:
-      "delta / delta_0 = 1 - m/5 over 5 stages of 40 epochs, split evenly between LR decay and batch growth.",
+      "delta / delta_0 = 1 - m/5 over 5 equal stages of the run, split evenly between LR decay and batch growth.",
     schedule: {
-      version: 1,
+      version: 2,
+      time: "run",
       name: "poly-delta-1",
       epochs: PAPER.epochs,
       smoothing: {
@@ -102,12 +118,14 @@ export const PRESETS: readonly Preset[] = [
   {
     name: "cosine",
     title: "Cosine annealing",
-    description: "CosineAnnealingLR(T_max = 200) from LR 0.1 to 0, batch 128, stepped per epoch.",
+    description:
+      "CosineAnnealingLR(T_max = the run's length) from LR 0.1 to 0, batch 128, stepped per epoch.",
     schedule: {
-      version: 1,
+      version: 2,
+      time: "run",
       name: "cosine",
       epochs: PAPER.epochs,
-      lr: { kind: "cosine", lr: PAPER.lr, tMax: PAPER.epochs, etaMin: 0 },
+      lr: { kind: "cosine", lr: PAPER.lr, tMax: 1, etaMin: 0 },
       batch: { kind: "constant", size: PAPER.batch },
     },
   },
@@ -115,17 +133,18 @@ export const PRESETS: readonly Preset[] = [
     name: "warmup-cosine",
     title: "Linear warmup + cosine",
     description:
-      "5 epochs of linear warmup from 1% of LR 0.1, then cosine to 0 over the remaining 195 epochs, updated every step; batch 128.",
+      "Linear warmup from 1% of LR 0.1 over the first 2.5% of the run (5 of 200 epochs), then cosine to 0 over the rest, updated every step; batch 128.",
     schedule: {
-      version: 1,
+      version: 2,
+      time: "run",
       name: "warmup-cosine",
       epochs: PAPER.epochs,
       per: "step",
       lr: {
         kind: "warmup",
-        epochs: 5,
+        epochs: WARMUP,
         startFactor: 0.01,
-        schedule: { kind: "cosine", lr: PAPER.lr, tMax: PAPER.epochs - 5, etaMin: 0 },
+        schedule: { kind: "cosine", lr: PAPER.lr, tMax: 1 - WARMUP, etaMin: 0 },
       },
       batch: { kind: "constant", size: PAPER.batch },
     },

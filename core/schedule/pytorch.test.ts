@@ -193,6 +193,9 @@ interface Case {
   schedule: ScheduleInput;
   datasetSize: number;
   dropLast?: boolean;
+  /** The run's length (a relative schedule resolves to it) and the fit of an epoch-time one. */
+  epochs?: number;
+  fit?: "truncate" | "fit";
   /** The torch.optim.lr_scheduler class make_scheduler must return. */
   expectClass: string;
 }
@@ -542,6 +545,56 @@ function buildCases(): Case[] {
       expectClass: "PolynomialLR",
     },
   );
+  // Relative presets resolved to short runs (their 5 stages in 10 or 7 epochs), an
+  // epoch-time schedule fitted to a run, and per-run rates (exponential).
+  const shortClass: Record<string, string> = {
+    "paper-lr-decay": "StepLR",
+    "paper-hybrid": "StepLR",
+    "paper-batch-growth": "LambdaLR",
+    cosine: "CosineAnnealingLR",
+    "warmup-cosine": "LambdaLR",
+    "poly-delta-0.5": "LambdaLR",
+  };
+  for (const [name, cls] of Object.entries(shortClass)) {
+    for (const epochs of [10, 7]) {
+      cases.push({
+        id: `preset ${name} resolved to ${epochs} epochs`,
+        schedule: preset(name),
+        datasetSize: 5000,
+        epochs,
+        expectClass: epochs === 7 && cls === "StepLR" ? "LambdaLR" : cls,
+      });
+    }
+  }
+  cases.push(
+    {
+      id: "epoch-time hybrid (stages of 40 of 200) fitted to 10 epochs",
+      schedule: {
+        version: 1,
+        epochs: 200,
+        lr: { kind: "step", lr: 0.1, stepSize: 40, gamma: Math.sqrt(3) / 2 },
+        batch: { kind: "step", size: 128, factor: 1.5, every: 40 },
+      },
+      datasetSize: 5000,
+      epochs: 10,
+      fit: "fit",
+      expectClass: "StepLR",
+    },
+    {
+      id: "relative exponential (gamma per run) per step at 12 epochs",
+      schedule: {
+        version: 2,
+        time: "run",
+        epochs: 100,
+        per: "step",
+        lr: { kind: "exponential", lr: 0.1, gamma: 0.01 },
+        batch: { kind: "constant", size: 128 },
+      },
+      datasetSize: 5000,
+      epochs: 12,
+      expectClass: "ExponentialLR",
+    },
+  );
   return cases;
 }
 
@@ -608,7 +661,12 @@ describe.runIf(runTorch)("exportPyTorch against real PyTorch", () => {
       const path = join(dir, `schedule_${i}.py`);
       writeFileSync(
         path,
-        exportPyTorch(c.schedule, { datasetSize: c.datasetSize, dropLast: c.dropLast }),
+        exportPyTorch(c.schedule, {
+          datasetSize: c.datasetSize,
+          dropLast: c.dropLast,
+          epochs: c.epochs,
+          fit: c.fit,
+        }),
       );
       return { id: c.id, path };
     });
@@ -652,7 +710,10 @@ describe.runIf(runTorch)("exportPyTorch against real PyTorch", () => {
     const compiled = compileSchedule(c.schedule, {
       datasetSize: c.datasetSize,
       dropLast: c.dropLast,
+      epochs: c.epochs,
+      fit: c.fit,
     });
+    if (c.epochs !== undefined) expect(compiled.totals.epochs).toBe(c.epochs);
     expect(got.batches).toEqual(compiled.epochs.map((r) => r.batchSize));
     const want = compiled.steps.lr;
     const lrs = got.lrs as number[];

@@ -19,6 +19,13 @@ export interface PyTorchExportOptions {
   datasetSize: number;
   /** Overrides the schedule's dropLast. */
   dropLast?: boolean | undefined;
+  /**
+   * The run's length in epochs: a schedule relative to the run is resolved
+   * to it (default: the document's `epochs`); see CompileOptions.
+   */
+  epochs?: number | undefined;
+  /** For an epoch-time schedule of another length: "truncate" (default) or "fit". */
+  fit?: "truncate" | "fit" | undefined;
 }
 
 export interface PyTorchSchedulerChoice {
@@ -358,6 +365,22 @@ function docstring(compiled: CompiledSchedule, choice: PyTorchSchedulerChoice): 
     "",
   ];
   if (schedule.description) lines.push(pyDocText(schedule.description), "");
+  const { length } = compiled;
+  if (length.mode === "relative")
+    lines.push(
+      `Relative to the run's length, resolved here to ${length.runEpochs} epochs (export again for another length).`,
+      "",
+    );
+  else if (length.mode === "fit")
+    lines.push(
+      `A ${length.scheduleEpochs}-epoch schedule fitted to a ${length.runEpochs}-epoch run (every time scaled by ${length.runEpochs}/${length.scheduleEpochs}).`,
+      "",
+    );
+  else if (length.mode === "truncate")
+    lines.push(
+      `The first ${length.runEpochs} epochs of a ${length.scheduleEpochs}-epoch schedule.`,
+      "",
+    );
   lines.push(
     `${schedule.epochs} epochs over a dataset of ${compiled.datasetSize} examples` +
       `${compiled.dropLast ? " (drop_last=True)" : ""}: ${compiled.totals.updates} optimizer steps.`,

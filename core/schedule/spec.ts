@@ -10,7 +10,14 @@
 import { z } from "zod";
 import { fmtCount, MAX_EPOCHS } from "./limits.js";
 
-export const SCHEDULE_VERSION = 1;
+/**
+ * The newest format version this build writes. Version 1 documents (every
+ * time in epochs) still load; version 2 adds `time: "run"` (every time a
+ * fraction of the run, resolved to the run's length when it is compiled).
+ */
+export const SCHEDULE_VERSION = 2;
+/** Every format version this build reads. */
+export const SCHEDULE_VERSIONS = [1, 2] as const;
 
 const positive = (what: string) =>
   z.number({ error: `${what} must be a number` }).positive({
@@ -373,12 +380,19 @@ export type SmoothingSpec = z.output<typeof SmoothingSchema>;
 
 export const ScheduleSchema = z
   .strictObject({
-    version: z.literal(SCHEDULE_VERSION, {
+    version: z.union([z.literal(1), z.literal(2)], {
       error: (iss) =>
-        `unsupported schedule version ${JSON.stringify(iss.input)}; this build reads version ${SCHEDULE_VERSION}`,
+        `unsupported schedule version ${JSON.stringify(iss.input)}; this build reads versions ${SCHEDULE_VERSIONS.join(" and ")}`,
     }),
     name: z.string().optional(),
     description: z.string().optional(),
+    /**
+     * What the times in this document count (version 2): "epochs" (default)
+     * or "run": every time is a fraction of the run (0.2 = a fifth of it) and
+     * `epochs` is only the length the schedule is shown and exported at when
+     * no run length is given. See docs/schedules.md, "Relative to the run".
+     */
+    time: z.enum(["epochs", "run"], { error: 'time must be "epochs" or "run"' }).optional(),
     epochs: positiveInt("epochs").max(MAX_EPOCHS, {
       error: (iss) =>
         `epochs must be at most ${fmtCount(MAX_EPOCHS)} (got ${String(iss.input)}); the compiler builds every epoch and step, so use at most ${fmtCount(MAX_EPOCHS)} epochs (MAX_EPOCHS)`,
@@ -391,6 +405,14 @@ export const ScheduleSchema = z
     smoothing: SmoothingSchema.optional(),
   })
   .superRefine((s, ctx) => {
+    if (s.time !== undefined && s.version < 2) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["time"],
+        input: s.time,
+        message: `"time" needs version 2 of the format; set "version": 2 (older builds then refuse the file instead of misreading it)`,
+      });
+    }
     if (s.smoothing) {
       for (const key of ["lr", "batch"] as const) {
         if (s[key] !== undefined) {

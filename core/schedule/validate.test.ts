@@ -98,7 +98,7 @@ describe("schedule validation", () => {
       2,
       /between 0 \(all LR\) and 1/,
     ],
-    ["wrong version", { ...ok, version: 3 }, "version", 3, /this build reads version 1/],
+    ["wrong version", { ...ok, version: 3 }, "version", 3, /this build reads versions 1 and 2/],
     [
       "nested error inside a warmup",
       {

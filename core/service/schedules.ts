@@ -98,6 +98,8 @@ export function preview(p: ParsedParams<"schedules.preview">): Results["schedule
   const c = compileSchedule(schedule, {
     datasetSize: p.datasetSize,
     noise: p.noise === undefined ? undefined : { c: p.noise },
+    epochs: p.epochs,
+    fit: p.fit,
   });
   // Samples seen after each step: the last batch of an epoch may be partial.
   const samples = new Float64Array(c.steps.lr.length);
@@ -115,6 +117,7 @@ export function preview(p: ParsedParams<"schedules.preview">): Results["schedule
     epochs: c.epochs,
     totals: c.totals,
     warnings: c.warnings,
+    length: c.length,
     steps: {
       lr: minMaxDownsample(c.steps.lr, p.maxPoints),
       batchSize: minMaxDownsample(c.steps.batchSize, p.maxPoints),
@@ -126,7 +129,11 @@ export function preview(p: ParsedParams<"schedules.preview">): Results["schedule
 
 export function exportSchedule(p: ParsedParams<"schedules.export">): Results["schedules.export"] {
   const schedule = resolveSchedule(p.schedule);
-  const code = exportPyTorch(schedule, { datasetSize: p.datasetSize });
+  const code = exportPyTorch(schedule, {
+    datasetSize: p.datasetSize,
+    epochs: p.epochs,
+    fit: p.fit,
+  });
   const base = (schedule.name ?? "schedule").replace(/[^A-Za-z0-9_-]+/g, "_");
   return { code, filename: `${base}.py` };
 }

@@ -14,7 +14,8 @@ import { syntheticRun, testSpec } from "../../core/store/fixtures.js";
 import { RunStore } from "../../core/store/store.js";
 import { ARTIFACTS, chromiumAvailable, launch, startApp, type TestApp } from "./browser.js";
 
-const N = 50_000;
+// The Designer's N starts at the embedded dataset's 10,000 training images.
+const N = 10_000;
 const totalsOf = (name: string) =>
   compileSchedule(findPreset(name)?.schedule, { datasetSize: N }).totals;
 

@@ -24,6 +24,8 @@ export interface Settings {
   log: Record<LaneId, boolean>;
   snap: boolean;
   datasetSize: number;
+  /** The dataset N was taken from (a DATASET_NAMES entry, or "custom"). */
+  dataset: string;
   /** Noise level C as typed ("" = unknown: delta relative to delta_0). */
   noise: string;
   /** "" (none), "preset:<name>" or "pinned". */
@@ -71,7 +73,9 @@ export const session = {
     unit: "epochs",
     log: { lr: false, batch: false, delta: false },
     snap: true,
-    datasetSize: 50_000,
+    // The embedded dataset's training images: what a run trains on by default.
+    datasetSize: 10_000,
+    dataset: "default",
     noise: "",
     compare: "",
     pinned: null,

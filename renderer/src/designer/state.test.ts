@@ -18,6 +18,7 @@ import {
   setRun,
   setSmoothing,
   splitWarmup,
+  toEpochTime,
   toJson,
   toLaneMode,
   toSmoothingFirst,
@@ -25,7 +26,9 @@ import {
 import type { Doc } from "./types";
 
 const N = 50_000;
-const preset = (name: string) => structuredClone(findPreset(name)?.schedule) as unknown as Doc;
+// The designer edits presets in epoch time (they are relative to the run).
+const preset = (name: string) =>
+  toEpochTime(structuredClone(findPreset(name)?.schedule) as unknown as Doc);
 const compile = (doc: Doc) => compileSchedule(doc, { datasetSize: N });
 const rowsOf = (doc: Doc) => compile(doc).epochs;
 
@@ -253,5 +256,21 @@ describe("files", () => {
       ),
     ).toBe(0.3);
     expect(baseValue(undefined, 7)).toBe(7);
+  });
+});
+
+describe("documents relative to the run", () => {
+  it("a preset is edited in epoch time at its length, with the same values", () => {
+    for (const name of ["paper-hybrid", "warmup-cosine", "poly-delta-1", "cosine"]) {
+      const rel = findPreset(name)?.schedule as unknown as Doc;
+      const doc = preset(name);
+      expect(doc.version).toBe(1);
+      expect((doc as { time?: string }).time).toBeUndefined();
+      expect(compile(doc).epochs).toEqual(compile(rel).epochs);
+    }
+    expect(preset("paper-hybrid").lr).toMatchObject({ stepSize: 40 });
+    // An epoch-time document is returned as it is.
+    const abs = preset("paper-lr-decay");
+    expect(toEpochTime(abs)).toBe(abs);
   });
 });

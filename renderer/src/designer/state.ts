@@ -9,6 +9,7 @@
  * modes and from a family to keyframes use the compiled per-epoch table, so the
  * curves stay where they were.
  */
+import { toEpochTimeDoc } from "../../../core/schedule/relative";
 import { defaultSpec } from "./forms";
 import { keyframesFromValues } from "./keyframes";
 import type { Doc, Interpolation, LaneId, Point, SmoothingDoc, Spec } from "./types";
@@ -294,4 +295,20 @@ export function toJson(doc: Doc): string {
 /** Structural equality of two documents (for the undo stack). */
 export function sameDoc(a: Doc, b: Doc): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * A document the designer is given (a preset, an opened file) in epoch time:
+ * one relative to the run (`version: 2, time: "run"`, times as fractions of
+ * the run) is shown and edited at its own length, its times in epochs.
+ */
+export function toEpochTime(
+  doc: Doc | (Omit<Doc, "version"> & { version: 2; time?: string }),
+): Doc {
+  return toEpochTimeDoc(doc as Doc & { time?: string }) as Doc;
+}
+
+/** True for a document whose times are fractions of the run. */
+export function isRelativeDoc(doc: unknown): boolean {
+  return (doc as { time?: unknown } | null)?.time === "run";
 }
