@@ -29,6 +29,9 @@ export const KEY_LABELS: Readonly<Record<string, string>> = {
   testLoss: "Test loss",
   testAccuracy: "Test accuracy",
   noiseC: "Noise level C",
+  sharpness: "Adaptive sharpness",
+  sharpnessL2: "Sharpness (plain L2)",
+  sharpnessOneStep: "Sharpness (one-step estimate)",
 };
 
 /** A run's display name: its name (schedule name) or its id. */
