@@ -129,6 +129,42 @@ describe("sgd-studio sharpness", () => {
     expect(show.out).toMatch(/^\s*sharpness\s+1\s/m);
   });
 
+  it("train --sharpness measures the final model at the end of training, with the defaults", async () => {
+    const { code, out } = await run(
+      "train",
+      "--model",
+      "mlp",
+      "--schedule",
+      constant(0.05),
+      "--epochs",
+      "1",
+      "--backend",
+      "cpu",
+      "--train-limit",
+      "64",
+      "--sharpness",
+      "--home",
+      home,
+      "--json",
+    );
+    expect(code).toBe(0);
+    const events = out
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    const measured = events.find((e) => e.type === "sharpness" && e.values);
+    expect(measured).toMatchObject({ epoch: 0, when: "end", backend: "cpu" });
+    // The defaults, on a training set of 64 images: one batch of 64.
+    expect(
+      measured.values.map((v: Record<string, unknown>) => [v.key, v.rho, v.iterations, v.examples]),
+    ).toEqual([
+      ["sharpness", 0.0002, 20, 64],
+      ["sharpnessL2", 0.05, 20, 64],
+      ["sharpnessOneStep", 0.0002, 1, 64],
+    ]);
+    expect(events.indexOf(measured)).toBeLessThan(events.findIndex((e) => e.type === "summary"));
+  });
+
   it("says what is wrong: bad flags exit 2, unknown runs exit 1", async () => {
     const bad = await run("sharpness", "x", "--rho", "-1", "--home", home);
     expect(bad.code).toBe(2);

@@ -37,6 +37,7 @@ interface TrainOptions {
   weightDecay?: string;
   resume?: string;
   trainLimit?: string;
+  sharpness?: boolean;
   json?: boolean;
   home?: string;
   fit?: string;
@@ -71,6 +72,10 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
     )
     .option("--home <dir>", "library folder (default: $SGD_STUDIO_HOME or the user-data folder)")
     .option("--train-limit <N>", "train on the first N images only (quick runs)")
+    .option(
+      "--sharpness",
+      "measure the final model's sharpness at the end of training (defaults of docs/sharpness.md; other settings: sgd-studio sharpness <run>)",
+    )
     .option("--json", "print one JSON event per line")
     .action(async (opts: TrainOptions) => {
       oneOf("--optimizer", OPTIMIZER_KINDS)(opts.optimizer);
@@ -88,6 +93,7 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
           weightDecay: optional(nonNegativeNumber("--weight-decay"), opts.weightDecay),
         },
         trainLimit: optional(wholeNumber("--train-limit", 1), opts.trainLimit),
+        ...(opts.sharpness ? { sharpness: {} } : {}),
       });
       const home = resolveHome(opts.home);
       let service: Service;
