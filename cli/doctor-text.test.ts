@@ -76,6 +76,55 @@ describe("doctor text", () => {
   });
 });
 
+describe("the wasm rung's threads in doctor", () => {
+  const report = (details: Record<string, unknown>): string =>
+    formatDoctorText({
+      generatedAt: "2026-12-05T00:00:00.000Z",
+      node: "v20.20.2",
+      platform: "linux",
+      arch: "x64",
+      tfjsCore: "4.22.0",
+      recommended: "wasm",
+      activeBackend: "",
+      backends: [
+        {
+          name: "wasm",
+          tfjsName: "wasm",
+          packageName: "@tensorflow/tfjs-backend-wasm",
+          available: true,
+          autoSelect: true,
+          details: { simd: true, ...details },
+        },
+      ],
+      kernelOverrides: [],
+      env: {},
+    });
+
+  it("says how many threads and why, and how to change it", () => {
+    const text = report({
+      threads: 3,
+      threadsWhy: "auto: 4 physical cores, one left for the host",
+      threadSupport: true,
+    });
+    expect(text).toContain(
+      "1. wasm            yes  SIMD, 3 threads (auto: 4 physical cores, one left for the host)",
+    );
+    expect(text).toMatch(/threads: SGD_STUDIO_WASM_THREADS=N, `train --threads N`/);
+  });
+
+  it("notes why a machine falls back to one thread", () => {
+    const text = report({
+      threads: 1,
+      threadsWhy: "SGD_STUDIO_WASM_THREADS=4",
+      threadSupport: false,
+      threadsNote: "one thread: SharedArrayBuffer is not available in this process",
+    });
+    expect(text).toContain("yes  SIMD, single thread (SGD_STUDIO_WASM_THREADS=4)");
+    expect(text).toContain("note: one thread: SharedArrayBuffer is not available in this process");
+    expect(text).not.toMatch(/threads: SGD_STUDIO_WASM_THREADS=N/);
+  });
+});
+
 describe("sgd-studio doctor", () => {
   it("--json prints the core report; the text lays out the same report", async () => {
     const j = await run("doctor", "--json");

@@ -24,15 +24,28 @@ function wrap(text: string, indent: string, width = 100): string[] {
   return lines;
 }
 
+/** "4 threads (auto: 5 physical cores, one left for the host)" from the wasm probe. */
+function wasmThreadsText(b: BackendProbe): string {
+  const d = b.details;
+  // Older reports said only whether threads were supported.
+  const n = typeof d.threads === "number" ? d.threads : d.threads ? 2 : 1;
+  const count = n === 1 ? "single thread" : `${n} threads`;
+  const active =
+    typeof d.threadsActive === "number" && d.threadsActive !== n
+      ? `; ${d.threadsActive} in this process`
+      : "";
+  const why = typeof d.threadsWhy === "string" ? d.threadsWhy : "";
+  return why || active ? `${count} (${why}${active})` : count;
+}
+
 function backendLine(b: BackendProbe): string {
   if (b.available) {
     const adapter = b.details.adapter as { description?: string; vendor?: string } | undefined;
     const gpus = b.details.gpuDevices as { name: string; memoryMB?: number }[] | undefined;
     if (adapter) return `yes  ${adapter.description || adapter.vendor || "adapter found"}`;
     if (gpus?.length) return `yes  ${gpus.map((g) => g.name).join(", ")}`;
-    if (b.name === "wasm") {
-      return `yes  ${b.details.simd ? "SIMD" : "no SIMD"}, ${b.details.threads ? "multi-threaded" : "single thread"}`;
-    }
+    if (b.name === "wasm")
+      return `yes  ${b.details.simd ? "SIMD" : "no SIMD"}, ${wasmThreadsText(b)}`;
     if (b.name === "cpu") return "yes  pure JavaScript (slow)";
     return "yes";
   }
@@ -49,6 +62,17 @@ export function formatDoctorText(r: DoctorJson): string {
   r.backends.forEach((b, i) => {
     out.push(`  ${i + 1}. ${b.name.padEnd(16)}${backendLine(b)}`);
     if (b.available && b.reason) out.push(...wrap(`note: ${b.reason}`, " ".repeat(21)));
+    if (b.available && typeof b.details.threadsNote === "string") {
+      out.push(...wrap(`note: ${b.details.threadsNote}`, " ".repeat(21)));
+    }
+    if (b.available && b.name === "wasm" && b.details.threadSupport === true) {
+      out.push(
+        ...wrap(
+          "threads: SGD_STUDIO_WASM_THREADS=N, `train --threads N` or the wasmThreads setting (at most 8)",
+          " ".repeat(21),
+        ),
+      );
+    }
     if (b.fix) out.push(...wrap(`fix: ${b.fix}`, " ".repeat(21)));
   });
   out.push("");

@@ -41,6 +41,7 @@ describe("electron-builder.yml", () => {
         "**/*.node",
         "node_modules/better-sqlite3/**",
         "node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm",
+        "node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd*.js",
       ]),
     );
     expect(config.electronFuses).toMatchObject({ runAsNode: false, onlyLoadAppFromAsar: true });

@@ -16,6 +16,7 @@ import {
 import { latestCheckpoint } from "../../core/engine/checkpoint.js";
 import type { TrainSpecInput } from "../../core/engine/events.js";
 import type { OptimizerSpec } from "../../core/engine/optimizers.js";
+import { parseThreads, WASM_THREADS_ENV } from "../../core/engine/wasm-threads-setting.js";
 import { startTraining } from "../../core/engine/worker-client.js";
 import { runMethods } from "../../core/service/runs.js";
 import { Service } from "../../core/service/service.js";
@@ -38,6 +39,7 @@ interface TrainOptions {
   resume?: string;
   trainLimit?: string;
   sharpness?: boolean;
+  threads?: string;
   json?: boolean;
   home?: string;
   fit?: string;
@@ -76,6 +78,10 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
       "--sharpness",
       "measure the final model's sharpness at the end of training (defaults of docs/sharpness.md; other settings: sgd-studio sharpness <run>)",
     )
+    .option(
+      "--threads <N|auto>",
+      "wasm backend threads (default: $SGD_STUDIO_WASM_THREADS, the wasmThreads setting, else physical cores less one)",
+    )
     .option("--json", "print one JSON event per line")
     .action(async (opts: TrainOptions) => {
       oneOf("--optimizer", OPTIMIZER_KINDS)(opts.optimizer);
@@ -95,6 +101,10 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
         trainLimit: optional(wholeNumber("--train-limit", 1), opts.trainLimit),
         ...(opts.sharpness ? { sharpness: {} } : {}),
       });
+      const threads = opts.threads === undefined ? null : parseThreads(opts.threads);
+      if (opts.threads !== undefined && threads === null) {
+        throw new CliError("--threads takes auto or a whole number >= 1", 2);
+      }
       const home = resolveHome(opts.home);
       let service: Service;
       try {
@@ -105,6 +115,8 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
       } catch (err) {
         throw new CliError((err as Error).message);
       }
+      // After the service applied the wasmThreads setting: the flag wins. The worker inherits it.
+      if (threads !== null) process.env[WASM_THREADS_ENV] = String(threads);
       try {
         await train(service, home, opts, flagSpec, io, isTty);
       } finally {
@@ -236,7 +248,7 @@ async function startOrResume(
     if (given.has("epochs")) override.epochs = wholeNumber("--epochs", 1)(opts.epochs as string);
     const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     const ignored = [...given].filter(
-      (k) => !["resume", "json", "home", "backend", "epochs"].includes(k),
+      (k) => !["resume", "json", "home", "backend", "epochs", "threads"].includes(k),
     );
     if (ignored.length)
       io.err(

@@ -36,6 +36,12 @@ export interface NumericPath {
    * or setWebgpuFilterSplit): "auto" or a fixed S; "unused" on other backends.
    */
   webgpuFilterSplit: number | "auto" | "unused";
+  /**
+   * Threads the wasm backend ran on (core/engine/wasm-threads.ts: XNNPACK's
+   * threadpool and the project's JS kernels); "unused" on other backends.
+   * Runs recorded before this field existed lack it.
+   */
+  wasmThreads: number | "unused";
   /** tfjs flags set from SGD_STUDIO_TFJS_FLAGS, "NAME=value", sorted. */
   tfjsFlags: string[];
   /**

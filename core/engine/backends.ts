@@ -35,6 +35,14 @@ import {
   type SystemAccess,
 } from "./system.js";
 import { type AppliedFlags, applyTfjsFlags } from "./tfjs-flags.js";
+import {
+  configureWasmThreads,
+  cpuTopology,
+  resolveWasmThreads,
+  TFJS_WASM_MAX_THREADS,
+  wasmThreadSupport,
+  wasmThreadsState,
+} from "./wasm-threads.js";
 import { ensureXdgRuntimeDir, getDawnGpu, summarizeAdapter } from "./webgpu-node.js";
 
 /** The ladder (BACKEND_NAMES) and the report's types are declared in core/api (lists.ts, doctor.ts). */
@@ -62,6 +70,11 @@ export interface ProbeOptions {
   system?: SystemAccess;
   /** Only these rungs (default: the whole ladder). */
   only?: readonly BackendName[];
+  /**
+   * Threads of the wasm backend (core/engine/wasm-threads.ts): a number, or
+   * "auto"; default SGD_STUDIO_WASM_THREADS, else auto (physical cores less one).
+   */
+  wasmThreads?: number | "auto";
 }
 
 const RUNGS: Record<BackendName, { tfjsName: string; packageName: string }> = {
@@ -361,7 +374,7 @@ async function probeWasm(sys: SystemAccess): Promise<BackendProbe> {
     await loadRung("wasm", sys);
     const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
     probe.details.simd = simd && present.includes("tfjs-backend-wasm-simd.wasm");
-    probe.details.threads = Boolean(await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"));
+    Object.assign(probe.details, wasmThreadDetails(sys));
   } catch (e) {
     probe.reason = `${packageName} failed to load: ${firstLine(errorText(e))}`;
     probe.fix = `Reinstall ${packageName}.`;
@@ -371,6 +384,30 @@ async function probeWasm(sys: SystemAccess): Promise<BackendProbe> {
   probe.available = true;
   probe.autoSelect = true;
   return probe;
+}
+
+/**
+ * The wasm rung's thread details for doctor: the count a run would use here
+ * (`threads`), why (`threadsWhy`), the machine (`cores`), and, when it
+ * cannot thread, `threadsNote`. `threadsActive` is the initialised
+ * backend's count in this process, when there is one.
+ */
+function wasmThreadDetails(sys: SystemAccess): Record<string, unknown> {
+  const cores = cpuTopology(sys);
+  const choice = resolveWasmThreads(undefined, sys.env, cores);
+  const support = wasmThreadSupport(sys);
+  const state = wasmThreadsState();
+  const notes = [choice.note, support.ok ? undefined : `one thread: ${support.reason}`, state.note];
+  const note = notes.filter(Boolean).join("; ");
+  return {
+    threads: support.ok ? choice.threads : 1,
+    threadsWhy: choice.why,
+    threadsMax: TFJS_WASM_MAX_THREADS,
+    threadSupport: support.ok,
+    cores: { logical: cores.logical, physical: cores.physical, source: cores.source },
+    ...(state.active !== null && { threadsActive: state.active }),
+    ...(note && { threadsNote: note }),
+  };
 }
 
 function probeCpu(): BackendProbe {
@@ -443,6 +480,7 @@ async function loadRung(name: BackendName, sys: SystemAccess): Promise<void> {
         wasm.setWasmPaths(dir);
         wasmPathsSet = true;
       }
+      configureWasmThreads(wasm, resolveWasmThreads(undefined, sys.env).threads);
       break;
     }
     case "webgpu": {
@@ -476,8 +514,17 @@ async function loadRung(name: BackendName, sys: SystemAccess): Promise<void> {
   loaded.add(name);
 }
 
-async function activate(name: BackendName, sys: SystemAccess): Promise<void> {
+async function activate(
+  name: BackendName,
+  sys: SystemAccess,
+  wasmThreads?: number | "auto",
+): Promise<void> {
   await loadRung(name, sys);
+  if (name === "wasm") {
+    const choice = resolveWasmThreads(wasmThreads, sys.env);
+    if (choice.warn) console.warn(`wasm threads: ${choice.note}`);
+    configureWasmThreads(await import("@tensorflow/tfjs-backend-wasm"), choice.threads);
+  }
   const tfjsName = RUNGS[name].tfjsName;
   const ok = await tf.setBackend(tfjsName);
   if (!ok) throw new Error(`tf.setBackend("${tfjsName}") failed to initialise the backend`);
@@ -494,11 +541,20 @@ export class BackendUnavailableError extends Error {
   }
 }
 
+/** "2 threads", or "1 thread: <why not more>", for the selection's summary. */
+function wasmThreadsSummary(): string | undefined {
+  const { active, note } = wasmThreadsState();
+  if (active === null) return undefined;
+  return `${active} thread${active === 1 ? "" : "s"}${note ? `; ${note}` : ""}`;
+}
+
 function summarize(name: BackendName, probes: BackendProbe[]): string {
   const chosen = probes.find((p) => p.name === name);
   const adapter = chosen?.details.adapter as { description?: string } | undefined;
   const gpus = (chosen?.details.gpuDevices as { name: string }[] | undefined)?.map((g) => g.name);
-  const what = adapter?.description ?? (gpus?.length ? gpus.join(", ") : undefined);
+  const what =
+    adapter?.description ??
+    (gpus?.length ? gpus.join(", ") : name === "wasm" ? wasmThreadsSummary() : undefined);
   const skipped = probes
     .filter((p) => p.name !== name && BACKEND_LADDER.indexOf(p.name) < BACKEND_LADDER.indexOf(name))
     .map((p) => `${p.name}: ${p.reason ?? "failed"}`);
@@ -550,7 +606,7 @@ export async function selectBackend(
     let error = probe.available ? undefined : probe.reason;
     if (probe.available) {
       try {
-        await activate(name, sys);
+        await activate(name, sys, options.wasmThreads);
         return finish(name);
       } catch (e) {
         error = errorText(e);
@@ -574,7 +630,7 @@ export async function selectBackend(
     probes.push(probe);
     if (!probe.available || !probe.autoSelect) continue;
     try {
-      await activate(rung, sys);
+      await activate(rung, sys, options.wasmThreads);
       return finish(rung);
     } catch (e) {
       failures.push({ name: rung, error: errorText(e) });

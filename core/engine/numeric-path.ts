@@ -19,6 +19,7 @@ import type { BackendSelection } from "./backends.js";
 import { batchNormTrainAvailable } from "./kernels/batchnorm-train.js";
 import { AXPBY, fusedUpdateAvailable, SUM_SQUARES_ADD } from "./kernels/fused-update.js";
 import { type FilterSplit, setWebgpuFilterSplit } from "./kernels/webgpu-conv2d-backprop-filter.js";
+import { WASM_THREADS_ENV, wasmThreadsState } from "./wasm-threads.js";
 
 /** The SGD_STUDIO_* variables that change a run's numerics (docs/environment.md). */
 export const NUMERIC_ENV_VARS = [
@@ -26,6 +27,7 @@ export const NUMERIC_ENV_VARS = [
   "SGD_STUDIO_FUSED_UPDATE",
   "SGD_STUDIO_WEBGPU_FILTER_SPLIT",
   "SGD_STUDIO_TFJS_FLAGS",
+  WASM_THREADS_ENV,
 ] as const;
 
 /** The record's type is declared in core/api/events.ts (it travels in the start event). */
@@ -69,6 +71,7 @@ export function numericPath(
     fusedBatchNorm: fusedBatchNormOn(),
     fusedUpdate: fusedUpdateAvailable(AXPBY) && fusedUpdateAvailable(SUM_SQUARES_ADD),
     webgpuFilterSplit: tfjsBackend === "webgpu" ? currentFilterSplit() : "unused",
+    wasmThreads: tfjsBackend === "wasm" ? (wasmThreadsState().active ?? 1) : "unused",
     tfjsFlags: Object.entries(selection.flags.set)
       .map(([k, v]) => `${k}=${v}`)
       .sort(),

@@ -3,6 +3,7 @@
  * payload against the contract and dispatches; `on(listener)` streams events.
  * Hosts never see anything but ServiceError on failure.
  */
+import { applyWasmThreadsSetting } from "../engine/wasm-threads-setting.js";
 import * as landscape from "../landscape/service.js";
 import {
   type MethodName,
@@ -42,6 +43,7 @@ export class Service {
 
   constructor(options: ServiceOptions) {
     this.settings = new Settings(options.home);
+    applyWasmThreadsSetting(this.settings.get().wasmThreads);
     this.runs = options.runs ? options.runs((e) => this.emit(e)) : null;
     const notBuilt = (): never => {
       throw new ServiceError("internal", "the run library is not available in this host");
@@ -80,7 +82,11 @@ export class Service {
       "system.backends": async () =>
         (await (await import("../engine/backends.js")).doctorReport()).json,
       "system.settings.get": () => this.settings.get(),
-      "system.settings.set": (p) => this.settings.set(p.settings),
+      "system.settings.set": (p) => {
+        const value = this.settings.set(p.settings);
+        applyWasmThreadsSetting(value.wasmThreads);
+        return value;
+      },
       "landscape.grid": landscape.grid,
       "landscape.experiment": landscape.experiment,
       ...runHandlers,

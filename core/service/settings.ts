@@ -19,6 +19,11 @@ export const SettingsSchema = z.strictObject({
   model: z.string().default("mlp"),
   schedule: z.string().default("paper-hybrid"),
   theme: z.enum(["system", "light", "dark"]).default("system"),
+  /**
+   * Threads of the wasm backend: "auto" (physical cores less one) or a number;
+   * reaches training through SGD_STUDIO_WASM_THREADS (core/engine/wasm-threads-setting.ts).
+   */
+  wasmThreads: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).default("auto"),
 });
 export type SettingsValue = z.output<typeof SettingsSchema>;
 

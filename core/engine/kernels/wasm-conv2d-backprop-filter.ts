@@ -19,7 +19,8 @@
  *
  * The patch matrix is built for whole images at a time, in chunks of at most
  * MAX_PATCH_ELEMENTS floats (at least one image), and the chunk products are
- * summed in JS.
+ * summed in JS. Building it (im2colTask, wasm-parallel-tasks.ts) is split
+ * over images on the kernel pool's threads when the backend has them.
  *
  * Limits (as in tfjs-core's conv2d gradient): NHWC only, dilations 1,
  * float32. Padding 'same' | 'valid' | number | explicit, any strides.
@@ -32,7 +33,8 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { transposeBatched } from "./wasm-batch-matmul.js";
+import { runTask } from "./wasm-parallel.js";
+import { im2colColumns, im2colTask, transposeBatched } from "./wasm-parallel-tasks.js";
 import { heapF32, one, type WasmBackendLike, wasmKernelFunc } from "./wasm-util.js";
 
 export type { WasmBackendLike } from "./wasm-util.js";
@@ -69,8 +71,10 @@ export interface Geometry {
   left: number;
 }
 
-/** Reused scratch for the planar copy of x (grown on demand). */
-let planarScratch = new Float32Array(0);
+/** im2colColumns' geometry array for a chunk of `images` images. */
+function columnsGeometry(g: Geometry, images: number): number[] {
+  return [g.inH, g.inW, g.inC, g.outH, g.outW, g.fh, g.fw, g.sh, g.sw, g.top, g.left, images];
+}
 
 /**
  * Writes the transposed im2col matrix of images [b0, b0 + images) of `x`
@@ -81,7 +85,8 @@ let planarScratch = new Float32Array(0);
  * x is first copied channel-planar ([b, ci, h, w], a blocked transpose per
  * image), so that each output row reads one small contiguous plane (hot in
  * cache for the fh*fw rows that use it) instead of striding through all of
- * x once per row: ~4x faster for the cnn's second conv.
+ * x once per row: ~4x faster for the cnn's second conv. (The kernel does the
+ * same through im2colTask, on the kernel pool's threads.)
  */
 export function im2colTransposed(
   x: Float32Array,
@@ -90,48 +95,11 @@ export function im2colTransposed(
   images: number,
   out: Float32Array,
 ): void {
-  const { inH, inW, inC, outH, outW, fh, fw, sh, sw, top, left } = g;
-  const hw = inH * inW;
-  const cols = images * outH * outW;
-  let planar: Float32Array;
-  if (inC === 1) {
-    planar = x.subarray(b0 * hw, (b0 + images) * hw);
-  } else {
-    if (planarScratch.length < images * hw * inC)
-      planarScratch = new Float32Array(images * hw * inC);
-    planar = planarScratch;
-    transposeBatched(x.subarray(b0 * hw * inC, (b0 + images) * hw * inC), images, hw, inC, planar);
-  }
-  for (let ci = 0; ci < inC; ci++) {
-    for (let kh = 0; kh < fh; kh++) {
-      for (let kw = 0; kw < fw; kw++) {
-        const row = (kh * fw + kw) * inC + ci;
-        // Output columns whose input column iw = ow*sw + kw - left is inside.
-        const owMin = Math.max(0, Math.ceil((left - kw) / sw));
-        const owMax = Math.min(outW, Math.floor((inW - 1 + left - kw) / sw) + 1);
-        let dst = row * cols;
-        for (let b = 0; b < images; b++) {
-          const plane = (b * inC + ci) * hw;
-          for (let oh = 0; oh < outH; oh++, dst += outW) {
-            const ih = oh * sh + kh - top;
-            if (ih < 0 || ih >= inH || owMin >= owMax) {
-              out.fill(0, dst, dst + outW);
-              continue;
-            }
-            for (let ow = 0; ow < owMin; ow++) out[dst + ow] = 0;
-            for (let ow = owMax; ow < outW; ow++) out[dst + ow] = 0;
-            let src = plane + ih * inW + owMin * sw + kw - left;
-            if (sw === 1) {
-              for (let ow = owMin; ow < owMax; ow++, src++) out[dst + ow] = planar[src] as number;
-            } else {
-              for (let ow = owMin; ow < owMax; ow++, src += sw)
-                out[dst + ow] = planar[src] as number;
-            }
-          }
-        }
-      }
-    }
-  }
+  const hw = g.inH * g.inW;
+  const chunk = x.subarray(b0 * hw * g.inC, (b0 + images) * hw * g.inC);
+  const planar = g.inC === 1 ? chunk : new Float32Array(chunk.length);
+  if (g.inC > 1) transposeBatched(chunk, images, hw, g.inC, planar);
+  im2colColumns(planar, out, columnsGeometry(g, images), 0, images);
 }
 
 export const wasmConv2DBackpropFilter: KernelFunc = ({ inputs, backend: anyBackend, attrs }) => {
@@ -197,13 +165,24 @@ export const wasmConv2DBackpropFilter: KernelFunc = ({ inputs, backend: anyBacke
       const rows = images * perImage;
       // Allocate first: malloc may grow the wasm heap and detach older views.
       const patchesT = backend.makeOutput([k, rows], "float32");
+      // x's images channel-planar (im2colTask's first step; x itself for one channel).
+      const planar =
+        g.inC > 1 ? backend.makeOutput([images * g.inH * g.inW * g.inC], "float32") : null;
       // dy's rows for these images: dy itself when there is one chunk.
       const dyRows = whole
         ? { dataId: dy.dataId, shape: [rows, c], dtype: dy.dtype }
         : backend.makeOutput([rows, c], "float32");
       let prod: TensorInfo | undefined;
       try {
-        im2colTransposed(heapF32(backend, x, WHO), g, b0, images, heapF32(backend, patchesT, WHO));
+        const at = (t: TensorInfo) => heapF32(backend, t, WHO).byteOffset;
+        const xChunk = at(x) + b0 * g.inH * g.inW * g.inC * 4;
+        const args = [
+          xChunk,
+          planar ? at(planar) : xChunk,
+          at(patchesT),
+          ...columnsGeometry(g, images),
+        ];
+        runTask(anyBackend, im2colTask, args, k * rows);
         if (!whole) {
           const start = b0 * perImage * c;
           const src = heapF32(backend, dy, WHO).subarray(start, start + rows * c);
@@ -224,6 +203,7 @@ export const wasmConv2DBackpropFilter: KernelFunc = ({ inputs, backend: anyBacke
         }
       } finally {
         backend.disposeData(patchesT.dataId);
+        if (planar) backend.disposeData(planar.dataId);
         if (!whole) backend.disposeData(dyRows.dataId);
         if (prod) backend.disposeData(prod.dataId);
       }

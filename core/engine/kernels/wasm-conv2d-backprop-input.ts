@@ -40,6 +40,8 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { runTask } from "./wasm-parallel.js";
+import { col2imImages, col2imTask } from "./wasm-parallel-tasks.js";
 import { heapF32, one, runNative, type WasmBackendLike, wasmKernelFunc } from "./wasm-util.js";
 
 const WHO = "Conv2DBackpropInput";
@@ -66,6 +68,11 @@ interface Geometry {
   left: number;
 }
 
+/** col2imImages' geometry array. */
+function col2imGeometry(g: Geometry): number[] {
+  return [g.inH, g.inW, g.cin, g.outH, g.outW, g.fh, g.fw, g.sh, g.sw, g.top, g.left];
+}
+
 /**
  * dx[b0 + b, ih, iw, :] += cols[(b*outH + oh)*outW + ow, (kh*fw + kw)*cin + :]
  * for every tap that reads an in-image pixel (ih = oh*sh + kh - top, ...).
@@ -77,29 +84,8 @@ export function col2imAdd(
   images: number,
   dx: Float32Array,
 ): void {
-  const { inH, inW, cin, outH, outW, fh, fw, sh, sw, top, left } = g;
-  const k = fh * fw * cin;
-  let src = 0;
-  for (let b = b0; b < b0 + images; b++) {
-    const image = b * inH * inW * cin;
-    for (let oh = 0; oh < outH; oh++) {
-      for (let ow = 0; ow < outW; ow++, src += k) {
-        for (let kh = 0; kh < fh; kh++) {
-          const ih = oh * sh + kh - top;
-          if (ih < 0 || ih >= inH) continue;
-          for (let kw = 0; kw < fw; kw++) {
-            const iw = ow * sw + kw - left;
-            if (iw < 0 || iw >= inW) continue;
-            const dst = image + (ih * inW + iw) * cin;
-            const from = src + (kh * fw + kw) * cin;
-            for (let ci = 0; ci < cin; ci++) {
-              dx[dst + ci] = (dx[dst + ci] as number) + (cols[from + ci] as number);
-            }
-          }
-        }
-      }
-    }
-  }
+  const image = g.inH * g.inW * g.cin;
+  col2imImages(cols, dx.subarray(b0 * image), col2imGeometry(g), 0, images);
 }
 
 function viaCol2im(
@@ -143,7 +129,11 @@ function viaCol2im(
             attrs: { transposeA: false, transposeB: false },
           }),
         );
-        col2imAdd(heapF32(backend, cols, WHO), g, b0, images, heapF32(backend, dx, WHO));
+        // Parts over images (each writes its own images of dx): on the kernel pool's threads.
+        const at = (t: TensorInfo) => heapF32(backend, t, WHO).byteOffset;
+        const dxChunk = at(dx) + b0 * inH * inW * cin * 4;
+        const args = [at(cols), dxChunk, images, ...col2imGeometry(g)];
+        runTask(anyBackend, col2imTask, args, rows * k);
       } finally {
         if (!whole) backend.disposeData(dyRows.dataId);
         if (cols) backend.disposeData(cols.dataId);

@@ -12,7 +12,8 @@
  *
  * Ours views x as [outer, rows, inner] (the reduced axes are the middle,
  * contiguous block) and sums the rows in cache-sized tiles with float64
- * accumulators, so it reads x once, in order. Everything else (axes that are
+ * accumulators, so it reads x once, in order; with the threaded backend,
+ * row ranges on the kernel pool's threads, their sums added in order. Everything else (axes that are
  * not one contiguous block, innermost-only reductions that wasm already does
  * well, non-float32) goes to the backend's own kernel.
  */
@@ -25,50 +26,11 @@ import {
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
+import { runTask, sumParts } from "./wasm-parallel.js";
+import { columnSumsTask } from "./wasm-parallel-tasks.js";
 import { heapF32, runNative, type WasmBackendLike } from "./wasm-util.js";
 
-/** Rows summed into local accumulators before they are added to the totals. */
-const TILE_ROWS = 128;
-
-/**
- * Adds the column sums of the [rows, inner] matrix at x[offset..] to
- * out[outOffset .. outOffset + inner): out[j] += sum_r x[offset + r*inner + j].
- */
-export function addColumnSums(
-  x: Float32Array,
-  offset: number,
-  rows: number,
-  inner: number,
-  out: Float64Array,
-  outOffset: number,
-): void {
-  const quads = inner - (inner % 4);
-  for (let r0 = 0; r0 < rows; r0 += TILE_ROWS) {
-    const r1 = Math.min(rows, r0 + TILE_ROWS);
-    for (let j = 0; j < quads; j += 4) {
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      let a3 = 0;
-      for (let r = r0, i = offset + r0 * inner + j; r < r1; r++, i += inner) {
-        a0 += x[i] as number;
-        a1 += x[i + 1] as number;
-        a2 += x[i + 2] as number;
-        a3 += x[i + 3] as number;
-      }
-      const o = outOffset + j;
-      out[o] = (out[o] as number) + a0;
-      out[o + 1] = (out[o + 1] as number) + a1;
-      out[o + 2] = (out[o + 2] as number) + a2;
-      out[o + 3] = (out[o + 3] as number) + a3;
-    }
-    for (let j = quads; j < inner; j++) {
-      let a = 0;
-      for (let r = r0, i = offset + r0 * inner + j; r < r1; r++, i += inner) a += x[i] as number;
-      out[outOffset + j] = (out[outOffset + j] as number) + a;
-    }
-  }
-}
+export { addColumnSums } from "./wasm-parallel-tasks.js";
 
 /**
  * If `axes` (of a tensor of `shape`) are one contiguous block that is not
@@ -105,10 +67,18 @@ function reduce(kernelName: "Sum" | "Mean"): KernelFunc {
     const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
     const shape = keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
     const out = backend.makeOutput(shape, "float32");
-    const xv = heapF32(backend, x, kernelName);
-    const acc = new Float64Array(outer * inner);
-    for (let o = 0; o < outer; o++)
-      addColumnSums(xv, o * rows * inner, rows, inner, acc, o * inner);
+    // Parts over rows (on the kernel pool's threads), each summing into its
+    // own float64 slot of the scratch; the slots are added in part order.
+    const xOffset = heapF32(backend, x, kernelName).byteOffset;
+    const length = outer * inner;
+    const { scratch, parts } = runTask(
+      anyBackend,
+      columnSumsTask,
+      [xOffset, outer, rows, inner],
+      outer * rows * inner,
+      length * 8,
+    );
+    const acc = sumParts(scratch, parts, length);
     if (kernelName === "Mean")
       for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) / rows;
     heapF32(backend, out, kernelName).set(acc);

@@ -1,0 +1,584 @@
+/**
+ * The loops of the wasm kernel overrides that run in JavaScript, written so
+ * that they also run on the kernel pool's worker threads (wasm-parallel.ts).
+ *
+ * Rules for this module (the pool ships every function in WORKER_FUNCTIONS
+ * to its workers as source text, `fn.toString()`):
+ *   - no imports, no module-level constants or state: a function may use its
+ *     parameters, globals (Math, Number, typed arrays) and the other
+ *     functions of WORKER_FUNCTIONS, by name;
+ *   - no nested functions or closures (a bundler may wrap them in helpers
+ *     that do not exist in the worker).
+ *
+ * A task has the signature (heap, scratch, a, part, parts): `heap` is the
+ * wasm memory's buffer, `scratch` a buffer for per-part partial results,
+ * `a` its arguments (byte offsets into the heap and sizes, as numbers), and
+ * it does part `part` of `parts` (0 <= part < parts). Parts write disjoint
+ * parts of their output, or partial results into scratch that the caller
+ * adds in part order: the result depends on the number of parts only
+ * through the order of float64 additions.
+ */
+
+/** [lo, hi) of `n` items for part `part` of `parts`, in order. */
+export function partRange(n: number, part: number, parts: number): number[] {
+  return [Math.floor((n * part) / parts), Math.floor((n * (part + 1)) / parts)];
+}
+
+/* ------------------------------------------------------------ MaxPoolGrad */
+
+/**
+ * MaxPoolGrad over images [b0, b1): zeroes those images' dx, then adds each
+ * window's dy to the first maximum of x in it (row-major, strict `>`, NaN
+ * never wins; a window without a finite maximum gets nothing), as tfjs's cpu
+ * backend. Windows never cross images, so image ranges are independent.
+ * g: [n, inH, inW, c, outH, outW, sh, sw, fh, fw, top, left].
+ */
+export function maxPoolGradImages(
+  x: Float32Array,
+  d: Float32Array,
+  out: Float32Array,
+  g: ArrayLike<number>,
+  b0: number,
+  b1: number,
+): void {
+  const inH = g[1] as number;
+  const inW = g[2] as number;
+  const c = g[3] as number;
+  const outH = g[4] as number;
+  const outW = g[5] as number;
+  const sh = g[6] as number;
+  const sw = g[7] as number;
+  const fh = g[8] as number;
+  const fw = g[9] as number;
+  const top = g[10] as number;
+  const left = g[11] as number;
+  const imageSize = inH * inW * c;
+  out.fill(0, b0 * imageSize, b1 * imageSize);
+  // Start of each in-image window tap's channel row, for the current window.
+  const taps = new Int32Array(fh * fw);
+  for (let b = b0; b < b1; b++) {
+    const image = b * imageSize;
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = oh * sh - top;
+      const hMin = Math.max(0, h0);
+      const hMax = Math.min(inH, h0 + fh);
+      for (let ow = 0; ow < outW; ow++) {
+        const w0 = ow * sw - left;
+        const wMin = Math.max(0, w0);
+        const wMax = Math.min(inW, w0 + fw);
+        let nt = 0;
+        for (let h = hMin; h < hMax; h++) {
+          for (let w = wMin; w < wMax; w++) taps[nt++] = image + (h * inW + w) * c;
+        }
+        const dyBase = ((b * outH + oh) * outW + ow) * c;
+        if (nt === 4) {
+          // A whole 2x2 window (the common pool): a branch-free tournament,
+          // ~1.5x faster on random data, where `v > best` is unpredictable.
+          // Same choice as the loop below: the first maximum, NaN never wins.
+          const t0 = taps[0] as number;
+          const t1 = taps[1] as number;
+          const t2 = taps[2] as number;
+          const t3 = taps[3] as number;
+          for (let ch = 0; ch < c; ch++) {
+            const v0 = x[t0 + ch] as number;
+            const v1 = x[t1 + ch] as number;
+            const v2 = x[t2 + ch] as number;
+            const v3 = x[t3 + ch] as number;
+            const first = v1 > v0 || Number.isNaN(v0);
+            const i01 = first ? t1 : t0;
+            const m01 = first ? v1 : v0;
+            const second = v3 > v2 || Number.isNaN(v2);
+            const i23 = second ? t3 : t2;
+            const m23 = second ? v3 : v2;
+            const last = m23 > m01 || Number.isNaN(m01);
+            const best = last ? m23 : m01;
+            if (best > Number.NEGATIVE_INFINITY) {
+              const i = (last ? i23 : i01) + ch;
+              out[i] = (out[i] as number) + (d[dyBase + ch] as number);
+            }
+          }
+          continue;
+        }
+        for (let ch = 0; ch < c; ch++) {
+          let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          for (let t = 0; t < nt; t++) {
+            const i = (taps[t] as number) + ch;
+            const v = x[i] as number;
+            if (v > best) {
+              best = v;
+              at = i;
+            }
+          }
+          if (at >= 0) out[at] = (out[at] as number) + (d[dyBase + ch] as number);
+        }
+      }
+    }
+  }
+}
+
+/** a: [xOffset, dyOffset, dxOffset, ...g of maxPoolGradImages]; parts over images. */
+export function maxPoolGradTask(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+): void {
+  const g = a.subarray(3, 15);
+  const n = g[0] as number;
+  const imageSize = (g[1] as number) * (g[2] as number) * (g[3] as number);
+  const dySize = n * (g[4] as number) * (g[5] as number) * (g[3] as number);
+  const x = new Float32Array(heap, a[0] as number, n * imageSize);
+  const d = new Float32Array(heap, a[1] as number, dySize);
+  const out = new Float32Array(heap, a[2] as number, n * imageSize);
+  const r = partRange(n, part, parts);
+  maxPoolGradImages(x, d, out, g, r[0] as number, r[1] as number);
+}
+
+/* ------------------------------------------------------ transposes, im2col */
+
+/**
+ * out[b, j, i] = x[b, i, j] for matrices b in [b0, b1) of [rows, cols], rows
+ * [i0, i1) only, in 32 x 32 tiles so that reads and writes stay in cache.
+ */
+export function transposeRange(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+  b0: number,
+  b1: number,
+  i0: number,
+  i1: number,
+): void {
+  const size = rows * cols;
+  for (let b = b0; b < b1; b++) {
+    const base = b * size;
+    for (let r0 = i0; r0 < i1; r0 += 32) {
+      const r1 = Math.min(i1, r0 + 32);
+      for (let c0 = 0; c0 < cols; c0 += 32) {
+        const c1 = Math.min(cols, c0 + 32);
+        for (let i = r0; i < r1; i++) {
+          const src = base + i * cols;
+          for (let j = c0; j < c1; j++) out[base + j * rows + i] = x[src + j] as number;
+        }
+      }
+    }
+  }
+}
+
+/** out[b, j, i] = x[b, i, j] for `batch` matrices of [rows, cols]. */
+export function transposeBatched(
+  x: Float32Array,
+  batch: number,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+): void {
+  transposeRange(x, rows, cols, out, 0, batch, 0, rows);
+}
+
+/**
+ * a: [xOffset, outOffset, batch, rows, cols]; parts over matrices when there
+ * are at least as many as parts, else over row blocks of 32.
+ */
+export function transposeTask(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+): void {
+  const batch = a[2] as number;
+  const rows = a[3] as number;
+  const cols = a[4] as number;
+  const x = new Float32Array(heap, a[0] as number, batch * rows * cols);
+  const out = new Float32Array(heap, a[1] as number, batch * rows * cols);
+  if (batch >= parts) {
+    const r = partRange(batch, part, parts);
+    transposeRange(x, rows, cols, out, r[0] as number, r[1] as number, 0, rows);
+  } else {
+    const blocks = Math.ceil(rows / 32);
+    const r = partRange(blocks, part, parts);
+    const i1 = Math.min(rows, (r[1] as number) * 32);
+    transposeRange(x, rows, cols, out, 0, batch, (r[0] as number) * 32, i1);
+  }
+}
+
+/**
+ * The transposed im2col matrix of a chunk of images, columns of images
+ * [p0, p1) of the chunk only: row (kh*fw + kw)*inC + ci, column
+ * p*outH*outW + oh*outW + ow holds image p's pixel
+ * (oh*sh + kh - top, ow*sw + kw - left) of channel ci (zero outside the
+ * image). `planar` holds the chunk's images channel-planar ([p, ci, h, w]),
+ * so that each output row reads one small contiguous plane.
+ * g: [inH, inW, inC, outH, outW, fh, fw, sh, sw, top, left, images].
+ */
+export function im2colColumns(
+  planar: Float32Array,
+  out: Float32Array,
+  g: ArrayLike<number>,
+  p0: number,
+  p1: number,
+): void {
+  const inH = g[0] as number;
+  const inW = g[1] as number;
+  const inC = g[2] as number;
+  const outH = g[3] as number;
+  const outW = g[4] as number;
+  const fh = g[5] as number;
+  const fw = g[6] as number;
+  const sh = g[7] as number;
+  const sw = g[8] as number;
+  const top = g[9] as number;
+  const left = g[10] as number;
+  const images = g[11] as number;
+  const hw = inH * inW;
+  const perImage = outH * outW;
+  const cols = images * perImage;
+  for (let ci = 0; ci < inC; ci++) {
+    for (let kh = 0; kh < fh; kh++) {
+      for (let kw = 0; kw < fw; kw++) {
+        const row = (kh * fw + kw) * inC + ci;
+        // Output columns whose input column iw = ow*sw + kw - left is inside.
+        const owMin = Math.max(0, Math.ceil((left - kw) / sw));
+        const owMax = Math.min(outW, Math.floor((inW - 1 + left - kw) / sw) + 1);
+        let dst = row * cols + p0 * perImage;
+        for (let p = p0; p < p1; p++) {
+          const plane = (p * inC + ci) * hw;
+          for (let oh = 0; oh < outH; oh++, dst += outW) {
+            const ih = oh * sh + kh - top;
+            if (ih < 0 || ih >= inH || owMin >= owMax) {
+              out.fill(0, dst, dst + outW);
+              continue;
+            }
+            for (let ow = 0; ow < owMin; ow++) out[dst + ow] = 0;
+            for (let ow = owMax; ow < outW; ow++) out[dst + ow] = 0;
+            let src = plane + ih * inW + owMin * sw + kw - left;
+            if (sw === 1) {
+              for (let ow = owMin; ow < owMax; ow++, src++) out[dst + ow] = planar[src] as number;
+            } else {
+              for (let ow = owMin; ow < owMax; ow++, src += sw)
+                out[dst + ow] = planar[src] as number;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * a: [xOffset (the chunk's first image), planarOffset, outOffset, ...g of
+ * im2colColumns]; parts over the chunk's images: each part copies its
+ * images channel-planar (unless inC is 1: then planarOffset = xOffset) and
+ * writes their columns.
+ */
+export function im2colTask(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+): void {
+  const g = a.subarray(3, 15);
+  const inH = g[0] as number;
+  const inW = g[1] as number;
+  const inC = g[2] as number;
+  const images = g[11] as number;
+  const hw = inH * inW;
+  const k = (g[5] as number) * (g[6] as number) * inC;
+  const planar = new Float32Array(heap, a[1] as number, images * hw * inC);
+  const out = new Float32Array(
+    heap,
+    a[2] as number,
+    k * images * (g[3] as number) * (g[4] as number),
+  );
+  const r = partRange(images, part, parts);
+  const p0 = r[0] as number;
+  const p1 = r[1] as number;
+  if (inC > 1) {
+    const x = new Float32Array(heap, a[0] as number, images * hw * inC);
+    transposeRange(x, hw, inC, planar, p0, p1, 0, hw);
+  }
+  im2colColumns(planar, out, g, p0, p1);
+}
+
+/**
+ * dx[p, ih, iw, :] += cols[(p*outH + oh)*outW + ow, (kh*fw + kw)*cin + :] for
+ * images p in [p0, p1) of a chunk (dx and cols start at the chunk's first
+ * image), for every tap that reads an in-image pixel.
+ * g: [inH, inW, cin, outH, outW, fh, fw, sh, sw, top, left].
+ */
+export function col2imImages(
+  cols: Float32Array,
+  dx: Float32Array,
+  g: ArrayLike<number>,
+  p0: number,
+  p1: number,
+): void {
+  const inH = g[0] as number;
+  const inW = g[1] as number;
+  const cin = g[2] as number;
+  const outH = g[3] as number;
+  const outW = g[4] as number;
+  const fh = g[5] as number;
+  const fw = g[6] as number;
+  const sh = g[7] as number;
+  const sw = g[8] as number;
+  const top = g[9] as number;
+  const left = g[10] as number;
+  const k = fh * fw * cin;
+  let src = p0 * outH * outW * k;
+  for (let p = p0; p < p1; p++) {
+    const image = p * inH * inW * cin;
+    for (let oh = 0; oh < outH; oh++) {
+      for (let ow = 0; ow < outW; ow++, src += k) {
+        for (let kh = 0; kh < fh; kh++) {
+          const ih = oh * sh + kh - top;
+          if (ih < 0 || ih >= inH) continue;
+          for (let kw = 0; kw < fw; kw++) {
+            const iw = ow * sw + kw - left;
+            if (iw < 0 || iw >= inW) continue;
+            const dst = image + (ih * inW + iw) * cin;
+            const from = src + (kh * fw + kw) * cin;
+            for (let ci = 0; ci < cin; ci++) {
+              dx[dst + ci] = (dx[dst + ci] as number) + (cols[from + ci] as number);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** a: [colsOffset, dxOffset, images, ...g of col2imImages]; parts over images. */
+export function col2imTask(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+): void {
+  const images = a[2] as number;
+  const g = a.subarray(3, 14);
+  const k = (g[5] as number) * (g[6] as number) * (g[2] as number);
+  const cols = new Float32Array(
+    heap,
+    a[0] as number,
+    images * (g[3] as number) * (g[4] as number) * k,
+  );
+  const dx = new Float32Array(
+    heap,
+    a[1] as number,
+    images * (g[0] as number) * (g[1] as number) * (g[2] as number),
+  );
+  const r = partRange(images, part, parts);
+  col2imImages(cols, dx, g, r[0] as number, r[1] as number);
+}
+
+/* ---------------------------------------------------------- column sums */
+
+/**
+ * Adds the column sums of the [rows, inner] matrix at x[offset..] to
+ * out[outOffset .. outOffset + inner): out[j] += sum_r x[offset + r*inner + j],
+ * in tiles of 128 rows summed in local (float64) accumulators.
+ */
+export function addColumnSums(
+  x: Float32Array,
+  offset: number,
+  rows: number,
+  inner: number,
+  out: Float64Array,
+  outOffset: number,
+): void {
+  const quads = inner - (inner % 4);
+  for (let r0 = 0; r0 < rows; r0 += 128) {
+    const r1 = Math.min(rows, r0 + 128);
+    for (let j = 0; j < quads; j += 4) {
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let r = r0, i = offset + r0 * inner + j; r < r1; r++, i += inner) {
+        a0 += x[i] as number;
+        a1 += x[i + 1] as number;
+        a2 += x[i + 2] as number;
+        a3 += x[i + 3] as number;
+      }
+      const o = outOffset + j;
+      out[o] = (out[o] as number) + a0;
+      out[o + 1] = (out[o + 1] as number) + a1;
+      out[o + 2] = (out[o + 2] as number) + a2;
+      out[o + 3] = (out[o + 3] as number) + a3;
+    }
+    for (let j = quads; j < inner; j++) {
+      let a = 0;
+      for (let r = r0, i = offset + r0 * inner + j; r < r1; r++, i += inner) a += x[i] as number;
+      out[outOffset + j] = (out[outOffset + j] as number) + a;
+    }
+  }
+}
+
+/**
+ * a: [xOffset, outer, rows, inner]: x as [outer, rows, inner]; part p adds
+ * the sums over its rows into scratch (float64) [p, outer, inner], zeroed
+ * first.
+ */
+export function columnSumsTask(
+  heap: ArrayBufferLike,
+  scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+): void {
+  const outer = a[1] as number;
+  const rows = a[2] as number;
+  const inner = a[3] as number;
+  const x = new Float32Array(heap, a[0] as number, outer * rows * inner);
+  const acc = new Float64Array(scratch, part * outer * inner * 8, outer * inner);
+  acc.fill(0);
+  const r = partRange(rows, part, parts);
+  const r0 = r[0] as number;
+  for (let o = 0; o < outer; o++) {
+    addColumnSums(x, (o * rows + r0) * inner, (r[1] as number) - r0, inner, acc, o * inner);
+  }
+}
+
+/* --------------------------------------------------- batch norm gradient */
+
+/**
+ * s1[j] += sum_r dy[r, j], s2[j] += sum_r dy[r, j] * (x[r, j] - mean[j]) over
+ * rows [r0, r1) of x and dy viewed as [rows, c]. Tiles of 128 rows, four
+ * channels at a time in local (float64) accumulators: ~3x faster than a
+ * plain loop that updates s1/s2 in place.
+ */
+export function batchNormGradSumsRows(
+  x: Float32Array,
+  dy: Float32Array,
+  mean: Float32Array,
+  c: number,
+  s1: Float64Array,
+  s2: Float64Array,
+  rowStart: number,
+  rowEnd: number,
+): void {
+  const quads = c - (c % 4);
+  for (let r0 = rowStart; r0 < rowEnd; r0 += 128) {
+    const r1 = Math.min(rowEnd, r0 + 128);
+    for (let j = 0; j < quads; j += 4) {
+      const m0 = mean[j] as number;
+      const m1 = mean[j + 1] as number;
+      const m2 = mean[j + 2] as number;
+      const m3 = mean[j + 3] as number;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      let b0 = 0;
+      let b1 = 0;
+      let b2 = 0;
+      let b3 = 0;
+      for (let r = r0, i = r0 * c + j; r < r1; r++, i += c) {
+        const d0 = dy[i] as number;
+        const d1 = dy[i + 1] as number;
+        const d2 = dy[i + 2] as number;
+        const d3 = dy[i + 3] as number;
+        a0 += d0;
+        a1 += d1;
+        a2 += d2;
+        a3 += d3;
+        b0 += d0 * ((x[i] as number) - m0);
+        b1 += d1 * ((x[i + 1] as number) - m1);
+        b2 += d2 * ((x[i + 2] as number) - m2);
+        b3 += d3 * ((x[i + 3] as number) - m3);
+      }
+      s1[j] = (s1[j] as number) + a0;
+      s1[j + 1] = (s1[j + 1] as number) + a1;
+      s1[j + 2] = (s1[j + 2] as number) + a2;
+      s1[j + 3] = (s1[j + 3] as number) + a3;
+      s2[j] = (s2[j] as number) + b0;
+      s2[j + 1] = (s2[j + 1] as number) + b1;
+      s2[j + 2] = (s2[j + 2] as number) + b2;
+      s2[j + 3] = (s2[j + 3] as number) + b3;
+    }
+    for (let j = quads; j < c; j++) {
+      const m = mean[j] as number;
+      let a = 0;
+      let b = 0;
+      for (let r = r0, i = r0 * c + j; r < r1; r++, i += c) {
+        const d = dy[i] as number;
+        a += d;
+        b += d * ((x[i] as number) - m);
+      }
+      s1[j] = (s1[j] as number) + a;
+      s2[j] = (s2[j] as number) + b;
+    }
+  }
+}
+
+/** batchNormGradSumsRows over all rows of x (x.length / c). */
+export function batchNormGradSums(
+  x: Float32Array,
+  dy: Float32Array,
+  mean: Float32Array,
+  c: number,
+  s1: Float64Array,
+  s2: Float64Array,
+): void {
+  batchNormGradSumsRows(x, dy, mean, c, s1, s2, 0, x.length / c);
+}
+
+/**
+ * a: [xOffset, dyOffset, meanOffset, rows, c]; part p writes its sums into
+ * scratch (float64) [p, 2, c]: s1 then s2.
+ */
+export function batchNormGradSumsTask(
+  heap: ArrayBufferLike,
+  scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+): void {
+  const rows = a[3] as number;
+  const c = a[4] as number;
+  const x = new Float32Array(heap, a[0] as number, rows * c);
+  const dy = new Float32Array(heap, a[1] as number, rows * c);
+  const mean = new Float32Array(heap, a[2] as number, c);
+  const s1 = new Float64Array(scratch, part * 2 * c * 8, c);
+  const s2 = new Float64Array(scratch, (part * 2 + 1) * c * 8, c);
+  s1.fill(0);
+  s2.fill(0);
+  const r = partRange(rows, part, parts);
+  batchNormGradSumsRows(x, dy, mean, c, s1, s2, r[0] as number, r[1] as number);
+}
+
+/** Every function the pool's workers need, helpers included (the source they run). */
+export const WORKER_FUNCTIONS = [
+  partRange,
+  maxPoolGradImages,
+  maxPoolGradTask,
+  transposeRange,
+  transposeTask,
+  im2colColumns,
+  im2colTask,
+  col2imImages,
+  col2imTask,
+  addColumnSums,
+  columnSumsTask,
+  batchNormGradSumsRows,
+  batchNormGradSumsTask,
+] as const;
+
+/** The tasks, by index (the number a worker is told to run). */
+export const TASKS = [
+  maxPoolGradTask,
+  transposeTask,
+  im2colTask,
+  col2imTask,
+  columnSumsTask,
+  batchNormGradSumsTask,
+] as const;
+
+export type Task = (typeof TASKS)[number];
