@@ -27,6 +27,7 @@ import {
   session,
   shell,
 } from "electron";
+import type { TrainingLauncher } from "../core/engine/worker-client.js";
 import { Service, type ServiceOptions } from "../core/service/service.js";
 import { resolveHome } from "../core/store/paths.js";
 import type { BridgeEvent } from "./bridge.js";
@@ -43,7 +44,6 @@ import {
   rendererSource,
   secureWebPreferences,
 } from "./security.js";
-import type { TrainingLauncher } from "../core/engine/worker-client.js";
 import { startTrainingInUtilityProcess } from "./training-process.js";
 import { clampToDisplays, MIN_SIZE, readWindowState, trackWindowState } from "./window-state.js";
 

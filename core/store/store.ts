@@ -797,10 +797,6 @@ export class RunStore {
     return isAbsolute(stored) ? stored : resolve(this.home, stored);
   }
 
-  private rawRow(id: string): RunRow | undefined {
-    return this.row(id);
-  }
-
   private toRecord(row: RunRow): RunRecord {
     const status = isRunStatus(row.status) ? row.status : "failed";
     return {
