@@ -84,7 +84,10 @@ function median(values: number[]): number {
 }
 
 /** One profiled step, per kernel name (top level; parts under them). */
-function tabulate(profile: tf.ProfileInfo, webgpu: boolean): Map<string, Row> {
+function tabulate(
+  profile: Awaited<ReturnType<typeof tf.profile>>,
+  webgpu: boolean,
+): Map<string, Row> {
   const rows = new Map<string, Row>();
   let pendingParts: { name: string; ms: number; depth: number; programs: number }[] = [];
   for (const k of profile.kernels) {

@@ -11,9 +11,16 @@
  * hardware adapter; CPU = torch cpu vs tfjs tensorflow / wasm / cpu, and
  * webgpu on a software adapter (lavapipe runs on the CPU).
  *
+ * Threads: every CPU row says how many threads it ran on. `--wasm-threads 1,2`
+ * measures the wasm backend at each count in the same run (each its own
+ * row), `--torch-threads 1,2` likewise for torch cpu; the report then gives
+ * wasm's speedup over its one-thread figure and torch / wasm at equal thread
+ * counts.
+ *
  * Run: npm run bench:speed -- [--models mlp,cnn,resnet18] [--backends auto|wasm,webgpu,...]
  *        [--batch 128] [--steps 20] [--warmup 3] [--max-seconds 60] [--slow]
- *        [--torch auto|off|cpu|cuda|cpu,cuda] [--python python3] [--torch-threads N] [--json]
+ *        [--wasm-threads auto|1,2,...] [--torch auto|off|cpu|cuda|cpu,cuda] [--python python3]
+ *        [--torch-threads N|1,2,...] [--json]
  * On a GPU machine without npm: node --import tsx bench/speed.bench.ts ...
  */
 import { execFile } from "node:child_process";
@@ -32,6 +39,7 @@ import {
 } from "../core/engine/backends.js";
 import { Optimizer } from "../core/engine/optimizers.js";
 import { trainStep } from "../core/engine/step.js";
+import { wasmThreadsState } from "../core/engine/wasm-threads.js";
 import type { AdapterSummary } from "../core/engine/webgpu-node.js";
 import { createModel, DEFAULT_INPUT_SHAPE } from "../core/models/index.js";
 
@@ -51,10 +59,12 @@ const USAGE = `Usage: tsx bench/speed.bench.ts [options]
   --batch 128 --steps 20 --warmup 3
   --max-seconds 60             stop warm-up, and separately timing, of one measurement after this
   --slow                       also run the pure-JS cpu backend on cnn and resnet18 (minutes per step)
+  --wasm-threads auto|LIST     wasm backend threads: auto = the machine's default (physical cores
+                               less one; SGD_STUDIO_WASM_THREADS), or a list (1,2) measured in turn
   --torch auto|off|cpu|cuda|cpu,cuda
                                auto: every device PyTorch has, none if it is missing
   --python python3             interpreter with torch (default: python3, then /usr/bin/python3)
-  --torch-threads N            torch CPU threads (default: all cores)
+  --torch-threads N|LIST       torch CPU threads (default: all cores); a list (1,2) runs torch per count
   --json                       print one JSON object with every figure at the end`;
 
 function fail(message: string): never {
@@ -76,6 +86,7 @@ function parse() {
       torch: { type: "string", default: "auto" },
       python: { type: "string" },
       "torch-threads": { type: "string", default: "0" },
+      "wasm-threads": { type: "string", default: "auto" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -102,7 +113,21 @@ const batch = Math.floor(count("batch", opts.batch, 1));
 const steps = Math.floor(count("steps", opts.steps, 1));
 const warmup = Math.floor(count("warmup", opts.warmup, 1));
 const maxSeconds = count("max-seconds", opts["max-seconds"], 0.001);
-const torchThreads = Math.floor(count("torch-threads", opts["torch-threads"], 0));
+/** A comma-separated list of counts (each >= min). */
+function counts(name: string, text: string, min: number): number[] {
+  const list = text.split(",").filter(Boolean);
+  if (!list.length) fail(`--${name} needs at least one number`);
+  return list.map((t) => {
+    const n = count(name, t, min);
+    if (!Number.isInteger(n)) fail(`--${name} takes whole numbers, got "${t}"`);
+    return n;
+  });
+}
+/** 0 = torch's default (all cores). */
+const torchThreadList = counts("torch-threads", opts["torch-threads"], 0);
+/** null = the machine's default (wasm-threads.ts's auto, or SGD_STUDIO_WASM_THREADS). */
+const wasmThreadList: (number | null)[] =
+  opts["wasm-threads"] === "auto" ? [null] : counts("wasm-threads", opts["wasm-threads"], 1);
 
 const models = opts.models.split(",").filter(Boolean);
 for (const m of models) {
@@ -199,6 +224,8 @@ interface Row extends Timing {
   deviceClass: DeviceClass;
   /** Adapter / GPU / CPU the figure is for. */
   device: string;
+  /** CPU threads it ran on (wasm, pure JS, torch cpu); absent for GPU engines and libtensorflow. */
+  threads?: number;
   batch: number;
   /** imgPerSec over the model's baseline row. */
   vsBaseline?: number;
@@ -216,8 +243,10 @@ interface Skip {
 
 const rows: Row[] = [];
 const skipped: Skip[] = [];
-const backendInfo: Record<string, { deviceClass: DeviceClass; device: string; probe?: unknown }> =
-  {};
+const backendInfo: Record<
+  string,
+  { deviceClass: DeviceClass; device: string; threads?: number; probe?: unknown }
+> = {};
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const cpuName = os.cpus()[0]?.model.trim() ?? os.arch();
@@ -237,11 +266,14 @@ function classify(probe: BackendProbe | undefined, name: BackendName): [DeviceCl
       const gpus = (d.gpuDevices as { name: string }[] | undefined) ?? [];
       return ["gpu", gpus.map((g) => g.name).join(", ") || "CUDA GPU"];
     }
-    case "wasm":
+    case "wasm": {
+      const { active } = wasmThreadsState();
+      const n = active ?? 1;
       return [
         "cpu",
-        `${cpuName}, ${d.simd ? "SIMD" : "no SIMD"}, ${d.threads ? "multi-threaded" : "1 thread"}`,
+        `${cpuName}, ${d.simd ? "SIMD" : "no SIMD"}, ${n} thread${n === 1 ? "" : "s"}`,
       ];
+    }
     case "tensorflow":
       return ["cpu", `${cpuName}, libtensorflow`];
     case "cpu":
@@ -357,50 +389,81 @@ if (torchArg !== "off") {
 
 /* --------------------------------------------------------------- tfjs */
 
+/** "wasm", or "wasm 2t" when wasm is measured at several thread counts. */
+const tfjsKey = (name: string, threads?: number) =>
+  name === "wasm" && wasmThreadList.length > 1 && threads !== undefined
+    ? `${name} ${threads}t`
+    : name;
+
 for (const name of plan) {
-  let probe: BackendProbe | undefined;
-  try {
-    // Each call activates the backend (tf.setBackend) and registers the kernel overrides again (idempotent).
-    const selection = await selectBackend(name);
-    probe = selection.probes.find((p) => p.name === name);
-    if (opts.backends !== "auto" && probe) probes.push(probe);
-  } catch (e) {
-    skipped.push({ engine: "tfjs", backend: name, reason: errorText(e), failure: true });
-    progress(`${name}: cannot be selected: ${errorText(e)}`);
-    continue;
-  }
-  const [deviceClass, device] = classify(probe, name);
-  backendInfo[name] = { deviceClass, device };
-  for (const model of modelList) {
-    if (name === "cpu" && model !== "mlp" && !opts.slow) {
-      skipped.push({
-        engine: "tfjs",
-        backend: name,
-        model,
-        reason:
-          "pure-JS cpu backend needs minutes per step on conv nets (cnn ~190 s at batch 128); --slow measures it",
-        failure: false,
-      });
+  for (const requested of name === "wasm" ? wasmThreadList : [null]) {
+    let probe: BackendProbe | undefined;
+    try {
+      // Each call activates the backend (tf.setBackend) and registers the kernel overrides
+      // again (idempotent); on wasm with another thread count it re-creates the backend.
+      const selection = await selectBackend(
+        name,
+        requested === null ? {} : { wasmThreads: requested },
+      );
+      probe = selection.probes.find((p) => p.name === name);
+      if (opts.backends !== "auto" && probe && !probes.includes(probe)) probes.push(probe);
+      progress(selection.summary);
+    } catch (e) {
+      skipped.push({ engine: "tfjs", backend: name, reason: errorText(e), failure: true });
+      progress(`${name}: cannot be selected: ${errorText(e)}`);
       continue;
     }
-    const before = tf.memory().numTensors;
-    try {
-      progress(`${model} on ${name} ...`);
-      const t = await measureTfjs(model);
-      rows.push({ engine: "tfjs", backend: name, model, deviceClass, device, batch, ...t });
-      progress(`${model} on ${name}: ${fmt(t.imgPerSec)} img/s (${t.steps} steps)`);
-    } catch (e) {
-      skipped.push({
-        engine: "tfjs",
-        backend: name,
-        model,
-        reason: `failed: ${errorText(e)}`,
-        failure: true,
-      });
-      progress(`${model} on ${name} failed: ${errorText(e)}`);
+    const threads =
+      name === "wasm" ? (wasmThreadsState().active ?? 1) : name === "cpu" ? 1 : undefined;
+    if (name === "wasm" && requested !== null && threads !== requested) {
+      const why = wasmThreadsState().note ?? "";
+      notes.push(
+        `wasm: ${requested} threads asked for, ran on ${threads}${why ? ` (${why})` : ""}`,
+      );
     }
-    const leaked = tf.memory().numTensors - before;
-    if (leaked > 0) progress(`${model} on ${name}: ${leaked} tensors left behind`);
+    const [deviceClass, device] = classify(probe, name);
+    const key = tfjsKey(name, threads);
+    backendInfo[key] = { deviceClass, device, ...(threads !== undefined && { threads }) };
+    for (const model of modelList) {
+      if (name === "cpu" && model !== "mlp" && !opts.slow) {
+        skipped.push({
+          engine: "tfjs",
+          backend: name,
+          model,
+          reason:
+            "pure-JS cpu backend needs minutes per step on conv nets (cnn ~190 s at batch 128); --slow measures it",
+          failure: false,
+        });
+        continue;
+      }
+      const before = tf.memory().numTensors;
+      try {
+        progress(`${model} on ${key} ...`);
+        const t = await measureTfjs(model);
+        rows.push({
+          engine: "tfjs",
+          backend: name,
+          model,
+          deviceClass,
+          device,
+          ...(threads !== undefined && { threads }),
+          batch,
+          ...t,
+        });
+        progress(`${model} on ${key}: ${fmt(t.imgPerSec)} img/s (${t.steps} steps)`);
+      } catch (e) {
+        skipped.push({
+          engine: "tfjs",
+          backend: name,
+          model,
+          reason: `failed: ${errorText(e)}`,
+          failure: true,
+        });
+        progress(`${model} on ${key} failed: ${errorText(e)}`);
+      }
+      const leaked = tf.memory().numTensors - before;
+      if (leaked > 0) progress(`${model} on ${key}: ${leaked} tensors left behind`);
+    }
   }
 }
 
@@ -418,50 +481,67 @@ interface TorchRun {
 
 const torchRuns: TorchRun[] = [];
 for (const dev of torchDevices) {
-  if (!torch) break;
-  const args = [
-    TORCH_SCRIPT,
-    "--models",
-    modelList.join(","),
-    "--batch",
-    String(batch),
-    "--steps",
-    String(steps),
-    "--warmup",
-    String(warmup),
-    "--max-seconds",
-    String(maxSeconds),
-    "--device",
-    dev,
-    "--json",
-    ...(torchThreads > 0 ? ["--threads", String(torchThreads)] : []),
-  ];
-  progress(`torch ${dev}: ${modelList.join(", ")} ...`);
-  try {
-    const { stdout } = await execFileP(torch.interpreter, args, {
-      maxBuffer: 16 * 2 ** 20,
-      // Warm-up and timing are each bounded by --max-seconds; add room for start-up.
-      timeout: (modelList.length * (2 * maxSeconds + 60) + 60) * 1000,
-    });
-    const run = JSON.parse(lastLine(stdout)) as TorchRun;
-    torchRuns.push(run);
-    const deviceClass: DeviceClass = dev === "cuda" ? "gpu" : "cpu";
-    const device = dev === "cuda" ? run.deviceName : `${run.deviceName}, ${run.threads} threads`;
-    for (const model of modelList) {
-      const t = run.results[model];
-      if (t) rows.push({ engine: "torch", backend: dev, model, deviceClass, device, batch, ...t });
+  // cpu: once per --torch-threads count (0 = torch's default, all cores).
+  for (const torchThreads of dev === "cpu" ? torchThreadList : [0]) {
+    if (!torch) break;
+    const args = [
+      TORCH_SCRIPT,
+      "--models",
+      modelList.join(","),
+      "--batch",
+      String(batch),
+      "--steps",
+      String(steps),
+      "--warmup",
+      String(warmup),
+      "--max-seconds",
+      String(maxSeconds),
+      "--device",
+      dev,
+      "--json",
+      ...(torchThreads > 0 ? ["--threads", String(torchThreads)] : []),
+    ];
+    progress(
+      `torch ${dev}${torchThreads > 0 ? ` ${torchThreads}t` : ""}: ${modelList.join(", ")} ...`,
+    );
+    try {
+      const { stdout } = await execFileP(torch.interpreter, args, {
+        maxBuffer: 16 * 2 ** 20,
+        // Warm-up and timing are each bounded by --max-seconds; add room for start-up.
+        timeout: (modelList.length * (2 * maxSeconds + 60) + 60) * 1000,
+      });
+      const run = JSON.parse(lastLine(stdout)) as TorchRun;
+      torchRuns.push(run);
+      const deviceClass: DeviceClass = dev === "cuda" ? "gpu" : "cpu";
+      const device = dev === "cuda" ? run.deviceName : `${run.deviceName}, ${run.threads} threads`;
+      for (const model of modelList) {
+        const t = run.results[model];
+        if (!t) continue;
+        rows.push({
+          engine: "torch",
+          backend: dev,
+          model,
+          deviceClass,
+          device,
+          ...(dev === "cpu" && { threads: run.threads }),
+          batch,
+          ...t,
+        });
+      }
+    } catch (e) {
+      const stderr = (e as { stderr?: string }).stderr;
+      const why = stderr ? lastLine(stderr) : errorText(e);
+      skipped.push({ engine: "torch", backend: dev, reason: `failed: ${why}`, failure: true });
+      progress(`torch ${dev} failed: ${why}`);
     }
-  } catch (e) {
-    const stderr = (e as { stderr?: string }).stderr;
-    const why = stderr ? lastLine(stderr) : errorText(e);
-    skipped.push({ engine: "torch", backend: dev, reason: `failed: ${why}`, failure: true });
-    progress(`torch ${dev} failed: ${why}`);
   }
 }
 
 /* ------------------------------------------------------------- report */
 
-const label = (r: { engine: string; backend: string }) => `${r.engine} ${r.backend}`;
+/** "tfjs wasm 2t", "torch cpu 1t", "tfjs webgpu": CPU engines with their thread count. */
+const label = (r: { engine: string; backend: string; threads?: number }) =>
+  `${r.engine} ${r.backend}${r.threads !== undefined && !(r.engine === "tfjs" && r.backend === "cpu") ? ` ${r.threads}t` : ""}`;
 
 for (const model of modelList) {
   const mine = rows.filter((r) => r.model === model);
@@ -482,9 +562,11 @@ interface Ratio {
   model: Model;
   deviceClass: DeviceClass;
   torch: string;
+  torchThreads?: number;
   torchImgPerSec: number;
   /** Best tfjs backend of the class; absent when none was measured. */
   tfjs?: string;
+  tfjsThreads?: number;
   tfjsImgPerSec?: number;
   ratio?: number;
 }
@@ -497,13 +579,68 @@ for (const t of rows.filter((r) => r.engine === "torch")) {
     model: t.model,
     deviceClass: t.deviceClass,
     torch: t.backend,
+    ...(t.threads !== undefined && { torchThreads: t.threads }),
     torchImgPerSec: t.imgPerSec,
     ...(best && {
       tfjs: best.backend,
+      ...(best.threads !== undefined && { tfjsThreads: best.threads }),
       tfjsImgPerSec: best.imgPerSec,
       ratio: t.imgPerSec / best.imgPerSec,
     }),
   });
+}
+
+/** wasm at N threads over wasm at 1 thread, per model (when both were measured). */
+interface Scaling {
+  model: Model;
+  threads: number;
+  imgPerSec: number;
+  oneThreadImgPerSec: number;
+  speedup: number;
+  /** Amdahl's parallel fraction p from speedup S on N threads: (1 - 1/S) / (1 - 1/N). */
+  parallelFraction: number;
+}
+const scaling: Scaling[] = [];
+/** torch cpu / tfjs wasm at the same thread count. */
+interface EqualThreads {
+  model: Model;
+  threads: number;
+  torchImgPerSec: number;
+  wasmImgPerSec: number;
+  ratio: number;
+}
+const equalThreads: EqualThreads[] = [];
+for (const model of modelList) {
+  const wasmRows = rows.filter(
+    (r) => r.engine === "tfjs" && r.backend === "wasm" && r.model === model,
+  );
+  const one = wasmRows.find((r) => r.threads === 1);
+  for (const r of wasmRows) {
+    const n = r.threads ?? 1;
+    if (one && n > 1) {
+      const speedup = r.imgPerSec / one.imgPerSec;
+      scaling.push({
+        model,
+        threads: n,
+        imgPerSec: r.imgPerSec,
+        oneThreadImgPerSec: one.imgPerSec,
+        speedup,
+        parallelFraction: (1 - 1 / speedup) / (1 - 1 / n),
+      });
+    }
+    const t = rows.find(
+      (q) => q.engine === "torch" && q.backend === "cpu" && q.model === model && q.threads === n,
+    );
+    if (t) {
+      equalThreads.push({
+        model,
+        threads: n,
+        torchImgPerSec: t.imgPerSec,
+        wasmImgPerSec: r.imgPerSec,
+        ratio: t.imgPerSec / r.imgPerSec,
+      });
+    }
+  }
 }
 
 const date = new Date().toISOString();
@@ -528,6 +665,24 @@ out.push(
 for (const [name, info] of Object.entries(backendInfo)) {
   out.push(`  tfjs ${name.padEnd(15)} ${info.deviceClass.toUpperCase()}  ${info.device}`);
 }
+// Threads per engine (CPU engines; GPU engines and libtensorflow choose their own).
+const threadsOf = (engine: string, backend: string) =>
+  [
+    ...new Set(
+      rows.filter((r) => r.engine === engine && r.backend === backend).map((r) => r.threads),
+    ),
+  ]
+    .filter((t) => t !== undefined)
+    .sort((a, b) => (a as number) - (b as number));
+const threadLine = [
+  ["tfjs", "wasm"],
+  ["tfjs", "cpu"],
+  ["torch", "cpu"],
+]
+  .map(([e, b]) => [`${e} ${b}`, threadsOf(e as string, b as string)] as const)
+  .filter(([, t]) => t.length)
+  .map(([name, t]) => `${name} ${t.join(", ")}`);
+if (threadLine.length) out.push(`  threads: ${threadLine.join("; ")}`);
 for (const run of torchRuns) {
   out.push(
     `  torch ${`${run.torch} ${run.device}`.padEnd(14)} ${run.device === "cuda" ? "GPU" : "CPU"}  ${run.deviceName}, ${run.device === "cpu" ? `${run.threads} threads` : run.tf32 ? "TF32" : "no TF32"} (${torch?.interpreter})`,
@@ -565,20 +720,43 @@ if (ratios.length) {
   for (const q of ratios) {
     out.push(
       q.ratio === undefined
-        ? `${q.model}: torch ${q.torch} ${fmt(q.torchImgPerSec)} img/s; no tfjs ${q.deviceClass.toUpperCase()} backend measured`
-        : `${q.model}: torch ${q.torch} ${fmt(q.torchImgPerSec)} img/s / tfjs ${q.tfjs} ${fmt(q.tfjsImgPerSec ?? 0)} img/s = ${q.ratio >= 10 ? q.ratio.toFixed(1) : q.ratio.toFixed(2)}x`,
+        ? `${q.model}: ${label({ engine: "torch", backend: q.torch, threads: q.torchThreads })} ${fmt(q.torchImgPerSec)} img/s; no tfjs ${q.deviceClass.toUpperCase()} backend measured`
+        : `${q.model}: ${label({ engine: "torch", backend: q.torch, threads: q.torchThreads })} ${fmt(q.torchImgPerSec)} img/s / ${label({ engine: "tfjs", backend: q.tfjs ?? "", threads: q.tfjsThreads })} ${fmt(q.tfjsImgPerSec ?? 0)} img/s = ${q.ratio >= 10 ? q.ratio.toFixed(1) : q.ratio.toFixed(2)}x`,
     );
   }
 }
-const torchCpu = torchRuns.find((r) => r.device === "cpu");
-const wasmThreads = probes.find((p) => p.name === "wasm")?.details.threads === true;
-const tfjsCpu = Object.keys(backendInfo).filter(
-  (n) => n === "cpu" || (n === "wasm" && !wasmThreads),
+if (scaling.length) {
+  out.push("");
+  out.push("wasm threads: img/s over the 1-thread figure (parallel fraction p by Amdahl):");
+  for (const q of scaling) {
+    out.push(
+      `${q.model}: ${q.threads} threads ${fmt(q.imgPerSec)} img/s / 1 thread ${fmt(q.oneThreadImgPerSec)} img/s = ${q.speedup.toFixed(2)}x (p = ${q.parallelFraction.toFixed(2)})`,
+    );
+  }
+}
+if (equalThreads.length) {
+  out.push("");
+  out.push("torch cpu / tfjs wasm at equal threads:");
+  for (const q of equalThreads) {
+    out.push(
+      `${q.model}: ${q.threads} thread${q.threads === 1 ? "" : "s"}: torch ${fmt(q.torchImgPerSec)} img/s / wasm ${fmt(q.wasmImgPerSec)} img/s = ${q.ratio.toFixed(2)}x`,
+    );
+  }
+}
+const torchCpuThreads = Math.max(
+  0,
+  ...torchRuns.filter((r) => r.device === "cpu").map((r) => r.threads),
 );
-if (torchCpu && torchCpu.threads > 1 && tfjsCpu.length) {
-  // Single-threaded tfjs against all-core torch: the CPU ratio is partly a thread count.
+const tfjsCpuThreads = Math.max(
+  0,
+  ...rows
+    .filter((r) => r.engine === "tfjs" && r.threads !== undefined)
+    .map((r) => r.threads as number),
+);
+if (torchCpuThreads > tfjsCpuThreads && tfjsCpuThreads > 0) {
+  // Fewer tfjs threads than torch's: the CPU ratio is partly a thread count.
   notes.push(
-    `torch cpu used ${torchCpu.threads} threads; tfjs ${tfjsCpu.join(" and ")} ${tfjsCpu.length > 1 ? "use" : "uses"} one`,
+    `torch cpu used up to ${torchCpuThreads} threads, tfjs at most ${tfjsCpuThreads} (see the equal-thread ratios; --wasm-threads and --torch-threads)`,
   );
 }
 if (skipped.length) {
@@ -609,6 +787,8 @@ if (opts.json) {
       maxSeconds,
       slow: opts.slow,
       torch: torchArg,
+      wasmThreads: wasmThreadList,
+      torchThreads: torchThreadList,
     },
     backends: backendInfo,
     probes: probes.map((p) => ({
@@ -621,6 +801,8 @@ if (opts.json) {
     torch: torch && { ...torch, runs: torchRuns.map(({ results: _, ...r }) => r) },
     rows,
     ratios,
+    scaling,
+    equalThreads,
     skipped,
     notes,
     ok: !failed,

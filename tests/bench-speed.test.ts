@@ -62,6 +62,7 @@ interface Row {
   msPerStep: number;
   steps: number;
   batch: number;
+  threads?: number;
 }
 interface Report {
   ok: boolean;
@@ -79,6 +80,8 @@ interface Report {
   }[];
   skipped: { engine: string; backend: string; model?: string; reason: string; failure: boolean }[];
   torch: { torch: string; runs: { device: string; step: string }[] } | null;
+  scaling: { model: string; threads: number; speedup: number; parallelFraction: number }[];
+  equalThreads: { model: string; threads: number; ratio: number }[];
 }
 
 async function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -196,6 +199,25 @@ describe("bench/speed.bench.ts", () => {
     ]);
     expect(r.stdout).toMatch(/tfjs cpu cnn: .*--slow/);
   }, 60_000);
+
+  it("measures wasm at 1 and 2 threads in one run and prints threads per engine", async () => {
+    const r = await runBench([
+      ...["--models", "mlp", "--backends", "cpu,wasm", "--wasm-threads", "1,2"],
+      ...["--steps", "2", "--warmup", "1", "--batch", "16", "--torch", "off", "--json"],
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = lastJson(r.stdout);
+    const wasm = report.rows.filter((q) => q.backend === "wasm");
+    expect(wasm.map((q) => q.threads)).toEqual([1, 2]);
+    expect(report.rows.find((q) => q.backend === "cpu")?.threads).toBe(1);
+    expect(report.scaling).toHaveLength(1);
+    const [s] = report.scaling;
+    expect(s?.threads).toBe(2);
+    expect(s?.speedup).toBeCloseTo((wasm[1]?.imgPerSec ?? 0) / (wasm[0]?.imgPerSec ?? 1), 9);
+    expect(r.stdout).toMatch(/threads: tfjs wasm 1, 2; tfjs cpu 1/);
+    expect(r.stdout).toMatch(/mlp +tfjs wasm 2t /);
+    expect(r.stdout).toMatch(/wasm threads: img\/s over the 1-thread figure/);
+  }, 90_000);
 
   it("rejects an unknown backend with the list of backends", async () => {
     const r = await runBench(["--backends", "cuda", "--torch", "off"]);

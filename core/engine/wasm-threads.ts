@@ -290,7 +290,7 @@ interface EmscriptenModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: unknown[]) => unknown;
   tfjs?: Record<string, unknown>;
   PThread?: {
-    unusedWorkers: { unref(): void }[];
+    unusedWorkers: { unref(): void; terminate(): Promise<number> }[];
     runningWorkers: { unref(): void }[];
   };
 }
@@ -403,12 +403,10 @@ export async function createThreadedBackend(
   pkg.setThreadsCount(threads);
   const backend = new pkg.BackendWasm(module as never);
   // XNNPACK's threads wait for work forever: never let them keep the process alive.
-  for (const w of [
-    ...(module.PThread?.runningWorkers ?? []),
-    ...(module.PThread?.unusedWorkers ?? []),
-  ]) {
-    w.unref();
-  }
+  for (const w of module.PThread?.runningWorkers ?? []) w.unref();
+  // The glue preallocates 8 workers; the threadpool took threads - 1 of them
+  // and nothing in tfjs starts threads later. The rest cost ~20 MB each.
+  for (const w of module.PThread?.unusedWorkers.splice(0) ?? []) void w.terminate();
   const got = pkg.getThreadsCount();
   if (got !== threads) {
     backend.dispose();
