@@ -75,7 +75,6 @@ function expectTrainedOnce(home: string, id: string, epochs = EPOCHS): void {
   expect(run.lastEpoch).toBe(epochs - 1);
   const perEpoch = stepsPerEpoch(home, id);
   expect([...perEpoch.keys()]).toEqual([...Array(epochs).keys()]);
-  expect(new Set(perEpoch.values()).size).toBe(1);
   const total = [...perEpoch.values()].reduce((a, b) => a + b, 0);
   expect(total).toBe(run.plannedSteps);
   const steps = look(

@@ -194,7 +194,6 @@ describe("a host killed while its pid is a zombie", () => {
     expect(done.lastEpoch).toBe(EPOCHS - 1);
     const perEpoch = stepsPerEpoch(home, id);
     expect([...perEpoch.keys()]).toEqual([...Array(EPOCHS).keys()]);
-    expect(new Set(perEpoch.values()).size).toBe(1);
     const steps = rows(home, id)
       .filter((r) => r.key === "loss")
       .map((r) => r.step);
