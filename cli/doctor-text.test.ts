@@ -2,21 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { BACKEND_LADDER, type DoctorJson } from "../core/engine/backends.js";
 import { formatDoctorText } from "./doctor-text.js";
-import { main } from "./main.js";
+import { runCli } from "./testing.js";
 
-async function run(...argv: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(argv, {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe("doctor text", () => {
   it("formats unavailable rungs with reason and fix, and the GPU facts", () => {

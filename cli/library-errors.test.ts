@@ -22,21 +22,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { syntheticRun, testSpec } from "../core/store/fixtures.js";
 import { libraryInternals, RunStore } from "../core/store/store.js";
-import { main } from "./main.js";
+import { runCli } from "./testing.js";
 
-async function cli(...argv: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(argv, {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
+const cli = runCli;
 
 const temps: string[] = [];
 function temp(prefix: string): string {

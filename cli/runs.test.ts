@@ -8,21 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syntheticRun, testSpec, writeTestCheckpoint } from "../core/store/fixtures.js";
 import { RunStore } from "../core/store/store.js";
 import { CSV_HEADER } from "../core/store/transfer.js";
-import { main } from "./main.js";
+import { runCli } from "./testing.js";
 
-async function cli(...argv: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(argv, {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
+const cli = runCli;
 
 const temps: string[] = [];
 function temp(prefix: string): string {
