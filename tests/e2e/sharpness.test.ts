@@ -3,6 +3,7 @@
 // measured on demand from the view; final sharpness against delta and test accuracy against
 // sharpness (the paper's Figure 3), the values with their settings, and the last/best table. The
 // third run trains on 256 images, so its on-demand measurement (default settings) uses 2 batches.
+// The Run view's "Sharpness at the end" checkbox puts spec.sharpness in the run it starts.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -126,6 +127,22 @@ describe.skipIf(!chromiumAvailable())("sharpness in the compare view", () => {
     await page.getByTestId("sharpness-view").screenshot({
       path: join(ARTIFACTS, "compare-sharpness-measured.png"),
     });
+    expect(errors).toEqual([]);
+  });
+
+  it("the Run view's checkbox asks for sharpness at the end of the run", async () => {
+    await page.goto(`${app.server.url}#run`);
+    await page.getByTestId("backend").selectOption("cpu");
+    await page.getByLabel("Epochs").fill("1");
+    await page.getByTestId("sharpness-at-end").check();
+    await page.getByTestId("start").click();
+    await page.getByTestId("status").filter({ hasText: "running" }).waitFor({ timeout: 60_000 });
+    const run = (await app.service.call("runs.list", {})).find(
+      (r) => !Object.values(ids).includes(r.id),
+    );
+    expect(run?.spec.sharpness).toMatchObject({ atEnd: true, rho: 0.0002, examples: 1024 });
+    await page.getByTestId("stop").click();
+    await page.getByTestId("status").filter({ hasText: "stopped" }).waitFor({ timeout: 60_000 });
     expect(errors).toEqual([]);
   });
 });

@@ -19,6 +19,8 @@ export interface RunForm {
   fit: "truncate" | "fit";
   /** The designer's document last taken over (a new one selects it, with its length). */
   handed: unknown;
+  /** Measure the final model's sharpness at the end (spec.sharpness with its defaults). */
+  sharpness: boolean;
 }
 
 export const runForm: RunForm = {
@@ -32,4 +34,5 @@ export const runForm: RunForm = {
   seed: 0,
   fit: "truncate",
   handed: null,
+  sharpness: false,
 };
