@@ -127,6 +127,12 @@ describe.skipIf(!chromiumAvailable())("sharpness in the compare view", () => {
     await page.getByTestId("sharpness-view").screenshot({
       path: join(ARTIFACTS, "compare-sharpness-measured.png"),
     });
+    // The library lists each run's final adaptive sharpness.
+    await page.goto(`${app.server.url}#library`);
+    for (const id of Object.values(ids))
+      await expect
+        .poll(async () => (await page.getByTestId(`row-${id}`).textContent()) ?? "")
+        .toMatch(/0\.00\d+/);
     expect(errors).toEqual([]);
   });
 

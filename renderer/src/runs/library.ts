@@ -3,6 +3,7 @@
  * functions over the run summaries `runs.list` returns.
  */
 import { RUN_STATUSES } from "../../../core/api/lists";
+import { finalSharpness } from "./sharpness";
 import type { Run } from "./types";
 
 export type SortDir = "asc" | "desc";
@@ -42,6 +43,12 @@ export const COLUMNS: readonly Column[] = [
     id: "bestAcc",
     label: "Best test acc",
     value: (r) => r.best?.testAccuracy ?? null,
+    numeric: true,
+  },
+  {
+    id: "sharpness",
+    label: "Sharpness",
+    value: (r) => finalSharpness(r, "sharpness")?.value ?? null,
     numeric: true,
   },
   { id: "duration", label: "Duration", value: (r) => runDuration(r), numeric: true },
