@@ -57,6 +57,8 @@ const USAGE = `Usage: tsx bench/speed.bench.ts [options]
   --backends auto|LIST         tfjs backends: auto = every available one (software WebGPU included),
                                or a list of ${BACKEND_LADDER.join(", ")}
   --batch 128 --steps 20 --warmup 3
+  --repeat R                   measure everything R times, interleaved, and keep each figure's
+                               best (a machine shared with other jobs only ever slows a run down)
   --max-seconds 60             stop warm-up, and separately timing, of one measurement after this
   --slow                       also run the pure-JS cpu backend on cnn and resnet18 (minutes per step)
   --wasm-threads auto|LIST     wasm backend threads: auto = the machine's default (physical cores
@@ -81,6 +83,7 @@ function parse() {
       batch: { type: "string", default: "128" },
       steps: { type: "string", default: "20" },
       warmup: { type: "string", default: "3" },
+      repeat: { type: "string", default: "1" },
       "max-seconds": { type: "string", default: "60" },
       slow: { type: "boolean", default: false },
       torch: { type: "string", default: "auto" },
@@ -112,6 +115,7 @@ function count(name: string, text: string, min: number): number {
 const batch = Math.floor(count("batch", opts.batch, 1));
 const steps = Math.floor(count("steps", opts.steps, 1));
 const warmup = Math.floor(count("warmup", opts.warmup, 1));
+const repeat = Math.floor(count("repeat", opts.repeat, 1));
 const maxSeconds = count("max-seconds", opts["max-seconds"], 0.001);
 /** A comma-separated list of counts (each >= min). */
 function counts(name: string, text: string, min: number): number[] {
@@ -395,74 +399,77 @@ const tfjsKey = (name: string, threads?: number) =>
     ? `${name} ${threads}t`
     : name;
 
-for (const name of plan) {
-  for (const requested of name === "wasm" ? wasmThreadList : [null]) {
-    let probe: BackendProbe | undefined;
-    try {
-      // Each call activates the backend (tf.setBackend) and registers the kernel overrides
-      // again (idempotent); on wasm with another thread count it re-creates the backend.
-      const selection = await selectBackend(
-        name,
-        requested === null ? {} : { wasmThreads: requested },
-      );
-      probe = selection.probes.find((p) => p.name === name);
-      if (opts.backends !== "auto" && probe && !probes.includes(probe)) probes.push(probe);
-      progress(selection.summary);
-    } catch (e) {
-      skipped.push({ engine: "tfjs", backend: name, reason: errorText(e), failure: true });
-      progress(`${name}: cannot be selected: ${errorText(e)}`);
-      continue;
-    }
-    const threads =
-      name === "wasm" ? (wasmThreadsState().active ?? 1) : name === "cpu" ? 1 : undefined;
-    if (name === "wasm" && requested !== null && threads !== requested) {
-      const why = wasmThreadsState().note ?? "";
-      notes.push(
-        `wasm: ${requested} threads asked for, ran on ${threads}${why ? ` (${why})` : ""}`,
-      );
-    }
-    const [deviceClass, device] = classify(probe, name);
-    const key = tfjsKey(name, threads);
-    backendInfo[key] = { deviceClass, device, ...(threads !== undefined && { threads }) };
-    for (const model of modelList) {
-      if (name === "cpu" && model !== "mlp" && !opts.slow) {
-        skipped.push({
-          engine: "tfjs",
-          backend: name,
-          model,
-          reason:
-            "pure-JS cpu backend needs minutes per step on conv nets (cnn ~190 s at batch 128); --slow measures it",
-          failure: false,
-        });
+for (let round = 1; round <= repeat; round++) {
+  if (repeat > 1) progress(`round ${round} of ${repeat}`);
+  for (const name of plan) {
+    for (const requested of name === "wasm" ? wasmThreadList : [null]) {
+      let probe: BackendProbe | undefined;
+      try {
+        // Each call activates the backend (tf.setBackend) and registers the kernel overrides
+        // again (idempotent); on wasm with another thread count it re-creates the backend.
+        const selection = await selectBackend(
+          name,
+          requested === null ? {} : { wasmThreads: requested },
+        );
+        probe = selection.probes.find((p) => p.name === name);
+        if (opts.backends !== "auto" && probe && !probes.includes(probe)) probes.push(probe);
+        progress(selection.summary);
+      } catch (e) {
+        skipped.push({ engine: "tfjs", backend: name, reason: errorText(e), failure: true });
+        progress(`${name}: cannot be selected: ${errorText(e)}`);
         continue;
       }
-      const before = tf.memory().numTensors;
-      try {
-        progress(`${model} on ${key} ...`);
-        const t = await measureTfjs(model);
-        rows.push({
-          engine: "tfjs",
-          backend: name,
-          model,
-          deviceClass,
-          device,
-          ...(threads !== undefined && { threads }),
-          batch,
-          ...t,
-        });
-        progress(`${model} on ${key}: ${fmt(t.imgPerSec)} img/s (${t.steps} steps)`);
-      } catch (e) {
-        skipped.push({
-          engine: "tfjs",
-          backend: name,
-          model,
-          reason: `failed: ${errorText(e)}`,
-          failure: true,
-        });
-        progress(`${model} on ${key} failed: ${errorText(e)}`);
+      const threads =
+        name === "wasm" ? (wasmThreadsState().active ?? 1) : name === "cpu" ? 1 : undefined;
+      if (name === "wasm" && requested !== null && threads !== requested) {
+        const why = wasmThreadsState().note ?? "";
+        notes.push(
+          `wasm: ${requested} threads asked for, ran on ${threads}${why ? ` (${why})` : ""}`,
+        );
       }
-      const leaked = tf.memory().numTensors - before;
-      if (leaked > 0) progress(`${model} on ${key}: ${leaked} tensors left behind`);
+      const [deviceClass, device] = classify(probe, name);
+      const key = tfjsKey(name, threads);
+      backendInfo[key] = { deviceClass, device, ...(threads !== undefined && { threads }) };
+      for (const model of modelList) {
+        if (name === "cpu" && model !== "mlp" && !opts.slow) {
+          skipped.push({
+            engine: "tfjs",
+            backend: name,
+            model,
+            reason:
+              "pure-JS cpu backend needs minutes per step on conv nets (cnn ~190 s at batch 128); --slow measures it",
+            failure: false,
+          });
+          continue;
+        }
+        const before = tf.memory().numTensors;
+        try {
+          progress(`${model} on ${key} ...`);
+          const t = await measureTfjs(model);
+          rows.push({
+            engine: "tfjs",
+            backend: name,
+            model,
+            deviceClass,
+            device,
+            ...(threads !== undefined && { threads }),
+            batch,
+            ...t,
+          });
+          progress(`${model} on ${key}: ${fmt(t.imgPerSec)} img/s (${t.steps} steps)`);
+        } catch (e) {
+          skipped.push({
+            engine: "tfjs",
+            backend: name,
+            model,
+            reason: `failed: ${errorText(e)}`,
+            failure: true,
+          });
+          progress(`${model} on ${key} failed: ${errorText(e)}`);
+        }
+        const leaked = tf.memory().numTensors - before;
+        if (leaked > 0) progress(`${model} on ${key}: ${leaked} tensors left behind`);
+      }
     }
   }
 }
@@ -480,64 +487,85 @@ interface TorchRun {
 }
 
 const torchRuns: TorchRun[] = [];
-for (const dev of torchDevices) {
-  // cpu: once per --torch-threads count (0 = torch's default, all cores).
-  for (const torchThreads of dev === "cpu" ? torchThreadList : [0]) {
-    if (!torch) break;
-    const args = [
-      TORCH_SCRIPT,
-      "--models",
-      modelList.join(","),
-      "--batch",
-      String(batch),
-      "--steps",
-      String(steps),
-      "--warmup",
-      String(warmup),
-      "--max-seconds",
-      String(maxSeconds),
-      "--device",
-      dev,
-      "--json",
-      ...(torchThreads > 0 ? ["--threads", String(torchThreads)] : []),
-    ];
-    progress(
-      `torch ${dev}${torchThreads > 0 ? ` ${torchThreads}t` : ""}: ${modelList.join(", ")} ...`,
-    );
-    try {
-      const { stdout } = await execFileP(torch.interpreter, args, {
-        maxBuffer: 16 * 2 ** 20,
-        // Warm-up and timing are each bounded by --max-seconds; add room for start-up.
-        timeout: (modelList.length * (2 * maxSeconds + 60) + 60) * 1000,
-      });
-      const run = JSON.parse(lastLine(stdout)) as TorchRun;
-      torchRuns.push(run);
-      const deviceClass: DeviceClass = dev === "cuda" ? "gpu" : "cpu";
-      const device = dev === "cuda" ? run.deviceName : `${run.deviceName}, ${run.threads} threads`;
-      for (const model of modelList) {
-        const t = run.results[model];
-        if (!t) continue;
-        rows.push({
-          engine: "torch",
-          backend: dev,
-          model,
-          deviceClass,
-          device,
-          ...(dev === "cpu" && { threads: run.threads }),
-          batch,
-          ...t,
+for (let round = 1; round <= repeat; round++) {
+  for (const dev of torchDevices) {
+    // cpu: once per --torch-threads count (0 = torch's default, all cores).
+    for (const torchThreads of dev === "cpu" ? torchThreadList : [0]) {
+      if (!torch) break;
+      const args = [
+        TORCH_SCRIPT,
+        "--models",
+        modelList.join(","),
+        "--batch",
+        String(batch),
+        "--steps",
+        String(steps),
+        "--warmup",
+        String(warmup),
+        "--max-seconds",
+        String(maxSeconds),
+        "--device",
+        dev,
+        "--json",
+        ...(torchThreads > 0 ? ["--threads", String(torchThreads)] : []),
+      ];
+      progress(
+        `torch ${dev}${torchThreads > 0 ? ` ${torchThreads}t` : ""}: ${modelList.join(", ")} ...`,
+      );
+      try {
+        const { stdout } = await execFileP(torch.interpreter, args, {
+          maxBuffer: 16 * 2 ** 20,
+          // Warm-up and timing are each bounded by --max-seconds; add room for start-up.
+          timeout: (modelList.length * (2 * maxSeconds + 60) + 60) * 1000,
         });
+        const run = JSON.parse(lastLine(stdout)) as TorchRun;
+        torchRuns.push(run);
+        const deviceClass: DeviceClass = dev === "cuda" ? "gpu" : "cpu";
+        const device =
+          dev === "cuda" ? run.deviceName : `${run.deviceName}, ${run.threads} threads`;
+        for (const model of modelList) {
+          const t = run.results[model];
+          if (!t) continue;
+          rows.push({
+            engine: "torch",
+            backend: dev,
+            model,
+            deviceClass,
+            device,
+            ...(dev === "cpu" && { threads: run.threads }),
+            batch,
+            ...t,
+          });
+        }
+      } catch (e) {
+        const stderr = (e as { stderr?: string }).stderr;
+        const why = stderr ? lastLine(stderr) : errorText(e);
+        skipped.push({ engine: "torch", backend: dev, reason: `failed: ${why}`, failure: true });
+        progress(`torch ${dev} failed: ${why}`);
       }
-    } catch (e) {
-      const stderr = (e as { stderr?: string }).stderr;
-      const why = stderr ? lastLine(stderr) : errorText(e);
-      skipped.push({ engine: "torch", backend: dev, reason: `failed: ${why}`, failure: true });
-      progress(`torch ${dev} failed: ${why}`);
     }
   }
 }
 
 /* ------------------------------------------------------------- report */
+
+// --repeat: each figure's best over the rounds (its other rounds kept in `rounds`).
+if (repeat > 1) {
+  const best = new Map<string, Row & { rounds: number[] }>();
+  for (const r of rows) {
+    const key = `${r.engine} ${r.backend} ${r.threads ?? ""} ${r.model}`;
+    const have = best.get(key);
+    if (!have) best.set(key, { ...r, rounds: [r.imgPerSec] });
+    else {
+      const rounds = [...have.rounds, r.imgPerSec];
+      best.set(key, r.imgPerSec > have.imgPerSec ? { ...r, rounds } : { ...have, rounds });
+    }
+  }
+  rows.splice(0, rows.length, ...best.values());
+  notes.push(
+    `best of ${repeat} interleaved rounds per figure (all rounds: rows[].rounds in --json)`,
+  );
+}
 
 /** "tfjs wasm 2t", "torch cpu 1t", "tfjs webgpu": CPU engines with their thread count. */
 const label = (r: { engine: string; backend: string; threads?: number }) =>
@@ -683,7 +711,11 @@ const threadLine = [
   .filter(([, t]) => t.length)
   .map(([name, t]) => `${name} ${t.join(", ")}`);
 if (threadLine.length) out.push(`  threads: ${threadLine.join("; ")}`);
+const torchSeen = new Set<string>();
 for (const run of torchRuns) {
+  const key = `${run.device} ${run.threads}`;
+  if (torchSeen.has(key)) continue; // --repeat: one line per device and thread count
+  torchSeen.add(key);
   out.push(
     `  torch ${`${run.torch} ${run.device}`.padEnd(14)} ${run.device === "cuda" ? "GPU" : "CPU"}  ${run.deviceName}, ${run.device === "cpu" ? `${run.threads} threads` : run.tf32 ? "TF32" : "no TF32"} (${torch?.interpreter})`,
   );

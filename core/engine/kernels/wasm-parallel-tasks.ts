@@ -13,10 +13,12 @@
  * A task has the signature (heap, scratch, a, part, parts): `heap` is the
  * wasm memory's buffer, `scratch` a buffer for per-part partial results,
  * `a` its arguments (byte offsets into the heap and sizes, as numbers), and
- * it does part `part` of `parts` (0 <= part < parts). Parts write disjoint
- * parts of their output, or partial results into scratch that the caller
- * adds in part order: the result depends on the number of parts only
- * through the order of float64 additions.
+ * it does part `part` of `parts` (0 <= part < parts; the pool calls the
+ * parts "chunks" and hands them to whichever thread is free). Parts write
+ * disjoint parts of their output, or partial results into their own slot
+ * of scratch that the caller adds in part order. The number of parts
+ * depends on the work, not on the threads: results are the same on any
+ * number of threads.
  */
 
 /** [lo, hi) of `n` items for part `part` of `parts`, in order. */

@@ -5,35 +5,56 @@
  * its heap is a SharedArrayBuffer, so plain JS workers can read and write
  * tensors in place. A pool of threads - 1 worker_threads per backend
  * (started with it, stopped when it is disposed) runs the loops of
- * wasm-parallel-tasks.ts on parts of a kernel's work while the calling
- * thread does part 0; the call returns when every part is done. Dispatch is
- * through a small shared control block (Atomics.wait / notify, no
- * messages), ~10-50 us per call, so kernels only split work of at least
- * MIN_PARALLEL_WORK elements.
+ * wasm-parallel-tasks.ts.
+ *
+ * A call cuts the kernel's work into chunks - how many depends on the work
+ * only, never on the thread count - and the calling thread and the workers
+ * claim chunks from a shared counter until none is left; the call returns
+ * when every chunk is done. So a worker that the OS has not scheduled yet (a
+ * machine busy with other jobs) costs nothing: the others take its chunks.
+ * And since reductions keep one float64 partial per chunk, added in chunk
+ * order, a kernel's result is the same on any number of threads, bit for
+ * bit. Dispatch is a small shared control block (Atomics.wait / notify, no
+ * messages), ~10-50 us per call; work under two chunks runs here at once.
  *
  * Without the threaded build (one thread, or no SharedArrayBuffer) there is
- * no pool: runTask runs the whole task on the calling thread, with the same
- * code.
+ * no pool: runTask runs the same chunks on the calling thread, in order.
  */
 import { Worker } from "node:worker_threads";
 import { TASKS, type Task, WORKER_FUNCTIONS } from "./wasm-parallel-tasks.js";
 
-/** Elements of work below which a kernel does not split (dispatch costs ~10-50 us). */
-export const MIN_PARALLEL_WORK = 1 << 15;
-let minParallelWork = MIN_PARALLEL_WORK;
+/** Elements of work per chunk (a kernel with less than two chunks of work does not split). */
+export const CHUNK_WORK = 1 << 15;
+let chunkWork = CHUNK_WORK;
+/** Most chunks one call is cut into. */
+const MAX_CHUNKS = 64;
 
-/** Sets the split threshold (tests split tiny tensors); returns the previous one. */
-export function setMinParallelWork(elements: number): number {
-  if (!Number.isInteger(elements) || elements < 1) throw new Error("threshold must be >= 1");
-  const previous = minParallelWork;
-  minParallelWork = elements;
+/** Sets the elements per chunk (tests cut tiny tensors); returns the previous value. */
+export function setChunkWork(elements: number): number {
+  if (!Number.isInteger(elements) || elements < 1) throw new Error("chunk work must be >= 1");
+  const previous = chunkWork;
+  chunkWork = elements;
   return previous;
 }
 
-/** Bytes of the pool's scratch buffer (per-part partial sums). */
+/** Bytes of the pool's scratch buffer (per-chunk partial sums). */
 const SCRATCH_BYTES = 4 * 2 ** 20;
 
-/** Control block: Int32 [generation, task, pending, parts, failed], then float64 arguments. */
+/**
+ * How many chunks `work` elements are cut into (at least 1), given the
+ * scratch each chunk writes. Depends on the work only, not on the threads.
+ */
+export function chunksFor(work: number, scratchBytesPerChunk = 0): number {
+  const byScratch =
+    scratchBytesPerChunk > 0 ? Math.floor(SCRATCH_BYTES / scratchBytesPerChunk) : MAX_CHUNKS;
+  return Math.max(1, Math.min(MAX_CHUNKS, byScratch, Math.floor(work / chunkWork)));
+}
+
+/**
+ * Control block, Int32: [0] generation (a new call), [1] task, [2] claim
+ * word ((generation & 0x7fff) << 16 | next chunk), [3] chunks, [4] chunks
+ * done, [5] failed; float64 arguments from ARG_OFFSET.
+ */
 const CTL_INTS = 16;
 const ARG_OFFSET = CTL_INTS * 4;
 const MAX_ARGS = 64;
@@ -43,14 +64,21 @@ interface SharedMemory {
   readonly buffer: ArrayBufferLike;
 }
 
-/** The worker's program: the task functions' own source, then a wait-run loop. */
+/**
+ * The worker's program: the task functions' own source, then a loop that
+ * sleeps until a new call and claims its chunks. A claim is a compare-and-
+ * swap on the claim word, which carries the call's generation: a worker
+ * that wakes late never takes a chunk of a later call by mistake, and reads
+ * the call's task and arguments only after a successful claim (the caller
+ * changes them only once every chunk is done).
+ */
 function workerSource(): string {
   return `"use strict";
 const { workerData, parentPort } = require("node:worker_threads");
 var __name = (f) => f;
 ${WORKER_FUNCTIONS.map((f) => f.toString()).join("\n")}
 const tasks = [${TASKS.map((t) => t.name).join(", ")}];
-const { memory, control, scratch, index } = workerData;
+const { memory, control, scratch } = workerData;
 const ctl = new Int32Array(control, 0, ${CTL_INTS});
 const args = new Float64Array(control, ${ARG_OFFSET}, ${MAX_ARGS});
 let generation = 0;
@@ -58,16 +86,22 @@ parentPort.postMessage("ready");
 for (;;) {
   Atomics.wait(ctl, 0, generation);
   generation = Atomics.load(ctl, 0);
-  const parts = Atomics.load(ctl, 3);
-  if (index < parts) {
+  const tag = (generation & 0x7fff) << 16;
+  for (;;) {
+    const claim = Atomics.load(ctl, 2);
+    if ((claim & 0x7fff0000) !== tag) break;
+    const chunk = claim & 0xffff;
+    const chunks = Atomics.load(ctl, 3);
+    if (chunk >= chunks) break;
+    if (Atomics.compareExchange(ctl, 2, claim, claim + 1) !== claim) continue;
     try {
-      tasks[Atomics.load(ctl, 1)](memory.buffer, scratch, args, index, parts);
+      tasks[Atomics.load(ctl, 1)](memory.buffer, scratch, args, chunk, chunks);
     } catch (e) {
-      Atomics.store(ctl, 4, 1);
+      Atomics.store(ctl, 5, 1);
       parentPort.postMessage(String((e && e.stack) || e));
     }
+    if (Atomics.add(ctl, 4, 1) + 1 === chunks) Atomics.notify(ctl, 4);
   }
-  if (Atomics.sub(ctl, 2, 1) === 1) Atomics.notify(ctl, 2);
 }
 `;
 }
@@ -81,7 +115,7 @@ export class KernelPool {
   private readonly workers: Worker[];
   private lastError = "";
   private stopped = false;
-  /** Calls that ran on more than one thread, by task name (tests, benches). */
+  /** Calls that were cut into chunks and offered to the workers, by task name (tests, benches). */
   readonly dispatches = new Map<string, number>();
 
   private constructor(
@@ -100,7 +134,7 @@ export class KernelPool {
         eval: true,
         // Nothing of the host's loaders (tsx, test runners): the source is plain JS.
         execArgv: [],
-        workerData: { memory, control, scratch: this.scratch, index },
+        workerData: { memory, control, scratch: this.scratch },
       });
       w.on("message", (m) => {
         if (m !== "ready") this.lastError = String(m);
@@ -142,38 +176,50 @@ export class KernelPool {
   }
 
   /**
-   * Runs `task` in `parts` parts (at most `threads`): parts 1.. on the
-   * workers, part 0 here; returns when all are done.
+   * Runs chunks 0 .. chunks - 1 of `task`, here and on the workers; returns
+   * when all are done.
    */
-  run(task: Task, args: ArrayLike<number>, parts = this.threads): void {
+  run(task: Task, args: ArrayLike<number>, chunks: number): void {
     if (args.length > MAX_ARGS) throw new Error(`kernel pool: more than ${MAX_ARGS} arguments`);
-    const n = Math.max(1, Math.min(parts, this.threads));
+    if (!Number.isInteger(chunks) || chunks < 1 || chunks > 0xffff) {
+      throw new Error(`kernel pool: bad chunk count ${chunks}`);
+    }
     this.args.set(args);
-    if (n === 1 || this.stopped) {
-      task(this.memory.buffer, this.scratch, this.args, 0, 1);
+    if (chunks === 1 || this.stopped) {
+      for (let c = 0; c < chunks; c++) task(this.memory.buffer, this.scratch, this.args, c, chunks);
       return;
     }
     const id = TASKS.indexOf(task);
     if (id < 0) throw new Error(`kernel pool: ${task.name} is not one of its tasks`);
     this.dispatches.set(task.name, (this.dispatches.get(task.name) ?? 0) + 1);
     const ctl = this.ctl;
+    const generation = (Atomics.load(ctl, 0) + 1) | 0;
+    const tag = (generation & 0x7fff) << 16;
     Atomics.store(ctl, 1, id);
-    Atomics.store(ctl, 3, n);
+    Atomics.store(ctl, 3, chunks);
     Atomics.store(ctl, 4, 0);
-    Atomics.store(ctl, 2, this.workers.length);
-    Atomics.add(ctl, 0, 1);
+    Atomics.store(ctl, 5, 0);
+    Atomics.store(ctl, 2, tag);
+    Atomics.store(ctl, 0, generation);
     Atomics.notify(ctl, 0);
     let error: unknown;
-    try {
-      task(this.memory.buffer, this.scratch, this.args, 0, n);
-    } catch (e) {
-      error = e;
+    for (;;) {
+      const claim = Atomics.load(ctl, 2);
+      const chunk = claim & 0xffff;
+      if (chunk >= chunks) break;
+      if (Atomics.compareExchange(ctl, 2, claim, claim + 1) !== claim) continue;
+      try {
+        task(this.memory.buffer, this.scratch, this.args, chunk, chunks);
+      } catch (e) {
+        error ??= e;
+      }
+      Atomics.add(ctl, 4, 1);
     }
-    for (let pending = Atomics.load(ctl, 2); pending !== 0; pending = Atomics.load(ctl, 2)) {
-      Atomics.wait(ctl, 2, pending);
+    for (let done = Atomics.load(ctl, 4); done < chunks; done = Atomics.load(ctl, 4)) {
+      Atomics.wait(ctl, 4, done);
     }
     if (error) throw error;
-    if (Atomics.load(ctl, 4) !== 0) {
+    if (Atomics.load(ctl, 5) !== 0) {
       throw new Error(`kernel pool: ${task.name} failed in a worker: ${this.lastError}`);
     }
   }
@@ -239,36 +285,33 @@ function heapOf(backend: unknown): ArrayBufferLike {
 }
 
 /**
- * Runs `task` on the backend's pool in as many parts as `work` (elements)
- * warrants, or here in one part. `scratchBytesPerPart`: the scratch the task
- * writes per part; returns the scratch buffer (partial results, one slot
- * per part) and the number of parts used.
+ * Runs `task` in chunksFor(work, scratchBytesPerChunk) chunks: on the
+ * backend's pool when it has one, else here, in order. Returns the scratch
+ * (one slot of partial results per chunk, for reductions) and the number
+ * of chunks.
  */
 export function runTask(
   backend: unknown,
   task: Task,
   args: ArrayLike<number>,
   work: number,
-  scratchBytesPerPart = 0,
+  scratchBytesPerChunk = 0,
 ): { scratch: ArrayBufferLike; parts: number } {
+  const chunks = chunksFor(work, scratchBytesPerChunk);
   const pool = kernelPool(backend);
-  if (pool && work >= minParallelWork) {
-    const fit =
-      scratchBytesPerPart > 0 ? Math.floor(SCRATCH_BYTES / scratchBytesPerPart) : pool.threads;
-    const parts = Math.min(pool.threads, fit, Math.ceil(work / Math.max(1, minParallelWork / 2)));
-    if (parts >= 1) {
-      pool.run(task, args, parts);
-      return { scratch: pool.scratch, parts: Math.max(1, Math.min(parts, pool.threads)) };
-    }
+  if (pool) {
+    pool.run(task, args, chunks);
+    return { scratch: pool.scratch, parts: chunks };
   }
-  if (localScratch.byteLength < scratchBytesPerPart)
-    localScratch = new ArrayBuffer(scratchBytesPerPart);
+  const bytes = chunks * scratchBytesPerChunk;
+  if (localScratch.byteLength < bytes) localScratch = new ArrayBuffer(bytes);
   localArgs.set(args);
-  task(heapOf(backend), localScratch, localArgs, 0, 1);
-  return { scratch: localScratch, parts: 1 };
+  const heap = heapOf(backend);
+  for (let c = 0; c < chunks; c++) task(heap, localScratch, localArgs, c, chunks);
+  return { scratch: localScratch, parts: chunks };
 }
 
-/** Adds the per-part float64 partial results [parts, length] in part order. */
+/** Adds the per-chunk float64 partial results [parts, length] in chunk order. */
 export function sumParts(scratch: ArrayBufferLike, parts: number, length: number): Float64Array {
   const total = new Float64Array(length);
   for (let p = 0; p < parts; p++) {
