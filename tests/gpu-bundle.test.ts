@@ -67,11 +67,15 @@ describe("bench/gpu: the device script, run from its bundle on the CPU", async (
         expect(torch?.imgPerSec).toBeGreaterThan(0);
       }
 
-      const profile = lastJson("profile") as {
+      type Profile = {
         kernels: number;
         kernelMs: number;
         byKernel: { name: string; calls: number }[];
       };
+      // One profile per thread count measured (one here).
+      const { profiles } = lastJson("profile") as { profiles: Profile[] };
+      expect(profiles).toHaveLength(1);
+      const profile = profiles[0] as Profile;
       expect(profile.kernels).toBeGreaterThan(50);
       expect(profile.kernelMs).toBeGreaterThan(0);
       // The project's kernels are in the bundle and in use.
