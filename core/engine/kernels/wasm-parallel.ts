@@ -24,7 +24,7 @@ import { Worker } from "node:worker_threads";
 import { TASKS, type Task, WORKER_FUNCTIONS } from "./wasm-parallel-tasks.js";
 
 /** Elements of work per chunk (a kernel with less than two chunks of work does not split). */
-export const CHUNK_WORK = 1 << 15;
+export const CHUNK_WORK = 1 << 17;
 let chunkWork = CHUNK_WORK;
 /** Most chunks one call is cut into. */
 const MAX_CHUNKS = 64;
