@@ -57,8 +57,8 @@ const USAGE = `Usage: tsx bench/speed.bench.ts [options]
   --backends auto|LIST         tfjs backends: auto = every available one (software WebGPU included),
                                or a list of ${BACKEND_LADDER.join(", ")}
   --batch 128 --steps 20 --warmup 3
-  --repeat R                   measure everything R times, interleaved, and keep each figure's
-                               best (a machine shared with other jobs only ever slows a run down)
+  --repeat R                   measure everything R times, interleaved, and report each figure's
+                               median round (a machine shared with other jobs)
   --max-seconds 60             stop warm-up, and separately timing, of one measurement after this
   --slow                       also run the pure-JS cpu backend on cnn and resnet18 (minutes per step)
   --wasm-threads auto|LIST     wasm backend threads: auto = the machine's default (physical cores
@@ -549,21 +549,23 @@ for (let round = 1; round <= repeat; round++) {
 
 /* ------------------------------------------------------------- report */
 
-// --repeat: each figure's best over the rounds (its other rounds kept in `rounds`).
+// --repeat: each figure is the round with the median img/s (all rounds kept in `rounds`).
+// The median, not the best: on a shared VM a round can be slowed by a neighbour,
+// and also sped up (a host core's other hyperthread going idle).
 if (repeat > 1) {
-  const best = new Map<string, Row & { rounds: number[] }>();
+  const groups = new Map<string, Row[]>();
   for (const r of rows) {
     const key = `${r.engine} ${r.backend} ${r.threads ?? ""} ${r.model}`;
-    const have = best.get(key);
-    if (!have) best.set(key, { ...r, rounds: [r.imgPerSec] });
-    else {
-      const rounds = [...have.rounds, r.imgPerSec];
-      best.set(key, r.imgPerSec > have.imgPerSec ? { ...r, rounds } : { ...have, rounds });
-    }
+    groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  rows.splice(0, rows.length, ...best.values());
+  const medians = [...groups.values()].map((g) => {
+    const sorted = [...g].sort((a, b) => a.imgPerSec - b.imgPerSec);
+    const mid = sorted[(sorted.length - 1) >> 1] as Row;
+    return { ...mid, rounds: g.map((r) => r.imgPerSec) };
+  });
+  rows.splice(0, rows.length, ...medians);
   notes.push(
-    `best of ${repeat} interleaved rounds per figure (all rounds: rows[].rounds in --json)`,
+    `median of ${repeat} interleaved rounds per figure (all rounds: rows[].rounds in --json)`,
   );
 }
 
