@@ -23,7 +23,7 @@
 
 /** [lo, hi) of `n` items for part `part` of `parts`, in order. */
 export function partRange(n: number, part: number, parts: number): number[] {
-  return [Math.floor((n * part) / parts), Math.floor((n * (part + 1)) / parts)];
+  return [Math.floor((n * part) / parts) | 0, Math.floor((n * (part + 1)) / parts) | 0];
 }
 
 /* ------------------------------------------------------------ MaxPoolGrad */
@@ -43,17 +43,17 @@ export function maxPoolGradImages(
   b0: number,
   b1: number,
 ): void {
-  const inH = g[1] as number;
-  const inW = g[2] as number;
-  const c = g[3] as number;
-  const outH = g[4] as number;
-  const outW = g[5] as number;
-  const sh = g[6] as number;
-  const sw = g[7] as number;
-  const fh = g[8] as number;
-  const fw = g[9] as number;
-  const top = g[10] as number;
-  const left = g[11] as number;
+  const inH = (g[1] as number) | 0;
+  const inW = (g[2] as number) | 0;
+  const c = (g[3] as number) | 0;
+  const outH = (g[4] as number) | 0;
+  const outW = (g[5] as number) | 0;
+  const sh = (g[6] as number) | 0;
+  const sw = (g[7] as number) | 0;
+  const fh = (g[8] as number) | 0;
+  const fw = (g[9] as number) | 0;
+  const top = (g[10] as number) | 0;
+  const left = (g[11] as number) | 0;
   const imageSize = inH * inW * c;
   out.fill(0, b0 * imageSize, b1 * imageSize);
   // Start of each in-image window tap's channel row, for the current window.
@@ -128,7 +128,7 @@ export function maxPoolGradTask(
   parts: number,
 ): void {
   const g = a.subarray(3, 15);
-  const n = g[0] as number;
+  const n = (g[0] as number) | 0;
   const imageSize = (g[1] as number) * (g[2] as number) * (g[3] as number);
   const dySize = n * (g[4] as number) * (g[5] as number) * (g[3] as number);
   const x = new Float32Array(heap, a[0] as number, n * imageSize);
@@ -192,9 +192,9 @@ export function transposeTask(
   part: number,
   parts: number,
 ): void {
-  const batch = a[2] as number;
-  const rows = a[3] as number;
-  const cols = a[4] as number;
+  const batch = (a[2] as number) | 0;
+  const rows = (a[3] as number) | 0;
+  const cols = (a[4] as number) | 0;
   const x = new Float32Array(heap, a[0] as number, batch * rows * cols);
   const out = new Float32Array(heap, a[1] as number, batch * rows * cols);
   if (batch >= parts) {
@@ -224,18 +224,18 @@ export function im2colColumns(
   p0: number,
   p1: number,
 ): void {
-  const inH = g[0] as number;
-  const inW = g[1] as number;
-  const inC = g[2] as number;
-  const outH = g[3] as number;
-  const outW = g[4] as number;
-  const fh = g[5] as number;
-  const fw = g[6] as number;
-  const sh = g[7] as number;
-  const sw = g[8] as number;
-  const top = g[9] as number;
-  const left = g[10] as number;
-  const images = g[11] as number;
+  const inH = (g[0] as number) | 0;
+  const inW = (g[1] as number) | 0;
+  const inC = (g[2] as number) | 0;
+  const outH = (g[3] as number) | 0;
+  const outW = (g[4] as number) | 0;
+  const fh = (g[5] as number) | 0;
+  const fw = (g[6] as number) | 0;
+  const sh = (g[7] as number) | 0;
+  const sw = (g[8] as number) | 0;
+  const top = (g[9] as number) | 0;
+  const left = (g[10] as number) | 0;
+  const images = (g[11] as number) | 0;
   const hw = inH * inW;
   const perImage = outH * outW;
   const cols = images * perImage;
@@ -285,10 +285,10 @@ export function im2colTask(
   parts: number,
 ): void {
   const g = a.subarray(3, 15);
-  const inH = g[0] as number;
-  const inW = g[1] as number;
-  const inC = g[2] as number;
-  const images = g[11] as number;
+  const inH = (g[0] as number) | 0;
+  const inW = (g[1] as number) | 0;
+  const inC = (g[2] as number) | 0;
+  const images = (g[11] as number) | 0;
   const hw = inH * inW;
   const k = (g[5] as number) * (g[6] as number) * inC;
   const planar = new Float32Array(heap, a[1] as number, images * hw * inC);
@@ -320,17 +320,17 @@ export function col2imImages(
   p0: number,
   p1: number,
 ): void {
-  const inH = g[0] as number;
-  const inW = g[1] as number;
-  const cin = g[2] as number;
-  const outH = g[3] as number;
-  const outW = g[4] as number;
-  const fh = g[5] as number;
-  const fw = g[6] as number;
-  const sh = g[7] as number;
-  const sw = g[8] as number;
-  const top = g[9] as number;
-  const left = g[10] as number;
+  const inH = (g[0] as number) | 0;
+  const inW = (g[1] as number) | 0;
+  const cin = (g[2] as number) | 0;
+  const outH = (g[3] as number) | 0;
+  const outW = (g[4] as number) | 0;
+  const fh = (g[5] as number) | 0;
+  const fw = (g[6] as number) | 0;
+  const sh = (g[7] as number) | 0;
+  const sw = (g[8] as number) | 0;
+  const top = (g[9] as number) | 0;
+  const left = (g[10] as number) | 0;
   const k = fh * fw * cin;
   let src = p0 * outH * outW * k;
   for (let p = p0; p < p1; p++) {
@@ -363,7 +363,7 @@ export function col2imTask(
   part: number,
   parts: number,
 ): void {
-  const images = a[2] as number;
+  const images = (a[2] as number) | 0;
   const g = a.subarray(3, 14);
   const k = (g[5] as number) * (g[6] as number) * (g[2] as number);
   const cols = new Float32Array(
@@ -435,9 +435,9 @@ export function columnSumsTask(
   part: number,
   parts: number,
 ): void {
-  const outer = a[1] as number;
-  const rows = a[2] as number;
-  const inner = a[3] as number;
+  const outer = (a[1] as number) | 0;
+  const rows = (a[2] as number) | 0;
+  const inner = (a[3] as number) | 0;
   const x = new Float32Array(heap, a[0] as number, outer * rows * inner);
   const acc = new Float64Array(scratch, part * outer * inner * 8, outer * inner);
   acc.fill(0);
@@ -543,8 +543,8 @@ export function batchNormGradSumsTask(
   part: number,
   parts: number,
 ): void {
-  const rows = a[3] as number;
-  const c = a[4] as number;
+  const rows = (a[3] as number) | 0;
+  const c = (a[4] as number) | 0;
   const x = new Float32Array(heap, a[0] as number, rows * c);
   const dy = new Float32Array(heap, a[1] as number, rows * c);
   const mean = new Float32Array(heap, a[2] as number, c);
