@@ -9,8 +9,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { afterAll, describe, expect, it } from "vitest";
-import { selectBackend } from "./backends.js";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { probeBackends, selectBackend } from "./backends.js";
 import { rand } from "./kernels/testing.js";
 import { CHUNK_WORK, kernelPool, setChunkWork } from "./kernels/wasm-parallel.js";
 import { numericPath } from "./numeric-path.js";
@@ -287,6 +287,33 @@ describe("the wasm backend on 2 threads", () => {
       expect(after.numBytes).toBe(before.numBytes);
       expect(backend.numDataIds()).toBe(before.dataIds);
     }
+  });
+});
+
+describe("a process without SharedArrayBuffer", () => {
+  afterAll(async () => {
+    vi.unstubAllGlobals();
+    await selectBackend("cpu");
+  });
+
+  it("runs wasm on one thread, and doctor and the selection say why", async () => {
+    vi.stubGlobal("SharedArrayBuffer", undefined);
+    expect(wasmThreadSupport()).toEqual({
+      ok: false,
+      reason: "SharedArrayBuffer is not available in this process",
+    });
+    const sel = await selectBackend("wasm", { wasmThreads: 2 });
+    expect(wasmThreadsState()).toMatchObject({ requested: 2, active: 1 });
+    expect(wasmThreadsState().note).toMatch(/one thread: SharedArrayBuffer is not available/);
+    expect(sel.summary).toMatch(/wasm \(1 thread; one thread: SharedArrayBuffer/);
+    expect(numericPath(sel).wasmThreads).toBe(1);
+    const [probe] = await probeBackends({ only: ["wasm"] });
+    expect(probe?.available).toBe(true);
+    expect(probe?.details).toMatchObject({ threads: 1, threadSupport: false });
+    expect(probe?.details.threadsNote).toMatch(/SharedArrayBuffer is not available/);
+    const out = tf.tidy(() => tf.sum(tf.mul(tf.ones([4, 4]), 2)));
+    expect(await out.data()).toEqual(new Float32Array([32]));
+    out.dispose();
   });
 });
 
