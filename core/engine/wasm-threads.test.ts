@@ -236,11 +236,19 @@ describe("the wasm backend on 2 threads", () => {
     expect(kernelPool(tf.engine().backend)?.threads).toBe(2);
     const path = numericPath(sel);
     expect(path.wasmThreads).toBe(2);
+    // Emscripten's rethrowing process handlers (they print its minified source with any error) are gone.
+    const glueHandlers = () =>
+      [
+        ...process.listeners("uncaughtException"),
+        ...process.listeners("unhandledRejection"),
+      ].filter((l) => /ExitStatus|throw reason/.test(String(l)));
+    expect(glueHandlers()).toEqual([]);
     // Back to one thread: tfjs's own single-threaded build, no pool.
     const one = await selectBackend("wasm", { wasmThreads: 1 });
     expect(wasmThreadsState()).toEqual({ requested: 1, active: 1 });
     expect(kernelPool(tf.engine().backend)).toBeNull();
     expect(numericPath(one).wasmThreads).toBe(1);
+    expect(glueHandlers()).toEqual([]);
     expect(numericPath(await selectBackend("cpu")).wasmThreads).toBe("unused");
   });
 

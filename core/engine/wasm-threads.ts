@@ -327,6 +327,31 @@ function addTfjsBridge(module: EmscriptenModule): void {
   };
 }
 
+/**
+ * Emscripten's Node glue (tfjs's one-thread build as well as the threaded
+ * one) adds process handlers that rethrow every uncaught exception and
+ * unhandled rejection from inside its one-line minified source, so Node
+ * prints ~50 KB of code with any later error of the process, and a worker's
+ * stderr no longer ends with the error. They add nothing (rethrowing is
+ * Node's default): removed, recognised by their source.
+ */
+export function removeEmscriptenHandlers(): void {
+  const isGlue = (l: (...a: unknown[]) => void) => {
+    const src = l.toString().replace(/\s+/g, "");
+    return (
+      src.includes("instanceofExitStatus") || /^function\(reason\)\{throwreason;?\}$/.test(src)
+    );
+  };
+  for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+    const listeners = process.listeners(event as "uncaughtException") as ((
+      ...a: unknown[]
+    ) => void)[];
+    for (const l of listeners) {
+      if (isGlue(l)) process.removeListener(event as "uncaughtException", l);
+    }
+  }
+}
+
 /** Creates a BackendWasm on `threads` threads from the threaded build. Throws when it cannot. */
 export async function createThreadedBackend(
   pkg: WasmPackage,
@@ -346,26 +371,6 @@ export async function createThreadedBackend(
   const binary = readFileSync(files.wasm);
   const workerUrl = pthreadWorkerUrl(files.workerModule);
   let importPatched = false;
-  // Emscripten's Node glue adds process handlers that rethrow every uncaught
-  // exception and unhandled rejection from inside its one-line source, so
-  // Node would print ~50 KB of minified code with any later error. They add
-  // nothing (rethrowing is Node's default): removed at once.
-  const before = {
-    uncaughtException: process.listeners("uncaughtException"),
-    unhandledRejection: process.listeners("unhandledRejection"),
-  };
-  const removeGlueHandlers = () => {
-    for (const event of ["uncaughtException", "unhandledRejection"] as const) {
-      const listeners = process.listeners(event as "uncaughtException") as ((
-        ...a: unknown[]
-      ) => void)[];
-      for (const l of listeners) {
-        if (!(before[event] as unknown[]).includes(l)) {
-          process.removeListener(event as "uncaughtException", l);
-        }
-      }
-    }
-  };
   const module = await new Promise<EmscriptenModule>((resolve, reject) => {
     const ready = factory({
       locateFile: (file: string, prefix: string) => {
@@ -391,7 +396,7 @@ export async function createThreadedBackend(
       },
       onAbort: (what: unknown) => reject(new Error(`threaded wasm aborted: ${String(what)}`)),
     });
-    removeGlueHandlers();
+    removeEmscriptenHandlers();
     ready.then(resolve, reject);
   });
   if (!importPatched) {
@@ -495,6 +500,7 @@ export function configureWasmThreads(pkg: WasmPackage, threads: number): void {
     const single: TaggedFactory = async () => {
       pkg.setThreadsCount(1);
       const backend = await original();
+      removeEmscriptenHandlers();
       state.active = pkg.getThreadsCount();
       return backend;
     };
@@ -517,6 +523,7 @@ export function configureWasmThreads(pkg: WasmPackage, threads: number): void {
     state.note = `one thread: ${why}`;
     pkg.setThreadsCount(1);
     const backend = await original();
+    removeEmscriptenHandlers();
     state.active = pkg.getThreadsCount();
     return backend;
   };
