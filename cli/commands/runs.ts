@@ -5,17 +5,7 @@
  * `serve` and the app); a `runs` command never trains: it does not take the
  * queue, and a run it resumes waits for a host (the app or `serve`).
  */
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync, statSync, writeSync } from "node:fs";
 import type { Command } from "commander";
 import { ServiceError } from "../../core/api/contract.js";
 import { BACKEND_NAMES, RUN_STATUSES, type RunStatus } from "../../core/api/lists.js";
@@ -24,6 +14,7 @@ import { runMethods, type TrainingLauncher } from "../../core/service/runs.js";
 import { Service } from "../../core/service/service.js";
 import { StoreError } from "../../core/store/errors.js";
 import { resolveHome } from "../../core/store/paths.js";
+import { countLines, writeFileAtomically } from "../../core/store/transfer.js";
 import { type Cell, num, table } from "../format.js";
 import { CliError, type Io } from "../io.js";
 import { optional, wholeNumber } from "../options.js";
@@ -180,34 +171,12 @@ function showText(run: RunDetails, stats: BestAndFinal[]): string {
 
 /** Writes `content` to `out` through a temporary file renamed into place. */
 function writeExport(out: string, content: string): void {
-  const tmp = join(dirname(out), `.${Date.now()}-${process.pid}.export.tmp`);
-  let fd: number;
   try {
-    fd = openSync(tmp, "w");
+    writeFileAtomically(out, (fd) => writeSync(fd, content));
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new CliError(
-      `cannot write ${out}: ${e.code === "ENOENT" ? `no folder ${dirname(out)}` : e.message}`,
-      2,
-    );
-  }
-  try {
-    writeSync(fd, content);
-    closeSync(fd);
-    renameSync(tmp, out);
-  } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {}
-    rmSync(tmp, { force: true });
+    if (err instanceof StoreError) throw new CliError(err.message, 2);
     throw new CliError(`cannot write ${out}: ${(err as Error).message}`);
   }
-}
-
-function countLines(s: string): number {
-  let n = 0;
-  for (let i = s.indexOf("\n"); i !== -1; i = s.indexOf("\n", i + 1)) n++;
-  return n;
 }
 
 /** The run a command names (an id or a unique part of it), as the library holds it. */

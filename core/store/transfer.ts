@@ -191,13 +191,13 @@ export function* csvChunks(store: RunStore, ids: string[]): Generator<string> {
   }
 }
 
-/** Writes an export to `out` through a temporary file renamed into place. */
-export function exportToFile(
-  store: RunStore,
-  ids: string[],
-  format: ExportFormat,
-  out: string,
-): { runs: number; rows: number } {
+/**
+ * Writes a file through a temporary file beside it, renamed into place, so a
+ * failed or interrupted write never leaves a half-written `out`. An `out` that
+ * cannot be opened is a StoreError("invalid") naming it; a failure while
+ * writing removes the temporary file and is rethrown.
+ */
+export function writeFileAtomically(out: string, write: (fd: number) => void): void {
   const tmp = join(dirname(out), `.${Date.now()}-${process.pid}.export.tmp`);
   let fd: number;
   try {
@@ -209,8 +209,28 @@ export function exportToFile(
       `cannot write ${out}: ${e.code === "ENOENT" ? `no folder ${dirname(out)}` : e.message}`,
     );
   }
-  let rows = 0;
   try {
+    write(fd);
+    closeSync(fd);
+    renameSync(tmp, out);
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {}
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Writes an export to `out` through a temporary file renamed into place. */
+export function exportToFile(
+  store: RunStore,
+  ids: string[],
+  format: ExportFormat,
+  out: string,
+): { runs: number; rows: number } {
+  let rows = 0;
+  writeFileAtomically(out, (fd) => {
     if (format === "json") {
       const doc = exportDocument(store, ids);
       for (const r of doc.runs) for (const m of Object.values(r.metrics)) rows += m.step.length;
@@ -224,19 +244,12 @@ export function exportToFile(
       })();
       rows -= 1;
     }
-    closeSync(fd);
-    renameSync(tmp, out);
-  } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {}
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  });
   return { runs: ids.length, rows };
 }
 
-function countLines(s: string): number {
+/** Lines in a text (newline characters). */
+export function countLines(s: string): number {
   let n = 0;
   for (let i = s.indexOf("\n"); i !== -1; i = s.indexOf("\n", i + 1)) n++;
   return n;
