@@ -5,7 +5,7 @@
  * the way the renderer does, and helpers to read the library afterwards.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
@@ -158,4 +158,14 @@ export function stepsPerEpoch(home: string, id: string, key = "loss"): Map<numbe
         .all(id, key) as { epoch: number; n: number }[],
   );
   return new Map(list.map((r) => [r.epoch, r.n]));
+}
+
+/** The children of a live process (all its threads'), e.g. a host's training worker; throws when it is gone. */
+export function childPids(pid: number): number[] {
+  const found = new Set<number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+    for (const c of text.split(/\s+/)) if (c) found.add(Number(c));
+  }
+  return [...found];
 }

@@ -6,11 +6,12 @@
  * (attempt 0, no new metrics, no worker); only an explicit resume trains them,
  * from the beginning (their checkpoints stayed in the other home).
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ServiceEvent } from "../../core/api/contract.js";
 import {
+  childPids,
   cli,
   look,
   type Proc,
@@ -32,15 +33,6 @@ afterEach(async () => {
     await p.exited;
   }
 });
-
-function childPids(pid: number): number[] {
-  const found: number[] = [];
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
-    for (const c of text.split(/\s+/)) if (c) found.push(Number(c));
-  }
-  return found;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -8,13 +8,23 @@
  * (driven by a WebSocket client, like the renderer) and once in
  * `sgd-studio train` (which exits non-zero and prints the resume hint).
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ServiceEvent } from "../../core/api/contract.js";
 import type { TrainEvent } from "../../core/engine/events.js";
 import { libraryInternals } from "../../core/store/store.js";
-import { cli, look, type Proc, serve, stepsPerEpoch, tempHome, tinySpec, until } from "./hosts.js";
+import {
+  childPids,
+  cli,
+  look,
+  type Proc,
+  serve,
+  stepsPerEpoch,
+  tempHome,
+  tinySpec,
+  until,
+} from "./hosts.js";
 
 const EPOCHS = 4;
 /** Batches of 16 over 300 images: ~19 steps an epoch, so a kill lands inside an epoch. */
@@ -36,19 +46,6 @@ afterEach(async () => {
 });
 
 /** The pids of a process's children (every thread's list in /proc). */
-function childPids(pid: number): number[] {
-  const found = new Set<number>();
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
-      for (const c of text.split(/\s+/)) if (c) found.add(Number(c));
-    }
-  } catch {
-    // The process is gone.
-  }
-  return [...found];
-}
-
 /** The one training worker of a host process (a child running core/engine/worker.js). */
 function workerOf(hostPid: number): number {
   const workers = childPids(hostPid).filter((pid) => {

@@ -8,7 +8,7 @@
  * lease decides).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { URL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -23,6 +23,7 @@ import {
   type WebSocketConstructor,
 } from "../../renderer/src/lib/transport/index.js";
 import {
+  childPids,
   cli,
   look,
   type Proc,
@@ -60,15 +61,6 @@ function procState(pid: number): string | null {
 function parentOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
-}
-
-function childPids(pid: number): number[] {
-  const found: number[] = [];
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
-    for (const c of text.split(/\s+/)) if (c) found.push(Number(c));
-  }
-  return found;
 }
 
 /**
