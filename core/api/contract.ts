@@ -69,12 +69,21 @@ export const METHODS = {
     /**
      * Changes for the rest of the run: another backend (same trajectory up to
      * float rounding), or more or fewer epochs (the schedule is compiled for the
-     * new length; epochs already trained keep their values).
+     * new length; a length that would change the schedule of epochs already
+     * trained is refused without `keepSchedule`: docs/schedules.md).
      */
     override: z
       .strictObject({
         backend: z.string().min(1).max(40).optional(),
         epochs: z.number().int().positive().max(100_000).optional(),
+        /**
+         * With `epochs`: keep the schedule as trained, i.e. compiled for the
+         * run's current length (epoch time), then cut or continued to the new
+         * one. Required when the new length would change the schedule of
+         * epochs already trained (one relative to the run, or fitted to it);
+         * such a resume is refused without it.
+         */
+        keepSchedule: z.boolean().optional(),
       })
       .optional(),
   }),

@@ -443,9 +443,15 @@ export class RunStore {
    * Changes fields of a run's spec for its next attempt (a resume on another
    * backend, or to another number of epochs); validated like a new spec.
    */
-  patchSpec(id: string, patch: { backend?: string; epochs?: number }): RunRecord {
+  patchSpec(
+    id: string,
+    patch: { backend?: string; epochs?: number; schedule?: unknown; fit?: "truncate" | "fit" },
+  ): RunRecord {
     const run = this.getRun(id);
-    const next = { ...run.spec, ...patch };
+    const next: Record<string, unknown> = { ...run.spec, ...patch };
+    // A key patched to undefined is removed (e.g. `fit` once the schedule is fixed in epoch time).
+    for (const k of Object.keys(patch) as (keyof typeof patch)[])
+      if (patch[k] === undefined) delete next[k];
     const parsed = TrainSpecSchema.safeParse(next);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
