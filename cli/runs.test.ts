@@ -57,10 +57,12 @@ describe("sgd-studio runs", () => {
     const table = await cli("runs", "list", "--home", home);
     expect(table.code).toBe(0);
     const lines = table.out.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/id\s+status\s+model\s+dataset\s+schedule\s+epochs\s+test acc/);
+    expect(lines[0]).toMatch(/id\s+status\s+model\s+dataset\s+name\s+schedule\s+epochs\s+test acc/);
     expect(lines[2]).toContain(b); // newest first
     expect(lines[3]).toMatch(
-      new RegExp(`${a}\\s+completed\\s+mlp\\s+default\\s+test-cosine\\s+2/2`),
+      new RegExp(
+        `${a}\\s+completed\\s+mlp\\s+default\\s+-\\s+test-cosine\\s+2/2\\s+\\d+\\.\\d\\d%`,
+      ),
     );
     const json = JSON.parse((await cli("runs", "list", "--json", "--home", home)).out);
     expect(json.map((r: { id: string }) => r.id)).toEqual([b, a]);
@@ -158,6 +160,43 @@ describe("sgd-studio runs", () => {
     const missing = await cli("runs", "import", join(dir, "nope.json"), "--home", dir);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/no such file/);
+  });
+
+  it("rename: a display name shown in list and show, kept through export and import; --clear", async () => {
+    const lib = library();
+    const [id] = lib.ids as [string];
+    const r = await cli("runs", "rename", id, "lr", "sweep", "#1", "--home", lib.home);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`${id}: renamed to lr sweep #1\n`);
+    const list = await cli("runs", "list", "--home", lib.home);
+    expect(list.out).toMatch(
+      new RegExp(`${id}\\s+completed\\s+mlp\\s+default\\s+lr sweep #1\\s+test-cosine`),
+    );
+    expect((await cli("runs", "show", id, "--home", lib.home)).out).toMatch(/name:\s+lr sweep #1/);
+    type Listed = { id: string; environment: { displayName?: string }; scheduleName: string };
+    const listed = JSON.parse((await cli("runs", "list", "--json", "--home", lib.home)).out);
+    expect(listed.find((x: Listed) => x.id === id).environment.displayName).toBe("lr sweep #1");
+    // Exported and imported with the run.
+    const file = join(temp("cli-rename-"), "run.json");
+    await cli("runs", "export", id, "--format", "json", "--out", file, "--home", lib.home);
+    const other = temp("cli-rename-import-");
+    expect((await cli("runs", "import", file, "--home", other)).code).toBe(0);
+    const imported = JSON.parse((await cli("runs", "list", "--json", "--home", other)).out);
+    expect(imported[0]).toMatchObject({
+      id,
+      environment: { displayName: "lr sweep #1" },
+      scheduleName: "test-cosine",
+    });
+    expect((await cli("runs", "list", "--home", other)).out).toContain("lr sweep #1");
+    // Too long, or nothing: refused; --clear goes back to the schedule's name.
+    const long = await cli("runs", "rename", id, "x".repeat(201), "--home", lib.home);
+    expect(long.code).not.toBe(0);
+    expect(long.err).toMatch(/200/);
+    expect((await cli("runs", "rename", id, "--home", lib.home)).code).toBe(2);
+    await cli("runs", "rename", id, "--clear", "--home", lib.home);
+    const cleared = JSON.parse((await cli("runs", "list", "--json", "--home", lib.home)).out);
+    expect(cleared.find((x: Listed) => x.id === id).environment.displayName).toBeUndefined();
+    expect((await cli("runs", "show", id, "--home", lib.home)).out).toMatch(/name:\s+-/);
   });
 
   it("tag, untag, note and delete", async () => {

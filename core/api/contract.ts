@@ -114,6 +114,8 @@ export const METHODS = {
   "runs.tag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.untag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.note": z.strictObject({ id, note: z.string().max(100_000) }),
+  /** A run's display name (shown instead of the schedule's name everywhere, kept in exports); "" removes it. */
+  "runs.rename": z.strictObject({ id, name: z.string().max(200) }),
   "runs.delete": z.strictObject({ id }),
   "runs.export": z.strictObject({
     ids: z.array(id).min(1),
@@ -194,6 +196,7 @@ export interface Results {
   "runs.tag": { ok: true };
   "runs.untag": { ok: true };
   "runs.note": { ok: true };
+  "runs.rename": { ok: true };
   /** removed: the run's folder in the home, if it had one; kept: checkpoint folders outside the home (never touched). */
   "runs.delete": { ok: true; removed: string[]; kept: string[] };
   "runs.export": { content: string; filename: string };

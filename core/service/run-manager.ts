@@ -234,7 +234,18 @@ export class RunManager {
       run.spec.trainLimit ??
       (DATASET_TRAIN_SIZES as Record<string, number>)[run.spec.dataset] ??
       50_000;
-    const change = resumeLengthChange(run.spec, override.epochs, trained, datasetSize);
+    let change: ReturnType<typeof resumeLengthChange>;
+    try {
+      change = resumeLengthChange(run.spec, override.epochs, trained, datasetSize);
+    } catch (err) {
+      // A schedule that does not compile: training will say why; nothing to keep here.
+      if (!keepSchedule) return patch;
+      throw new ServiceError(
+        "invalid-params",
+        `override.keepSchedule: run ${run.id}'s schedule does not compile (${(err as Error).message}), so there is no schedule as trained to keep`,
+        "override.keepSchedule",
+      );
+    }
     if (change.currentEpochs === override.epochs) return patch;
     if (keepSchedule) return { ...patch, schedule: change.asTrained, fit: undefined };
     if (!change.changesTrained || trained === 0) return patch;

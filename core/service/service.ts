@@ -63,6 +63,7 @@ export class Service {
             "runs.tag",
             "runs.untag",
             "runs.note",
+            "runs.rename",
             "runs.delete",
             "runs.export",
             "runs.import",

@@ -19,10 +19,10 @@ export function paddedRange(lo: number, hi: number, log: boolean): [number, numb
 
 /** A file name without spaces or characters file systems dislike; letters such as δ kept. */
 export function cleanFileName(name: string): string {
+  const printable = [...name.normalize("NFC")].filter((ch) => ch.charCodeAt(0) >= 32).join("");
   return (
-    name
-      .normalize("NFC")
-      .replace(/[\\/:*?"<>|\u0000-\u001f]+/g, "")
+    printable
+      .replace(/[\\/:*?"<>|]+/g, "")
       .replace(/[\s()[\],;]+/g, "-")
       .replace(/-+/g, "-")
       .replace(/^-|-$/g, "") || "chart"
