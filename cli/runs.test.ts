@@ -96,8 +96,10 @@ describe("sgd-studio runs", () => {
     expect(text.out).toMatch(new RegExp(`^run:\\s+${a}`));
     expect(text.out).toMatch(/status:\s+completed/);
     expect(text.out).toMatch(/tags:\s+baseline/);
-    expect(text.out).toMatch(/checkpoint:\s+.*epoch-0001 \(epoch 1\)/);
-    expect(text.out).toMatch(/testAccuracy\s+2\s+0\.6\s+0\.6\s+max @ step 9/);
+    // Epochs counted from 1 (the folder epoch-0001 holds the second), accuracy in percent.
+    expect(text.out).toMatch(/checkpoint:\s+.*epoch-0001 \(after epoch 2\)/);
+    expect(text.out).toMatch(/testAccuracy\s+2\s+60\.00%\s+60\.00%\s+max @ step 9/);
+    expect(text.out).toMatch(/best:\s+60\.00% \(epoch 2\)/);
     const json = JSON.parse((await cli("runs", "show", a, "--json", "--home", home)).out);
     expect(json.run.id).toBe(a);
     expect(json.metrics.find((m: { key: string }) => m.key === "loss").count).toBe(10);

@@ -79,6 +79,11 @@ const HOME_HELP = "library folder (default: $SGD_STUDIO_HOME or the user-data fo
 
 const dash = (x: number | null | undefined): Cell => (x === null || x === undefined ? "-" : x);
 
+/** Accuracy keys (trainAccuracy, testAccuracy): shown in percent. */
+function isAccuracy(key: string): boolean {
+  return /accuracy/i.test(key);
+}
+
 /** Accuracy as percent, as the app and `train` show it (the library and exports keep fractions). */
 function percent(x: number | null | undefined): string {
   return x === null || x === undefined || !Number.isFinite(x) ? "-" : `${(100 * x).toFixed(2)}%`;
@@ -156,16 +161,22 @@ function showText(run: RunDetails, stats: BestAndFinal[]): string {
   field("epochs", progress(run));
   field("steps", run.lastStep === null ? null : run.lastStep + 1);
   field("wall time", run.wallTime === null ? null : `${num(run.wallTime)} s`);
-  field("test acc", run.final.testAccuracy === null ? null : num(run.final.testAccuracy));
+  // Accuracy in percent and epochs counted from 1, as the app and `train` show them.
+  field("test acc", run.final.testAccuracy === null ? null : percent(run.final.testAccuracy));
   field(
     "best",
     run.best.testAccuracy === null
       ? null
-      : `${num(run.best.testAccuracy)} (epoch ${run.best.epoch})`,
+      : `${percent(run.best.testAccuracy)}${run.best.epoch === null ? "" : ` (epoch ${run.best.epoch + 1})`}`,
   );
   field("tags", run.tags.join(", ") || null);
   field("note", run.note);
-  field("checkpoint", run.resume ? `${run.resume.path} (epoch ${run.resume.epoch})` : null);
+  field(
+    "checkpoint",
+    run.resume
+      ? `${run.resume.path}${run.resume.epoch === null ? "" : ` (after epoch ${run.resume.epoch + 1})`}`
+      : null,
+  );
   if (run.keys.length > 0) {
     lines.push("");
     const rows = run.keys.map((k, i) => {
@@ -173,8 +184,8 @@ function showText(run: RunDetails, stats: BestAndFinal[]): string {
       return [
         k.key,
         k.count,
-        dash(bf?.final?.value),
-        dash(bf?.best?.value),
+        isAccuracy(k.key) ? percent(bf?.final?.value) : dash(bf?.final?.value),
+        isAccuracy(k.key) ? percent(bf?.best?.value) : dash(bf?.best?.value),
         bf?.best ? `${bf.mode} @ step ${bf.best.step}` : "-",
       ];
     });
