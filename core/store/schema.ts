@@ -197,15 +197,18 @@ function metricValuesView(): string {
   const i = "s.i";
   const step = `(c.first_step + CASE WHEN c.steps IS NULL THEN ${i} ELSE ${sqlUint("c.steps", `4 * ${i}`, 4)} END)`;
   const at = "(v.step - a.first_step)";
+  // Epochs and samples are integers in the old table's INTEGER columns: keep them so when whole.
+  const whole = (e: string) =>
+    `(CASE WHEN ${e} = CAST(${e} AS INTEGER) THEN CAST(${e} AS INTEGER) ELSE ${e} END)`;
   return `
 CREATE VIEW metric_values AS
 SELECT r.id AS run_id, k.name AS key, v.step AS step,
   CASE WHEN v.x IS NULL THEN a.epoch0 + ${sqlUint("a.epochs", `2 * ${at}`, 2)}
-    ELSE CAST(${sqlFloat("v.x", "8 * v.i", 8)} AS INTEGER) END AS epoch,
+    ELSE ${whole(sqlFloat("v.x", "8 * v.i", 8))} END AS epoch,
   CASE WHEN v.x IS NULL THEN ${sqlFloat("a.epochs_done", `8 * ${at}`, 8)}
     ELSE ${sqlFloat("v.x", "8 * (v.n + v.i)", 8)} END AS epochs_done,
   CASE WHEN v.x IS NULL THEN a.samples0 + ${sqlUint("a.samples", `4 * ${at}`, 4)}
-    ELSE CAST(${sqlFloat("v.x", "8 * (2 * v.n + v.i)", 8)} AS INTEGER) END AS samples,
+    ELSE ${whole(sqlFloat("v.x", "8 * (2 * v.n + v.i)", 8))} END AS samples,
   CASE WHEN v.x IS NULL THEN ${sqlFloat("a.wall_time", `8 * ${at}`, 8)}
     ELSE ${sqlFloat("v.x", "8 * (3 * v.n + v.i)", 8)} END AS wall_time,
   CASE v.width WHEN 4 THEN ${sqlFloat("v.vals", "4 * v.i", 4)} ELSE ${sqlFloat("v.vals", "8 * v.i", 8)} END AS value
