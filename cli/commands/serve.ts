@@ -19,7 +19,7 @@ import {
   type ServerOptions,
   startServer,
 } from "../serve/server.js";
-import { redisUrlOption } from "./worker.js";
+import { reachable, redisUrlOption } from "./worker.js";
 
 export { type RunningServer, type ServerOptions, startServer };
 
@@ -100,6 +100,7 @@ export function registerServeCommand(program: Command, io: Io, deps: ServeDeps =
       const home = resolve(opts.home || defaultHomeDir());
       const redisUrl = redisUrlOption(opts.redis, false);
       const dispatch = wholeNumber("--dispatch", 1)(opts.dispatch);
+      if (redisUrl) await reachable(redisUrl);
       const remote = redisUrl ? remoteLauncher({ url: redisUrl }) : null;
       let service: Service;
       try {

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { BACKEND_NAMES } from "../../core/api/lists.js";
 import {
+  checkReachable,
   checkRedisUrl,
   connect,
   listWorkers,
@@ -34,6 +35,15 @@ export function redisUrlOption(flag: string | undefined, required: boolean): str
   } catch (err) {
     if (err instanceof RedisUrlError) throw new CliError(`--redis: ${err.message}`, 2);
     throw err;
+  }
+}
+
+/** Fails with a clear CliError when Redis cannot be reached (refused, TLS, password). */
+export async function reachable(url: string): Promise<void> {
+  try {
+    await checkReachable(url);
+  } catch (err) {
+    throw new CliError((err as Error).message);
   }
 }
 
@@ -70,6 +80,7 @@ export function registerWorkerCommands(program: Command, io: Io): void {
       const backend =
         opts.backend === undefined ? undefined : oneOf("--backend", BACKEND_NAMES)(opts.backend);
       const dataDir = resolve(opts.dataDir ?? join(resolveHome(opts.home), "worker"));
+      await reachable(url);
       const worker = await startRemoteWorker({
         url,
         concurrency,
@@ -101,12 +112,11 @@ export function registerWorkerCommands(program: Command, io: Io): void {
     .option("--json", "print JSON")
     .action(async (opts: { redis?: string; json?: boolean }) => {
       const url = redisUrlOption(opts.redis, true) as string;
+      await reachable(url);
       const redis = connect(url, { maxRetriesPerRequest: 2, retryStrategy: () => null });
       redis.on("error", () => {});
       try {
-        const list = await listWorkers(redis).catch((err: Error) => {
-          throw new CliError(`cannot reach Redis at ${redactUrl(url)}: ${err.message}`);
-        });
+        const list = await listWorkers(redis);
         if (opts.json) {
           io.out(`${JSON.stringify(list)}\n`);
           return;

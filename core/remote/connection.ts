@@ -55,3 +55,31 @@ export function connect(url: string, options: RedisOptions = {}): Redis {
     ...options,
   });
 }
+
+/**
+ * Checks that the server answers (and accepts the password), within
+ * `timeoutMs`; throws an Error naming the server (password hidden) and the
+ * cause: refused, a certificate not trusted, a wrong password, ...
+ */
+export async function checkReachable(url: string, timeoutMs = 10_000): Promise<void> {
+  let cause: Error | null = null;
+  const redis = connect(url, {
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+  });
+  redis.on("error", (err: Error) => {
+    cause ??= err;
+  });
+  try {
+    await redis.ping();
+  } catch (err) {
+    const first = cause as Error | null;
+    const why = (first ?? (err as Error)).message;
+    throw new Error(
+      `cannot reach Redis at ${redactUrl(url)}: ${why}${/certificate|self.signed/i.test(why) ? " (trust its CA with NODE_EXTRA_CA_CERTS=<ca.pem>)" : ""}`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
