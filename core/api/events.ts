@@ -191,7 +191,22 @@ export interface ErrorEvent {
   epoch?: number;
 }
 
+/**
+ * A remote run (docs/remote.md) was handed to a worker: the first delivery of
+ * an attempt, or a redelivery after its worker died or failed transiently.
+ * The library appends it to the run environment's `remote` list.
+ */
+export interface RemoteEvent {
+  type: "remote";
+  /** The library attempt (the host's claim) and BullMQ's delivery of its job (1, 2, ...). */
+  attempt: number;
+  delivery: number;
+  /** The worker's id (host name, pid and a random part). */
+  worker: string;
+}
+
 export type TrainEvent =
+  | RemoteEvent
   | StartEvent
   | StepEvent
   | EpochEvent

@@ -250,6 +250,12 @@ export class RunRecorder {
       case "noise":
         this.log({ noiseDirectC: event.c }, this.epochEnd(event.epoch));
         break;
+      case "remote":
+        // Which worker trained each delivery of a remote run (docs/remote.md): environment.remote.
+        this.appendEnvironment("remote", [
+          { attempt: event.attempt, delivery: event.delivery, worker: event.worker, at: nowIso() },
+        ]);
+        break;
       case "sharpness":
         // Values at the epoch's end (sharpness, sharpnessL2, sharpnessOneStep); their settings
         // appended to the environment's `sharpness` list (docs/sharpness.md). Progress: nothing.
@@ -573,14 +579,19 @@ export class RunRecorder {
       seconds: event.seconds ?? null,
       at,
     }));
+    this.appendEnvironment("sharpness", records);
+  }
+
+  /** Appends records to a list in the run's environment (the last 1000 kept), after the waiting rows. */
+  private appendEnvironment(key: string, records: unknown[]): void {
     this.flush(() => {
       const db = this.lib.db;
       const row = db
         .prepare("SELECT environment_json AS env FROM runs WHERE pk = ?")
         .get(this.pk) as { env: string | null } | undefined;
       const env = JSON.parse(row?.env ?? "{}") as Record<string, unknown>;
-      const list = Array.isArray(env.sharpness) ? env.sharpness : [];
-      env.sharpness = [...list, ...records].slice(-1000);
+      const list = Array.isArray(env[key]) ? env[key] : [];
+      env[key] = [...list, ...records].slice(-1000);
       db.prepare("UPDATE runs SET environment_json = ? WHERE pk = ?").run(
         JSON.stringify(env),
         this.pk,
