@@ -53,6 +53,22 @@ export interface NumericPath {
   env: string[];
 }
 
+/** What the torch engine ran with (backend "torch"): the interpreter and the speed options in force. */
+export interface TorchInfo {
+  python: string;
+  pythonVersion: string;
+  torch: string;
+  /** The torch device: "cpu", "cuda", "cuda:1", "mps". */
+  device: string;
+  threads: number;
+  dataOnDevice: boolean;
+  channelsLast: boolean;
+  autocast: "off" | "bf16" | "fp16";
+  compile: boolean;
+  /** torch.compile exists in this torch (>= 2.0). */
+  compileAvailable: boolean;
+}
+
 export interface StartEvent {
   type: "start";
   backend: string;
@@ -66,6 +82,8 @@ export interface StartEvent {
   warnings: string[];
   /** Kernels and numeric knobs in force (numeric-path.ts); absent from older producers. */
   numericPath?: NumericPath;
+  /** The torch engine's interpreter and speed options (backend "torch" only). */
+  torch?: TorchInfo;
 }
 
 export interface StepEvent {
