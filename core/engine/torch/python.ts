@@ -14,8 +14,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { nodeSystem, type SystemAccess } from "../system.js";
 
+import { PYTHON_SETTING_ENV } from "./python-setting.js";
+
 /** The variable naming the Python of the torch engine (docs/environment.md). */
-export const PYTHON_ENV = "SGD_STUDIO_PYTHON";
+export const PYTHON_ENV = PYTHON_SETTING_ENV;
 
 /** Where a Python with torch usually is, after PATH. */
 const SYSTEM_PYTHONS = ["/usr/bin/python3", "/usr/local/bin/python3", "/opt/homebrew/bin/python3"];

@@ -10,18 +10,21 @@
  * under CI (CI=true), where they fail.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { childPids, until } from "../../../tests/lifecycle/hosts.js";
 import { MODEL_NAMES } from "../../api/lists.js";
 import { countModelParams, DEFAULT_INPUT_SHAPE, modelGraph } from "../../models/index.js";
 import { compileSchedule } from "../../schedule/index.js";
+import { Service } from "../../service/service.js";
 import type { EpochEvent, StepEvent, TrainEvent, TrainSpecInput } from "../events.js";
 import { TrainingError } from "../events.js";
+import { nodeSystem } from "../system.js";
 import { startTraining } from "../worker-client.js";
 import { TorchTrainer } from "./driver.js";
-import { findTorchPython, torchEnv } from "./python.js";
+import { findTorchPython, PYTHON_ENV, pythonCandidates, torchEnv } from "./python.js";
 
 const discovery = await findTorchPython();
 const python = discovery.found?.python;
@@ -286,3 +289,90 @@ describe("torch engine: parity with wasm on Fashion-MNIST", () => {
     600_000,
   );
 });
+
+describe("torch engine: finding Python", () => {
+  it("tries SGD_STUDIO_PYTHON first, passes over a Python without torch and says why", async () => {
+    const dir = tempDir();
+    const fake = join(dir, "python3");
+    writeFileSync(
+      fake,
+      "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n",
+      { mode: 0o755 },
+    );
+    const env = { PATH: dir, [PYTHON_ENV]: fake };
+    expect(pythonCandidates(env)[0]).toBe(fake);
+    const found = await findTorchPython({ ...nodeSystem, env });
+    // Once, although it is both the variable and PATH's python3.
+    expect(found.tried.filter((t) => t.python === fake)).toHaveLength(1);
+    expect(found.tried[0]).toMatchObject({
+      python: fake,
+      error: expect.stringMatching(/No module named 'torch'/),
+    });
+    if (python) expect(found.found?.torch).toBeTruthy();
+    else expect(found.fix).toMatch(/apt-get install python3-torch/);
+  });
+
+  it.skipIf(process.env[PYTHON_ENV] !== undefined)(
+    "the pythonPath setting sets SGD_STUDIO_PYTHON for training workers; bad values are refused",
+    async () => {
+      const service = new Service({ home: tempDir() });
+      try {
+        await service.call("system.settings.set", {
+          settings: { pythonPath: "/opt/py/bin/python3" },
+        });
+        expect(process.env[PYTHON_ENV]).toBe("/opt/py/bin/python3");
+        await service.call("system.settings.set", { settings: { pythonPath: null } });
+        expect(process.env[PYTHON_ENV]).toBeUndefined();
+        await expect(
+          service.call("system.settings.set", { settings: { pythonPath: "" } }),
+        ).rejects.toMatchObject({ field: "settings.pythonPath" });
+      } finally {
+        delete process.env[PYTHON_ENV];
+      }
+    },
+  );
+});
+
+describe("torch engine: processes", () => {
+  withTorch(
+    "Python exits when its worker is killed; a killed Python interrupts the run",
+    async () => {
+      requireTorch();
+      const long = spec({ trainLimit: 3000, schedule: { ...growing, epochs: 50 } });
+      // The worker is SIGKILLed: Python sees its stdin close and exits.
+      const events: TrainEvent[] = [];
+      const handle = startTraining(long, { onEvent: (e) => events.push(e) });
+      await until(() => events.some((e) => e.type === "step"), "a first step", 120_000);
+      const [py] = childPids(handle.pid as number);
+      expect(py).toBeGreaterThan(0);
+      handle.kill("SIGKILL");
+      await expect(handle.done).rejects.toMatchObject({ code: "worker-exited" });
+      await until(
+        () =>
+          !existsSync(`/proc/${py}/status`) || /State:\s+Z/.test(String(readStatus(py as number))),
+        "Python to exit",
+        20_000,
+      );
+
+      // Python is SIGKILLed: the worker reports worker-exited (the run is interrupted, resumable).
+      const again: TrainEvent[] = [];
+      const second = startTraining(long, { onEvent: (e) => again.push(e) });
+      await until(() => again.some((e) => e.type === "step"), "a first step", 120_000);
+      const [py2] = childPids(second.pid as number);
+      process.kill(py2 as number, "SIGKILL");
+      await expect(second.done).rejects.toMatchObject({
+        code: "worker-exited",
+        message: expect.stringMatching(/Python process was killed by SIGKILL/),
+      });
+    },
+    300_000,
+  );
+});
+
+function readStatus(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return "";
+  }
+}
