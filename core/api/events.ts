@@ -53,6 +53,22 @@ export interface NumericPath {
   env: string[];
 }
 
+/** What the torch engine ran with (backend "torch"): the interpreter and the speed options in force. */
+export interface TorchInfo {
+  python: string;
+  pythonVersion: string;
+  torch: string;
+  /** The torch device: "cpu", "cuda", "cuda:1", "mps". */
+  device: string;
+  threads: number;
+  dataOnDevice: boolean;
+  channelsLast: boolean;
+  autocast: "off" | "bf16" | "fp16";
+  compile: boolean;
+  /** torch.compile exists in this torch (>= 2.0). */
+  compileAvailable: boolean;
+}
+
 export interface StartEvent {
   type: "start";
   backend: string;
@@ -68,6 +84,8 @@ export interface StartEvent {
   numericPath?: NumericPath;
   /** Seconds since this process started the run (the clock of StepEvent.time); absent from older producers. */
   time?: number;
+  /** The torch engine's interpreter and speed options (backend "torch" only). */
+  torch?: TorchInfo;
 }
 
 export interface StepEvent {

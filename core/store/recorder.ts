@@ -544,6 +544,7 @@ export class RunRecorder {
         modelParameters: event.model.parameters,
         scheduleWarnings: event.warnings,
         numericPath: event.numericPath,
+        torch: event.torch,
       }),
       at: nowIso(),
       pk: this.pk,
