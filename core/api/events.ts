@@ -53,6 +53,22 @@ export interface NumericPath {
   env: string[];
 }
 
+/** What the torch engine ran with (backend "torch"): the interpreter and the speed options in force. */
+export interface TorchInfo {
+  python: string;
+  pythonVersion: string;
+  torch: string;
+  /** The torch device: "cpu", "cuda", "cuda:1", "mps". */
+  device: string;
+  threads: number;
+  dataOnDevice: boolean;
+  channelsLast: boolean;
+  autocast: "off" | "bf16" | "fp16";
+  compile: boolean;
+  /** torch.compile exists in this torch (>= 2.0). */
+  compileAvailable: boolean;
+}
+
 export interface StartEvent {
   type: "start";
   backend: string;
@@ -68,6 +84,8 @@ export interface StartEvent {
   numericPath?: NumericPath;
   /** Seconds since this process started the run (the clock of StepEvent.time); absent from older producers. */
   time?: number;
+  /** The torch engine's interpreter and speed options (backend "torch" only). */
+  torch?: TorchInfo;
 }
 
 export interface StepEvent {
@@ -191,7 +209,22 @@ export interface ErrorEvent {
   epoch?: number;
 }
 
+/**
+ * A remote run (docs/remote.md) was handed to a worker: the first delivery of
+ * an attempt, or a redelivery after its worker died or failed transiently.
+ * The library appends it to the run environment's `remote` list.
+ */
+export interface RemoteEvent {
+  type: "remote";
+  /** The library attempt (the host's claim) and BullMQ's delivery of its job (1, 2, ...). */
+  attempt: number;
+  delivery: number;
+  /** The worker's id (host name, pid and a random part). */
+  worker: string;
+}
+
 export type TrainEvent =
+  | RemoteEvent
   | StartEvent
   | StepEvent
   | EpochEvent

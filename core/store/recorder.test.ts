@@ -105,7 +105,7 @@ describe("RunRecorder", () => {
     });
     const reader = new Database(libraryPaths(home).db, { readonly: true });
     const seen = () =>
-      (reader.prepare("SELECT count(*) AS n FROM metrics").get() as { n: number }).n;
+      (reader.prepare("SELECT count(*) AS n FROM metric_values").get() as { n: number }).n;
     const events = [...syntheticRun({ epochs: 1, stepsPerEpoch: 20, finish: "none" })];
     rec.record(events[0] as (typeof events)[number]); // start
     for (let i = 1; i <= 8; i++) rec.record(events[i] as (typeof events)[number]); // 8 steps = 48 rows
@@ -212,7 +212,7 @@ describe("RunRecorder", () => {
     }
     first.close();
     const wallBefore = libraryInternals(store)
-      .db.prepare("SELECT max(wall_time) AS w FROM metrics WHERE epoch < 2")
+      .db.prepare("SELECT max(wall_time) AS w FROM metric_values WHERE epoch < 2")
       .get() as { w: number };
     expect(count(store, "epoch = 2")).toBe(5 * 6);
     libraryInternals(store)
