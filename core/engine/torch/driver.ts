@@ -211,6 +211,7 @@ export class TorchTrainer {
           compile: applied.compile === true,
           compileAvailable: python.compile === true,
         },
+        time: seconds(),
       });
 
       const root = Rng.from(spec.seed);
@@ -264,7 +265,13 @@ export class TorchTrainer {
           const rows = m.rows as [number, number, number, number, number, number | null, number][];
           const images = rows.reduce((s, r) => s + r[1], 0);
           const elapsed = m.elapsed as number;
+          // Each step's own time: the window (it ended now, `elapsed` long) spread over its steps by images.
+          const windowEnd = seconds();
+          let done = 0;
           for (const [step, size, loss, gradNormSq, correct, small, smallSize] of rows) {
+            done += size;
+            const time =
+              images > 0 ? Math.max(0, windowEnd - elapsed * (1 - done / images)) : windowEnd;
             if (!Number.isFinite(loss)) {
               const lr = compiled.steps.lr[step] as number;
               throw new TrainingError(
@@ -280,6 +287,7 @@ export class TorchTrainer {
             totals.count += size;
             const lr = compiled.steps.lr[step] as number;
             const c = noise.c;
+            const scheduled = compiled.steps.delta[step] as number;
             this.step = step + 1;
             this.emit({
               type: "step",
@@ -288,9 +296,13 @@ export class TorchTrainer {
               loss,
               lr,
               batchSize: bs,
-              delta:
-                c === undefined ? (compiled.steps.delta[step] as number) : (lr * c) / Math.sqrt(bs),
+              delta: c === undefined ? scheduled : (lr * c) / Math.sqrt(bs),
               deltaMethod: c === undefined ? "relative" : "two-batch-estimate",
+              // As the tfjs trainer: what the schedule implies, the running C, where C moved.
+              deltaScheduled: scheduled,
+              noiseC: c ?? null,
+              noiseUpdated: small !== null && c !== undefined,
+              time,
               gradNorm: Math.sqrt(gradNormSq),
               samples,
               throughput: elapsed > 0 ? images / elapsed : 0,

@@ -194,6 +194,15 @@ describe("torch engine: training", () => {
           expect(e.testAccuracy).toBeLessThanOrEqual(1);
         }
         expect(run.steps.at(-1)?.deltaMethod).toBe("two-batch-estimate");
+        // Delta's parts as the Run view shows them: the schedule's delta/delta0, C re-estimated only at
+        // the steps it is measured (every noiseEvery), each step with its own, increasing time.
+        expect(run.steps.every((e) => typeof e.deltaScheduled === "number")).toBe(true);
+        const updated = run.steps.filter((e) => e.noiseUpdated).map((e) => e.step);
+        expect(updated.length).toBeGreaterThan(0);
+        for (const step of updated) expect(step % 4).toBe(0); // the spec's noiseEvery
+        const times = run.steps.map((e) => e.time as number);
+        for (let i = 1; i < times.length; i++)
+          expect(times[i]).toBeGreaterThanOrEqual(times[i - 1] as number);
       }
       const ratio = (torch.steps[0]?.gradNorm as number) / (tfjs.steps[0]?.gradNorm as number);
       expect(ratio).toBeGreaterThan(0.33);
