@@ -7,6 +7,7 @@ import { registerRunsCommands } from "./commands/runs.js";
 import { registerScheduleCommands } from "./commands/schedule.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerSharpnessCommand } from "./commands/sharpness.js";
+import { registerSweepCommands } from "./commands/sweep.js";
 import { registerTrainCommand } from "./commands/train.js";
 import { CliError, type Io, processIo } from "./io.js";
 
@@ -26,6 +27,7 @@ export function buildProgram(io: Io): Command {
   registerServeCommand(program, io);
   registerLandscapeCommand(program, io);
   registerSharpnessCommand(program, io, io === processIo && process.stderr.isTTY === true);
+  registerSweepCommands(program, io, io === processIo && process.stdout.isTTY === true);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands)

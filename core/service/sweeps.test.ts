@@ -141,7 +141,11 @@ describe("sweeps through the service", () => {
         code: "conflict",
       });
 
-      const rerun = await service.call("sweeps.rerun", { id, statuses: ["stopped"] });
+      const rerun = await service.call("sweeps.rerun", {
+        id,
+        statuses: ["stopped"],
+        includeCancelled: true,
+      });
       expect(rerun.requeued).toHaveLength(9);
       const back = await service.call("sweeps.get", { id });
       expect(back.state).toBe("active");
