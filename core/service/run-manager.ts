@@ -341,6 +341,7 @@ export class RunManager {
     const handle = this.options.launch(spec, {
       resumeFrom: point?.path,
       onEvent: (event) => this.onEvent(id, recorder, event),
+      run: { id, attempt: run.attempt },
     });
     this.active.set(id, { id, handle, recorder });
     this.emit({ type: "run.status", runId: id, status: "running" });

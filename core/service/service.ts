@@ -3,6 +3,8 @@
  * payload against the contract and dispatches; `on(listener)` streams events.
  * Hosts never see anything but ServiceError on failure.
  */
+
+import { applyPythonSetting } from "../engine/torch/python-setting.js";
 import { applyWasmThreadsSetting } from "../engine/wasm-threads-setting.js";
 import * as landscape from "../landscape/service.js";
 import {
@@ -44,6 +46,7 @@ export class Service {
   constructor(options: ServiceOptions) {
     this.settings = new Settings(options.home);
     applyWasmThreadsSetting(this.settings.get().wasmThreads);
+    applyPythonSetting(this.settings.get().pythonPath);
     this.runs = options.runs ? options.runs((e) => this.emit(e)) : null;
     const notBuilt = (): never => {
       throw new ServiceError("internal", "the run library is not available in this host");
@@ -96,6 +99,7 @@ export class Service {
       "system.settings.set": (p) => {
         const value = this.settings.set(p.settings);
         applyWasmThreadsSetting(value.wasmThreads);
+        applyPythonSetting(value.pythonPath);
         return value;
       },
       "landscape.grid": landscape.grid,

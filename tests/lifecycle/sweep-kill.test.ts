@@ -99,7 +99,7 @@ describe("sweep run SIGKILLed mid-way, started again", () => {
       (s) =>
         libraryInternals(s)
           .db.prepare(
-            "SELECT count(*) AS n FROM (SELECT run_pk, key_id, step FROM metrics GROUP BY 1, 2, 3 HAVING count(*) > 1)",
+            "SELECT count(*) AS n FROM (SELECT run_id, key, step FROM metric_values GROUP BY 1, 2, 3 HAVING count(*) > 1)",
           )
           .get() as { n: number },
     );
