@@ -162,6 +162,8 @@ export const METHODS = {
       .optional(),
     /** Skip members that have started this many attempts already (a `sweep run` host's automatic retries). */
     maxAttempts: positiveInt.max(1000).optional(),
+    /** Also members the user cancelled (stopped and tagged sweep-cancelled); default false. */
+    includeCancelled: z.boolean().optional(),
   }),
   /** Adds values to the sweep's axes (or seeds, or random draws): only new grid points become runs. */
   "sweeps.extend": z.strictObject({
