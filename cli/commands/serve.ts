@@ -108,6 +108,7 @@ export function registerServeCommand(program: Command, io: Io, deps: ServeDeps =
           ? deps.createService(home)
           : new Service({
               home,
+              ...(remote ? { workers: remote.workers } : {}),
               runs: runMethods(
                 remote
                   ? { home, launch: remote.launch, concurrency: dispatch }

@@ -102,18 +102,26 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     active.set(jobId, slot);
     // Stream entries in the order the engine sent them, uploads included.
     let chain: Promise<unknown> = Promise.resolve();
+    /** Why relaying failed (e.g. a checkpoint too big for Redis): the run stops and fails with it. */
+    let relayError: Error | null = null;
     const relay = (event: TrainEvent) => {
-      if (event.type === "error") return; // the verdict is posted below
-      chain = chain.then(async () => {
-        if (event.type === "checkpoint") {
-          const files = readCheckpointFiles(event.path);
-          const m: StreamMessage = { type: "event", event };
-          await queueUpload(redis.multi(), jobId, event.epoch, files)
-            .xadd(keys.events(jobId), "*", "d", String(delivery), "w", id, "m", JSON.stringify(m))
-            .exec();
-        } else await post({ type: "event", event });
-      });
-      chain.catch((err) => log(`job ${jobId}: relaying failed: ${(err as Error).message}`));
+      if (event.type === "error" || relayError) return; // the verdict is posted below
+      chain = chain
+        .then(async () => {
+          if (event.type === "checkpoint") {
+            const files = readCheckpointFiles(event.path);
+            const m: StreamMessage = { type: "event", event };
+            await queueUpload(redis.multi(), jobId, event.epoch, files)
+              .xadd(keys.events(jobId), "*", "d", String(delivery), "w", id, "m", JSON.stringify(m))
+              .exec();
+          } else await post({ type: "event", event });
+        })
+        .catch((err: Error) => {
+          if (relayError) return;
+          relayError = err;
+          log(`job ${jobId}: ${err.message}; stopping the run`);
+          slot.handle?.stop();
+        });
     };
     let aborted = false;
     let hostGone = 0;
@@ -174,7 +182,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       try {
         summary = await handle.done;
       } catch (err) {
-        await chain.catch(() => {});
+        await chain;
         const e = err as Error & {
           code?: TrainingErrorCode;
           at?: { step?: number; epoch?: number };
@@ -190,7 +198,12 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         await post({ type: "failed", error: { code, message: e.message, ...e.at } });
         throw new UnrecoverableError(e.message);
       }
-      await chain.catch(() => {});
+      await chain;
+      if (relayError) {
+        const message = (relayError as Error).message;
+        await post({ type: "failed", error: { code: "checkpoint", message } });
+        throw new UnrecoverableError(message);
+      }
       if (summary.status === "stopped" && (slot.leaving || hostGone >= 2)) {
         // Stopped because this worker leaves (or nobody records): not the user's stop.
         if (hostGone >= 2) throw new UnrecoverableError("the host stopped recording the run");
