@@ -9,7 +9,8 @@
  */
 import type { ServiceEvent } from "../core/api/contract.js";
 import { startTraining, type TrainingLauncher } from "../core/engine/worker-client.js";
-import { remoteLauncher } from "../core/remote/index.js";
+import { connect, remoteLauncher } from "../core/remote/index.js";
+import { jobIdOf, keys } from "../core/remote/keys.js";
 import { RunManager } from "../core/service/run-manager.js";
 import { cli, type Proc, tempHome, tinySpec, until } from "../tests/lifecycle/hosts.js";
 import { startRedis } from "../tests/remote/redis.js";
@@ -32,6 +33,9 @@ const spec = (seed: number) =>
   });
 
 let t0 = 0;
+/** When the host's RunManager got each step (ms since the epoch), by `<run>/<step>`. */
+const arrivals = new Map<string, number>();
+const lastIds: string[] = [];
 /** Trains RUNS runs through `launch` with `concurrency` at once; seconds of the whole batch and steps recorded. */
 async function batch(
   launch: TrainingLauncher,
@@ -42,6 +46,7 @@ async function batch(
   let firstStep = 0;
   const m = new RunManager({ home, launch, concurrency }, (e: ServiceEvent) => {
     if (e.type === "run.event" && e.event.type === "step") {
+      arrivals.set(`${e.runId}/${e.event.step}`, Date.now());
       steps++;
       // The first run's first step: dispatch, engine start and relay, with nothing ahead of it.
       if (steps === 1) firstStep = (performance.now() - t0) / 1000;
@@ -50,6 +55,7 @@ async function batch(
   t0 = performance.now();
   const ids = [];
   for (let i = 0; i < RUNS; i++) ids.push(m.start({ spec: spec(i) } as never).id);
+  lastIds.splice(0, lastIds.length, ...ids);
   for (const id of ids) {
     const run = await m.whenFinished(id);
     await until(
@@ -94,6 +100,23 @@ try {
     `2 remote workers:                    ${two.seconds.toFixed(1)} s, ${(two.seconds / RUNS).toFixed(2)} s per run, ${two.steps} steps, first step after ${two.firstStep.toFixed(2)} s`,
   );
   await remote.close();
+  // Relay latency: a step's stream entry id is the Redis server's clock when the worker added it.
+  const redisClient = connect(redis.url);
+  const lat: number[] = [];
+  for (const id of lastIds) {
+    for (const [entry, fields] of await redisClient.xrange(keys.events(jobIdOf(id, 1)), "-", "+")) {
+      const msg = JSON.parse(fields[fields.indexOf("m") + 1] as string);
+      if (msg.type !== "event" || msg.event.type !== "step") continue;
+      const got = arrivals.get(`${id}/${msg.event.step}`);
+      if (got) lat.push(got - Number(entry.split("-")[0]));
+    }
+  }
+  redisClient.disconnect();
+  lat.sort((x, y) => x - y);
+  const q = (f: number) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))] ?? Number.NaN;
+  console.log(
+    `relay latency of a step (worker's XADD -> host's RunManager), ${lat.length} steps: median ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${q(1)} ms`,
+  );
   const overhead = (one.seconds - local.seconds) / RUNS;
   console.log(
     `remote overhead per run: ${overhead.toFixed(2)} s (${((100 * overhead) / (local.seconds / RUNS)).toFixed(0)}% of a local run)`,

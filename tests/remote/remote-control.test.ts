@@ -189,10 +189,9 @@ withRedis("remote runs controlled from the app", () => {
           { jobId: `${runId}.1`, attempts: 3, backoff: { type: "fixed", delay: 100 } },
         );
         const failed = await waitFailed(queue, `${runId}.1`);
-        expect({ name, reason: failed.failedReason }).toMatchObject({
-          name,
-          reason: expect.stringMatching(why),
-        });
+        // On a mismatch, say which payload and what the worker logged.
+        const context = `${name}: worker log ${worker.err().slice(-3000)}`;
+        expect(failed.failedReason, context).toMatch(why);
         expect({ name, attempts: failed.attemptsMade }).toEqual({ name, attempts: 1 });
         // The host would read the refusal as a bad-spec verdict.
         const entries = await redisClient.xrange(keys.events(`${runId}.1`), "-", "+");
