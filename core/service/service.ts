@@ -4,6 +4,7 @@
  * Hosts never see anything but ServiceError on failure.
  */
 import type { WorkersList } from "../api/workers.js";
+import { applyPythonSetting } from "../engine/torch/python-setting.js";
 import { applyWasmThreadsSetting } from "../engine/wasm-threads-setting.js";
 import * as landscape from "../landscape/service.js";
 import {
@@ -24,7 +25,7 @@ export type Handlers = { [M in MethodName]: Handler<M> };
 
 /** The parts of the service that own state (the run library and queue). */
 export interface RunMethods {
-  handlers: Pick<Handlers, Extract<MethodName, `runs.${string}`>>;
+  handlers: Pick<Handlers, Extract<MethodName, `runs.${string}` | `sweeps.${string}`>>;
   close(): Promise<void> | void;
   /** The run lifecycle behind the handlers (in-process hosts: the CLI). */
   manager?: RunManager;
@@ -47,6 +48,7 @@ export class Service {
   constructor(options: ServiceOptions) {
     this.settings = new Settings(options.home);
     applyWasmThreadsSetting(this.settings.get().wasmThreads);
+    applyPythonSetting(this.settings.get().pythonPath);
     this.runs = options.runs ? options.runs((e) => this.emit(e)) : null;
     const notBuilt = (): never => {
       throw new ServiceError("internal", "the run library is not available in this host");
@@ -72,6 +74,17 @@ export class Service {
             "runs.sharpness",
             "runs.queue",
             "runs.queue.move",
+            "sweeps.templates",
+            "sweeps.validate",
+            "sweeps.create",
+            "sweeps.list",
+            "sweeps.get",
+            "sweeps.pause",
+            "sweeps.resume",
+            "sweeps.cancel",
+            "sweeps.rerun",
+            "sweeps.extend",
+            "sweeps.cancelMember",
           ] as const
         ).map((m) => [m, notBuilt]),
       ) as unknown as RunMethods["handlers"]);
@@ -88,6 +101,7 @@ export class Service {
       "system.settings.set": (p) => {
         const value = this.settings.set(p.settings);
         applyWasmThreadsSetting(value.wasmThreads);
+        applyPythonSetting(value.pythonPath);
         return value;
       },
       "landscape.grid": landscape.grid,
