@@ -67,6 +67,16 @@ describe("bench/gpu: the device script, run from its bundle on the CPU", async (
         expect(torch?.imgPerSec).toBeGreaterThan(0);
       }
 
+      // The torch engine through the bundle's training worker, beside the bare loop.
+      const engine = lastJson("engine") as {
+        ok: boolean;
+        rows: { engine: string; model: string; imgPerSec: number }[];
+        engineRatios: { model: string; ratio: number }[];
+      };
+      expect(engine.ok).toBe(true);
+      expect(engine.rows.find((r) => r.engine === "torch engine")?.imgPerSec).toBeGreaterThan(0);
+      expect(engine.engineRatios[0]?.ratio).toBeGreaterThan(0);
+
       type Profile = {
         kernels: number;
         kernelMs: number;
