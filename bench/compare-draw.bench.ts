@@ -1,20 +1,26 @@
 /**
- * The compare view on a big library: 20 runs x 80,000 steps (every step
- * logged: loss, lr, batchSize, delta, gradNorm, throughput; per epoch the
- * accuracies), written with the library's own API (RunStore + recorder),
- * served by the real web host, opened in Debian's Chromium (playwright-core)
- * with all 20 runs selected. Reported, from the view's own timing
- * (data-draw-* attributes, set one animation frame after the charts drew):
- *   - first draw: from the view opening to every chart drawn with all runs
- *     (and to the first runs drawn: they come in a few runs per call);
- *   - redraw after a smoothing change (median of several weights);
- *   - x axis change (new store query), grouping into mean + band, zoom
- *     (with the zoomed range fetched at full detail);
- *   - the store query alone (20 series of 80,000 points down to 2,000).
- * Run: npx tsx bench/compare-draw.bench.ts   (RUNS=20 STEPS=80000;
- * BENCH_HOME=<dir> keeps the library there and reuses it on the next run)
+ * The library at sweep scale: 200 runs x 80,000 steps (every step logged:
+ * loss, lr, batchSize, delta, gradNorm, throughput; per epoch the
+ * accuracies, noiseC, tensors), written with the library's own API
+ * (RunStore + the real recorder), served by the real web host, opened in
+ * Debian's Chromium (playwright-core). Reported:
+ *   - bytes per stored value (the library file over the values it holds);
+ *   - the store query alone, per series (loss of 20 runs down to 2,000 points);
+ *   - the Library view opening with every run listed (navigation -> rows shown);
+ *   - from the Compare view's own timing (data-draw-* attributes, set one
+ *     animation frame after the charts drew), with OPEN runs selected (20, then
+ *     100): first draw (view open -> every chart drawn with all runs); for the
+ *     first size also a smoothing change, an x axis change (new store query),
+ *     grouping into mean + band and zoom (with the zoomed range fetched again,
+ *     at finer detail).
+ * loss and gradNorm are float32 numbers, as tfjs hands them to the recorder;
+ * lr, delta and throughput are doubles, batchSize an integer.
+ * Run: npx tsx bench/compare-draw.bench.ts   (RUNS=200 STEPS=80000 OPEN=20,100)
+ * The library is generated once (about 10 minutes at 200 runs on 2 cores) and
+ * cached in /tmp/sgd-studio-bench-<RUNS>x<STEPS>-schema<version>/ for the next
+ * runs (BENCH_HOME=<dir> to put it elsewhere; delete the folder to rebuild).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -23,10 +29,16 @@ import { startTraining } from "../core/engine/worker-client.js";
 import { runMethods } from "../core/service/runs.js";
 import { Service } from "../core/service/service.js";
 import { testSpec } from "../core/store/fixtures.js";
-import { RunStore } from "../core/store/store.js";
+import { SCHEMA_VERSION } from "../core/store/schema.js";
+import { libraryInternals, RunStore } from "../core/store/store.js";
 import { CHROMIUM } from "../tests/e2e/browser.js";
 
-const RUNS = Number(process.env.RUNS ?? 20);
+const RUNS = Number(process.env.RUNS ?? 200);
+/** How many runs the Compare view opens with, in turn. */
+const OPEN = (process.env.OPEN ?? "20,100")
+  .split(",")
+  .map(Number)
+  .filter((n) => n > 0 && n <= RUNS);
 const STEPS = Number(process.env.STEPS ?? 80_000);
 const EPOCHS = 200;
 const TRAIN = 50_000;
@@ -52,9 +64,10 @@ function buildLibrary(home: string): string[] {
     store.close();
     return have.slice(0, RUNS).map((r) => r.id);
   }
-  const ids: string[] = [];
+  // A cache cut short (Ctrl-C) keeps its finished runs; the rest are written now.
+  const ids: string[] = have.map((r) => r.id);
   const t0 = performance.now();
-  for (let r = 0; r < RUNS; r++) {
+  for (let r = have.length; r < RUNS; r++) {
     const grow = r % 2 === 1;
     const batch = grow
       ? { kind: "step", size: 128, factor: 2, every: 40 }
@@ -94,11 +107,11 @@ function buildLibrary(home: string): string[] {
       const lr = 0.05 * (1 + Math.cos((Math.PI * s) / STEPS));
       rec.log(
         {
-          loss: 0.2 + 2 * Math.exp(-s / 8000) + 0.2 * (random() - 0.5) + 0.01 * r,
+          loss: Math.fround(0.2 + 2 * Math.exp(-s / 8000) + 0.2 * (random() - 0.5) + 0.01 * r),
           lr,
           batchSize: b,
           delta: (lr * 3) / Math.sqrt(b),
-          gradNorm: 1 + random(),
+          gradNorm: Math.fround(1 + random()),
           throughput: 5000 + 500 * random(),
         },
         {
@@ -143,23 +156,53 @@ function buildLibrary(home: string): string[] {
   return ids;
 }
 
+/** Values the library holds: every step key at every step, the epoch keys at every epoch. */
+const VALUES_PER_RUN = STEPS * 6 + EPOCHS * 7;
+
 async function main() {
   if (!existsSync(CHROMIUM)) {
     console.log(`skipped: ${CHROMIUM} not found (apt-get install chromium)`);
     return;
   }
-  const keep = process.env.BENCH_HOME;
-  const home = keep ?? mkdtempSync(join(tmpdir(), "bench-compare-"));
+  const home =
+    process.env.BENCH_HOME ??
+    join(tmpdir(), `sgd-studio-bench-${RUNS}x${STEPS}-schema${SCHEMA_VERSION}`);
   mkdirSync(home, { recursive: true });
+  console.log(`library: ${home} (cached between runs; delete it to rebuild)`);
   const ids = buildLibrary(home);
 
-  // The store query alone, as the view asks for it (loss of every run, 2,000 points each).
   const store = RunStore.open(home);
-  const q: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  // Fold the WAL into the file, so its size is the library's.
+  libraryInternals(store).db.pragma("wal_checkpoint(TRUNCATE)");
+  const bytes = statSync(join(home, "library.db")).size;
+  // The store query alone, as the view asks for it (loss of 20 runs, 2,000 points each).
+  const first = ids.slice(0, Math.min(20, ids.length));
+  const q: Record<string, number[]> = { samples: [], step: [] };
+  for (let i = 0; i < 5; i++)
+    for (const x of ["samples", "step"] as const) {
+      const t0 = performance.now();
+      store.queryMetrics({ runIds: first, keys: ["loss"], x, maxPoints: 2000 });
+      q[x]?.push((performance.now() - t0) / first.length);
+    }
+  // A zoomed range (a twentieth of the run, in the middle), as the view asks for it.
+  const zq: number[] = [];
+  for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
-    store.queryMetrics({ runIds: ids, keys: ["loss"], x: "samples", maxPoints: 2000 });
-    q.push(performance.now() - t0);
+    store.queryMetrics({
+      runIds: first,
+      keys: ["loss"],
+      x: "step",
+      maxPoints: 2000,
+      from: STEPS * 0.45,
+      to: STEPS * 0.5,
+    });
+    zq.push((performance.now() - t0) / first.length);
+  }
+  const lq: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    store.listRuns();
+    lq.push(performance.now() - t0);
   }
   store.close();
 
@@ -177,14 +220,29 @@ async function main() {
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.addInitScript((sel) => {
-      localStorage.setItem("sgd-studio.compare.runs", sel);
-    }, JSON.stringify(ids));
+
+    // The Library view: navigation start -> every run's row in the table.
+    const libs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.goto(`${server.url}#library`);
+      const handle = await page.waitForFunction(
+        (n) =>
+          document.querySelectorAll('[data-testid="runs-table"] tbody tr').length >= n
+            ? performance.now()
+            : null,
+        ids.length,
+        { timeout: 120_000, polling: "raf" },
+      );
+      libs.push((await handle.jsonValue()) as number);
+    }
+    out[`Library view, ${ids.length} runs (navigation -> all rows shown)`] =
+      `${median(libs).toFixed(0)} ms (${libs.map((x) => x.toFixed(0)).join(", ")})`;
+
     const view = page.getByTestId("compare-view");
     const drawn = async (kind: string) => {
       await page
         .locator(`[data-testid="compare-view"][data-draw-done="true"][data-draw-kind="${kind}"]`)
-        .waitFor({ timeout: 120_000 });
+        .waitFor({ timeout: 300_000 });
       return {
         ms: Number(await view.getAttribute("data-draw-ms")),
         first: Number(await view.getAttribute("data-first-draw-ms")),
@@ -192,69 +250,90 @@ async function main() {
       };
     };
 
-    const loads: { ms: number; first: number; at: number }[] = [];
-    for (let i = 0; i < 3; i++) {
-      await page.goto(`${server.url}#compare`);
-      loads.push(await drawn("load"));
+    for (const [n, open] of OPEN.entries()) {
+      const selection = JSON.stringify(ids.slice(0, open));
+      await page.evaluate((sel) => localStorage.setItem("sgd-studio.compare.runs", sel), selection);
+      const loads: { ms: number; first: number; at: number }[] = [];
+      for (let i = 0; i < 3; i++) {
+        await page.goto(`${server.url}#compare`);
+        await page.evaluate(
+          (sel) => localStorage.setItem("sgd-studio.compare.runs", sel),
+          selection,
+        );
+        await page.reload();
+        loads.push(await drawn("load"));
+      }
+      const load = loads.sort((a, b) => a.ms - b.ms)[1] as (typeof loads)[number];
+      out[`first draw, ${open} runs x 2 charts (view open -> all drawn)`] =
+        `${load.ms.toFixed(0)} ms (${loads.map((l) => l.ms.toFixed(0)).join(", ")})`;
+      out[`  first runs drawn (view open -> first chunk drawn)`] = `${load.first.toFixed(0)} ms`;
+      out[`  navigation start -> all drawn`] = `${load.at.toFixed(0)} ms`;
+      if (n > 0) continue;
+      out["x axis"] = (await page.getByTestId("x-axis").inputValue()) as string;
+
+      const smooth: number[] = [];
+      for (const w of [0.9, 0.3, 0.75, 0.5, 0.95, 0.6, 0.8].slice(0, Math.max(REPEATS, 3))) {
+        const seq = Number(await view.getAttribute("data-draw-seq"));
+        await page.getByTestId("smoothing-value").fill(String(w));
+        await page.getByTestId("smoothing-value").press("Enter");
+        const d = await drawn("smoothing");
+        if (Number(await view.getAttribute("data-draw-seq")) <= seq) throw new Error("no redraw");
+        smooth.push(d.ms);
+      }
+      out["redraw after a smoothing change (median)"] =
+        `${median(smooth).toFixed(0)} ms (${smooth.map((x) => x.toFixed(0)).join(", ")})`;
+
+      const xs: number[] = [];
+      for (const axis of ["step", "epoch", "wallTime"]) {
+        await page.getByTestId("x-axis").selectOption(axis);
+        xs.push((await drawn("xaxis")).ms);
+      }
+      out[`x axis change, ${open} runs (store query + draw; step, epoch, wall time)`] =
+        `${median(xs).toFixed(0)} ms (${xs.map((x) => x.toFixed(0)).join(", ")})`;
+      await page.getByTestId("x-axis").selectOption("step");
+      await drawn("xaxis");
+      await page.getByTestId("group-by").selectOption("schedule");
+      out["group by schedule (mean + band)"] = `${(await drawn("group")).ms.toFixed(0)} ms`;
+      await page.getByTestId("group-by").selectOption("none");
+      await drawn("group");
+
+      const canvas = page.locator("[data-testid=chart-loss] canvas");
+      const box = (await canvas.boundingBox()) as {
+        x: number;
+        y: number;
+        width: number;
+        height: number;
+      };
+      await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * 0.45, box.y + box.height / 2, { steps: 4 });
+      await page.mouse.up();
+      const zoomed = await drawn("zoom");
+      // The zoomed range is then fetched again at finer detail (debounced 150 ms) and drawn.
+      await page.getByText("(full detail)").waitFor({ timeout: 120_000 });
+      const detail = await drawn("zoom");
+      out["zoom (drag): redraw"] = `${zoomed.ms.toFixed(0)} ms`;
+      out["zoom: finer fetch of the visible range + redraw"] = `${detail.ms.toFixed(0)} ms`;
     }
-    const load = loads.sort((a, b) => a.ms - b.ms)[1] as (typeof loads)[number];
-    out["first draw, 20 runs x 2 charts (view open -> all drawn)"] = `${load.ms.toFixed(0)} ms`;
-    out["first runs drawn (view open -> first chunk drawn)"] = `${load.first.toFixed(0)} ms`;
-    out["navigation start -> all drawn"] = `${load.at.toFixed(0)} ms`;
-    out["x axis"] = (await page.getByTestId("x-axis").inputValue()) as string;
-
-    const smooth: number[] = [];
-    for (const w of [0.9, 0.3, 0.75, 0.5, 0.95, 0.6, 0.8].slice(0, Math.max(REPEATS, 3))) {
-      const seq = Number(await view.getAttribute("data-draw-seq"));
-      await page.getByTestId("smoothing-value").fill(String(w));
-      await page.getByTestId("smoothing-value").press("Enter");
-      const d = await drawn("smoothing");
-      if (Number(await view.getAttribute("data-draw-seq")) <= seq) throw new Error("no redraw");
-      smooth.push(d.ms);
-    }
-    out["redraw after a smoothing change (median)"] =
-      `${median(smooth).toFixed(0)} ms (${smooth.map((x) => x.toFixed(0)).join(", ")})`;
-
-    await page.getByTestId("x-axis").selectOption("step");
-    out["x axis -> step (store query + draw)"] = `${(await drawn("xaxis")).ms.toFixed(0)} ms`;
-    await page.getByTestId("group-by").selectOption("schedule");
-    out["group by schedule (2 groups of 10, mean + band)"] =
-      `${(await drawn("group")).ms.toFixed(0)} ms`;
-    await page.getByTestId("group-by").selectOption("none");
-    await drawn("group");
-
-    const canvas = page.locator("[data-testid=chart-loss] canvas");
-    const box = (await canvas.boundingBox()) as {
-      x: number;
-      y: number;
-      width: number;
-      height: number;
-    };
-    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width * 0.45, box.y + box.height / 2, { steps: 4 });
-    await page.mouse.up();
-    const zoomed = await drawn("zoom");
-    // The zoomed range is then fetched at full detail (debounced 150 ms) and drawn again.
-    await page.getByText("(full detail)").waitFor({ timeout: 60_000 });
-    const detail = await drawn("zoom");
-    out["zoom (drag): redraw"] = `${zoomed.ms.toFixed(0)} ms`;
-    out["zoom: full-detail fetch + redraw"] = `${detail.ms.toFixed(0)} ms`;
     if (errors.length) throw new Error(errors.join("\n"));
   } finally {
     await browser.close();
     await server.close();
     await service.close();
-    if (!keep) rmSync(home, { recursive: true, force: true });
   }
 
+  const values = ids.length * VALUES_PER_RUN;
   console.log(
-    `\ncompare view, ${RUNS} runs x ${STEPS} steps; ${cpus().length} cores, Node ${process.version}`,
+    `\nlibrary: ${RUNS} runs x ${STEPS} steps, schema ${SCHEMA_VERSION}; ${cpus().length} cores, Node ${process.version}`,
   );
   console.log(
-    `store query alone: loss of ${RUNS} runs down to 2,000 points each: ${median(q).toFixed(0)} ms`,
+    `file: ${(bytes / 1e6).toFixed(0)} MB for ${(values / 1e6).toFixed(1)} M values: ${(bytes / values).toFixed(1)} bytes per value`,
   );
-  for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(58)} ${v}`);
+  console.log(
+    `store query per series (loss, 2,000 points): x=samples ${median(q.samples ?? []).toFixed(2)} ms, x=step ${median(q.step ?? []).toFixed(2)} ms; a 5% zoomed range ${median(zq).toFixed(2)} ms`,
+  );
+  console.log(`store listRuns (${ids.length} runs): ${median(lq).toFixed(1)} ms`);
+  for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(66)} ${v}`);
 }
 
 await main();

@@ -167,7 +167,7 @@ async function train(
     }
   };
   service.on((e) => {
-    if (e.type === "queue.changed") return;
+    if (e.type === "queue.changed" || e.type === "sweep.changed") return;
     if (runId === null) early.push(e);
     else if (e.runId === runId) handle(e);
   });
@@ -177,7 +177,8 @@ async function train(
   if (opts.json)
     io.out(`${JSON.stringify({ type: "run", id: runId, home, resumed: started.resumed })}\n`);
   else io.out(`run ${runId}${started.note ? ` (${started.note})` : ""}\n`);
-  for (const e of early.splice(0)) if (e.type !== "queue.changed" && e.runId === runId) handle(e);
+  for (const e of early.splice(0))
+    if (e.type !== "queue.changed" && e.type !== "sweep.changed" && e.runId === runId) handle(e);
 
   const onSigint = () => {
     void service.call("runs.stop", { id: runId as string }).catch(() => {});

@@ -15,3 +15,4 @@ export * from "./lists.js";
 export type * from "./records.js";
 export * from "./sharpness.js";
 export * from "./spec.js";
+export * from "./sweep.js";

@@ -64,6 +64,16 @@ export interface RunRecord {
   owner: { host: string; pid: number | null } | null;
   tags: string[];
   note: string | null;
+  /** The sweep this run is a member of (its id, member key and axis values), or null. */
+  sweep: SweepLink | null;
+}
+
+/** A run's place in a sweep (docs/sweeps.md). */
+export interface SweepLink {
+  id: string;
+  /** Stable key of the member within the sweep (a hash of its axis values and seed). */
+  member: string;
+  values: Record<string, unknown>;
 }
 
 export interface CheckpointRecord {

@@ -71,7 +71,7 @@ interface SaveInput {
   best: CheckpointManifest["best"];
 }
 
-function epochDirName(epoch: number): string {
+export function epochDirName(epoch: number): string {
   return `epoch-${String(epoch).padStart(4, "0")}`;
 }
 

@@ -33,7 +33,7 @@ import { currentOwner, type Owner } from "../store/owner.js";
 import { isInside } from "../store/paths.js";
 import type { RunRecorder } from "../store/recorder.js";
 import { RESUMABLE } from "../store/states.js";
-import { type RunRecord, RunStore } from "../store/store.js";
+import { type ClaimFilter, type RunRecord, RunStore } from "../store/store.js";
 import { resolveSchedule } from "./schedules.js";
 
 export interface RunManagerOptions {
@@ -62,6 +62,8 @@ export interface RunManagerOptions {
   lockWaitMs?: number;
   /** Give up recording after the library refused writes this long (ms; default 60 s or SGD_STUDIO_WRITE_TIMEOUT_MS). */
   writeTimeoutMs?: number;
+  /** Claim only these queued runs (`sweep run` trains its sweep's members only; core/store ClaimFilter). */
+  claimFilter?: ClaimFilter;
 }
 
 interface Active {
@@ -307,7 +309,7 @@ export class RunManager {
     if (this.closed || !this.takesQueue()) return;
     try {
       while (this.active.size < (this.options.concurrency ?? 1)) {
-        const run = this.store.claimNext(this.owner, this.leaseMs);
+        const run = this.store.claimNext(this.owner, this.leaseMs, this.options.claimFilter);
         if (!run) break;
         this.launch(run);
       }
@@ -339,6 +341,7 @@ export class RunManager {
     const handle = this.options.launch(spec, {
       resumeFrom: point?.path,
       onEvent: (event) => this.onEvent(id, recorder, event),
+      run: { id, attempt: run.attempt },
     });
     this.active.set(id, { id, handle, recorder });
     this.emit({ type: "run.status", runId: id, status: "running" });
@@ -446,6 +449,26 @@ export class RunManager {
       if (!isBusyError(err)) process.emitWarning(`run library: ${(err as Error).message}`);
     }
     this.pump();
+  }
+
+  // ---- for sweeps (core/service/sweeps.ts), which add queued runs to the library themselves ----
+
+  /** A run spec checked and resolved as `runs.start` does (paths, preset names), for a run queued by other means. */
+  prepareSpec(input: Record<string, unknown>): Record<string, unknown> {
+    const spec = this.checkSpec(input);
+    spec.schedule = resolveSchedule(spec.schedule);
+    return spec;
+  }
+
+  /** Runs were queued (or their sweep resumed) behind the manager's back: announce the queue and take it. */
+  queued(): void {
+    this.queueChanged();
+    this.pump();
+  }
+
+  /** Whether this host is training the run now. */
+  trains(id: string): boolean {
+    return this.active.has(id);
   }
 
   private queueChanged(): void {

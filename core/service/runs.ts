@@ -10,6 +10,7 @@ import { type RunSummary, ServiceError, type ServiceEvent } from "./contract.js"
 import { RunManager, type RunManagerOptions } from "./run-manager.js";
 import type { RunMethods } from "./service.js";
 import { runSharpness } from "./sharpness-job.js";
+import { sweepMethods } from "./sweeps.js";
 
 export { RunManager, type RunManagerOptions };
 export type { TrainingLauncher } from "../engine/worker-client.js";
@@ -57,7 +58,20 @@ export function runMethods(
   return (emit) => {
     const m = new RunManager(options, emit);
     const wrap = <T>(fn: () => T): T => mapErrors(fn, m.store.paths.db);
+    /** wrap for a handler that may return a promise: its rejection is mapped too. */
+    const wrapAsync = async (fn: () => unknown): Promise<unknown> => {
+      const result = wrap(fn);
+      if (!(result instanceof Promise)) return result;
+      try {
+        return await result;
+      } catch (err) {
+        return wrap(() => {
+          throw err;
+        });
+      }
+    };
     const ok = { ok: true } as const;
+    const sweeps = sweepMethods(m, options.launch, emit);
     const done = (fn: () => unknown) =>
       wrap(() => {
         fn();
@@ -132,6 +146,13 @@ export function runMethods(
         "runs.import": (p) =>
           wrap(() => m.store.importRuns(p.content, { duplicates: p.duplicates })),
         "runs.sharpness": (p) => runSharpness(m.store, options.launch, emit, p),
+        // The sweeps' handlers, with the same mapping of library errors.
+        ...(Object.fromEntries(
+          Object.entries(sweeps).map(([name, fn]) => [
+            name,
+            (p: never) => wrapAsync(() => (fn as (p: never) => unknown)(p)),
+          ]),
+        ) as typeof sweeps),
       },
     };
   };

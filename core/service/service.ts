@@ -25,7 +25,7 @@ export type Handlers = { [M in MethodName]: Handler<M> };
 
 /** The parts of the service that own state (the run library and queue). */
 export interface RunMethods {
-  handlers: Pick<Handlers, Extract<MethodName, `runs.${string}`>>;
+  handlers: Pick<Handlers, Extract<MethodName, `runs.${string}` | `sweeps.${string}`>>;
   close(): Promise<void> | void;
   /** The run lifecycle behind the handlers (in-process hosts: the CLI). */
   manager?: RunManager;
@@ -72,6 +72,17 @@ export class Service {
             "runs.sharpness",
             "runs.queue",
             "runs.queue.move",
+            "sweeps.templates",
+            "sweeps.validate",
+            "sweeps.create",
+            "sweeps.list",
+            "sweeps.get",
+            "sweeps.pause",
+            "sweeps.resume",
+            "sweeps.cancel",
+            "sweeps.rerun",
+            "sweeps.extend",
+            "sweeps.cancelMember",
           ] as const
         ).map((m) => [m, notBuilt]),
       ) as unknown as RunMethods["handlers"]);

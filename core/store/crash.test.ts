@@ -88,7 +88,7 @@ describe("crash safety", () => {
       // Transactions are all or nothing: only whole batches are in the file.
       expect(n % FLUSH_ROWS).toBe(0);
       const steps = libraryInternals(store)
-        .db.prepare("SELECT count(DISTINCT step) AS s, max(step) AS m FROM metrics")
+        .db.prepare("SELECT count(DISTINCT step) AS s, max(step) AS m FROM metric_values")
         .get() as { s: number; m: number };
       expect(steps.s).toBe(steps.m + 1); // no holes
 

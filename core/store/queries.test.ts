@@ -60,18 +60,17 @@ describe("queryMetrics", () => {
     expect(s.steps[0]).toBe(0);
     expect(s.steps.at(-1)).toBe(N - 1);
     expect(s.steps).toEqual([...s.steps].sort((a, b) => a - b));
-    // Reference: the same buckets computed here.
-    const buckets = Math.floor((200 - 2) / 2);
-    const mins = new Map<number, number>();
-    const maxs = new Map<number, number>();
-    for (let i = 0; i < N; i++) {
-      const b = Math.min(Math.floor((i * buckets) / (N - 1)), buckets - 1);
-      const v = value(i);
-      mins.set(b, Math.min(mins.get(b) ?? Number.POSITIVE_INFINITY, v));
-      maxs.set(b, Math.max(maxs.get(b) ?? Number.NEGATIVE_INFINITY, v));
+    // The envelope: every value lies between picked points near it (buckets hold ~N/99 values,
+    // cut at the summaries' 64-value boundaries), so no spike or dip is lost.
+    const reach = 2 * Math.ceil(N / Math.floor((200 - 2) / 2) + 64);
+    for (let step = 0; step < N; step += 7) {
+      const near = s.steps
+        .map((t, i) => [t, s.values[i] as number] as const)
+        .filter(([t]) => Math.abs(t - step) <= reach)
+        .map(([, v]) => v);
+      expect(Math.min(...near)).toBeLessThanOrEqual(value(step));
+      expect(Math.max(...near)).toBeGreaterThanOrEqual(value(step));
     }
-    const got = new Set(s.values);
-    for (const v of [...mins.values(), ...maxs.values()]) expect(got.has(v)).toBe(true);
     // Points are real rows: value matches its step.
     s.steps.forEach((step, i) => {
       expect(s.values[i]).toBe(value(step));
@@ -124,6 +123,35 @@ describe("queryMetrics", () => {
     expect(() => store.queryMetrics({ runIds: [small], keys: ["loss"], maxPoints: 2 })).toThrow(
       /at least 4/,
     );
+  });
+
+  it("zooming reads finer data for the range only: every value once the range holds few", () => {
+    const whole = store.queryMetrics({ runIds: [big], keys: ["loss"], maxPoints: 400 })[0];
+    const zoomed = store.queryMetrics({
+      runIds: [big],
+      keys: ["loss"],
+      maxPoints: 400,
+      from: 12_000,
+      to: 13_000,
+    })[0];
+    const exact = store.queryMetrics({
+      runIds: [big],
+      keys: ["loss"],
+      maxPoints: 400,
+      from: 12_200,
+      to: 12_500,
+    })[0];
+    if (!whole || !zoomed || !exact) throw new Error("no series");
+    expect(whole.steps.filter((t) => t >= 12_000 && t <= 13_000).length).toBeLessThan(30);
+    expect(zoomed.total).toBe(1001);
+    expect(zoomed.downsampled).toBe(true);
+    expect(zoomed.steps[0]).toBe(12_000);
+    expect(zoomed.steps.at(-1)).toBe(13_000);
+    expect(zoomed.steps.length).toBeGreaterThan(300);
+    expect(zoomed.values).toContain(100);
+    expect(exact.downsampled).toBe(false);
+    expect(exact.steps).toEqual(Array.from({ length: 301 }, (_, i) => 12_200 + i));
+    expect(exact.values).toEqual(exact.steps.map(value));
   });
 
   it("a 1000-point query over 20,000 rows is fast", () => {

@@ -1,24 +1,31 @@
 /**
- * The queries the comparison view needs.
+ * The queries the comparison view needs, answered from the chunks and their
+ * summaries (series.ts), so a chart's cost does not grow with the run's length.
  *
  * queryMetrics: chosen keys of many runs against step, epoch (fractional
- * epochs done), samples seen or wall time, downsampled in SQLite to a point
- * budget per series. Method: min/max per bucket. The x range of a series is
- * cut into equal-width buckets and each bucket keeps its lowest and its
- * highest value (plus the series' first and last point), so a spike or a
- * loss blow-up is never averaged or skipped away, and a flat stretch costs
- * two points. It is one GROUP BY per extreme (SQLite returns the other
- * columns of the row holding the min() or max()), needs no window functions,
- * and gives the same answer every time. LTTB picks visually nicer points, but
- * each choice depends on the previous one, so it cannot be done as a set
- * query in SQL and could drop an extreme.
+ * epochs done), samples seen or wall time, at most maxPoints points per
+ * series, optionally only from <= x <= to (a zoomed range). A range holding
+ * at most maxPoints values is returned exactly (every value). A larger one is
+ * downsampled by min/max per bucket: its values are cut into
+ * (maxPoints - 2) / 2 buckets of equal count and each keeps its lowest and
+ * highest value, plus the range's first and last point, so a spike or a
+ * loss blow-up is never averaged or skipped away. The buckets are made from
+ * the level-1 summaries (64 values each, stored with their lowest and
+ * highest point) of the chunks inside the range, and from the values of the
+ * chunks at its two ends (decoded, exact). So a 2,000-point view of any range
+ * reads its summary rows and at most two chunks, and zooming in reads finer
+ * data for the visible range only: once it holds 2,000 values or fewer,
+ * every value. (LTTB was not chosen: each pick depends on the previous one,
+ * and it may drop an extreme.)
  *
- * bestAndFinal: a key's last value and its best value (min or max) with the
- * step, epoch, samples and wall time at which it was first reached.
+ * bestAndFinal and metricKeys read run_metrics (one row per run and key,
+ * kept by the recorder in the transaction of the values), never the values.
  */
 import type { XAxis } from "../api/lists.js";
 import type { BestAndFinal, MetricKeyInfo, MetricPoint, MetricSeries } from "../api/records.js";
+import { type Bucket, decodeSummary } from "./codec.js";
 import { StoreError } from "./errors.js";
+import { type Columns, filterValues, SeriesReader } from "./series.js";
 import { libraryInternals, type RunStore } from "./store.js";
 
 /** The records and the x axes are declared in core/api (records.ts, lists.ts). */
@@ -43,10 +50,57 @@ export interface MetricsQuery {
   to?: number;
 }
 
-interface Row {
-  x: number;
-  step: number;
-  value: number;
+/** Summary columns holding the x of a chunk's first and last value, per axis. */
+const X_RANGE: Readonly<Record<XAxis, [string, string]>> = {
+  step: ["first_step", "last_step"],
+  epoch: ["ed0", "ed1"],
+  samples: ["samples0", "samples1"],
+  wallTime: ["wall0", "wall1"],
+};
+
+interface RangeRow {
+  seq: number;
+  count: number;
+  x0: number;
+  x1: number;
+  l1: Buffer;
+}
+
+/** A run of values that downsampling treats as one: a level-1 bucket, or one decoded value. */
+interface Unit {
+  count: number;
+  minStep: number;
+  minX: number;
+  min: number;
+  maxStep: number;
+  maxX: number;
+  max: number;
+}
+
+function xOf(c: Columns, axis: XAxis, i: number): number {
+  switch (axis) {
+    case "step":
+      return c.steps[i] as number;
+    case "epoch":
+      return c.epochsDone[i] as number;
+    case "samples":
+      return c.samples[i] as number;
+    default:
+      return c.wallTimes[i] as number;
+  }
+}
+
+function bucketX(p: Bucket["min"], axis: XAxis): number {
+  switch (axis) {
+    case "step":
+      return p.step;
+    case "epoch":
+      return p.epochsDone;
+    case "samples":
+      return p.samples;
+    default:
+      return p.wallTime;
+  }
 }
 
 export function queryMetrics(store: RunStore, query: MetricsQuery): MetricSeries[] {
@@ -56,53 +110,26 @@ export function queryMetrics(store: RunStore, query: MetricsQuery): MetricSeries
     throw new StoreError("invalid", `x must be one of ${Object.keys(X_COLUMNS).join(", ")}`);
   const maxPoints = Math.floor(query.maxPoints ?? 1000);
   if (!(maxPoints >= 4)) throw new StoreError("invalid", "maxPoints must be at least 4");
-  const db = libraryInternals(store).db;
-  const range = `${query.from === undefined ? "" : ` AND ${col} >= @from`}${query.to === undefined ? "" : ` AND ${col} <= @to`}`;
-  const series = `FROM metrics WHERE run_pk = @pk AND key_id = @key AND value IS NOT NULL${range}`;
-  const stats = db.prepare(`SELECT count(*) AS n, min(${col}) AS x0, max(${col}) AS x1 ${series}`);
-  const all = db.prepare(`SELECT ${col} AS x, step, value ${series} ORDER BY step`);
-  const buckets = Math.floor((maxPoints - 2) / 2);
-  const minmax = db.prepare(
-    `WITH s AS (SELECT ${col} AS x, step, value ${series}),
-     b AS (SELECT x, step, value,
-             min(CAST((x - @x0) * ${buckets} / @span AS INTEGER), ${buckets - 1}) AS bucket FROM s)
-     SELECT x, step, value FROM (SELECT bucket, x, step, min(value) AS value FROM b GROUP BY bucket)
-     UNION SELECT x, step, value FROM (SELECT bucket, x, step, max(value) AS value FROM b GROUP BY bucket)
-     UNION SELECT x, step, value FROM (SELECT x, step, value FROM s ORDER BY step LIMIT 1)
-     UNION SELECT x, step, value FROM (SELECT x, step, value FROM s ORDER BY step DESC LIMIT 1)
-     ORDER BY step`,
+  const lib = libraryInternals(store);
+  const db = lib.db;
+  const [c0, c1] = X_RANGE[x];
+  const from = query.from ?? Number.NEGATIVE_INFINITY;
+  const to = query.to ?? Number.POSITIVE_INFINITY;
+  // Chunks whose x range meets [from, to] (x grows with the step within a key).
+  const rangeRows = db.prepare(
+    `SELECT seq, count, ${c0} AS x0, ${c1} AS x1, l1 FROM metric_summaries
+     WHERE run_pk = ? AND key_id = ? AND ${c1} >= ? AND ${c0} <= ? ORDER BY seq`,
   );
   const out: MetricSeries[] = [];
   const read = db.transaction(() => {
     for (const id of query.runIds) {
       const runId = store.resolveId(id);
-      const pk = libraryInternals(store).pk(runId);
+      const pk = lib.pk(runId);
+      const reader = new SeriesReader(db, pk);
       for (const key of query.keys) {
-        const keyId = libraryInternals(store).existingKeyId(key);
-        const params: Record<string, number> = { pk, key: keyId ?? -1 };
-        if (query.from !== undefined) params.from = query.from;
-        if (query.to !== undefined) params.to = query.to;
-        const s = stats.get(params) as { n: number; x0: number | null; x1: number | null };
-        const downsampled = s.n > maxPoints;
-        const rows = (
-          downsampled
-            ? minmax.all({
-                ...params,
-                x0: s.x0 ?? 0,
-                span: s.x1 !== null && s.x0 !== null && s.x1 > s.x0 ? s.x1 - s.x0 : 1,
-              })
-            : all.all(params)
-        ) as Row[];
-        out.push({
-          runId,
-          key,
-          x,
-          xs: rows.map((r) => r.x),
-          values: rows.map((r) => r.value),
-          steps: rows.map((r) => r.step),
-          total: s.n,
-          downsampled,
-        });
+        const keyId = lib.existingKeyId(key) ?? -1;
+        const rows = rangeRows.all(pk, keyId, from, to) as RangeRow[];
+        out.push({ runId, key, x, ...series(reader, keyId, rows, x, from, to, maxPoints) });
       }
     }
   });
@@ -110,9 +137,138 @@ export function queryMetrics(store: RunStore, query: MetricsQuery): MetricSeries
   return out;
 }
 
+/** One series from its chunks in range (see the module comment). */
+function series(
+  reader: SeriesReader,
+  key: number,
+  rows: RangeRow[],
+  axis: XAxis,
+  from: number,
+  to: number,
+  maxPoints: number,
+): Pick<MetricSeries, "xs" | "values" | "steps" | "total" | "downsampled"> {
+  const inside = (r: RangeRow, i: number) =>
+    i > 0 && i < rows.length - 1 && r.x0 >= from && r.x1 <= to;
+  /** The values of one chunk in range (not null), decoded. */
+  const exact = (r: RangeRow): Columns => {
+    const c = reader.chunks(key, r.seq, r.seq);
+    return filterValues(c, (i) => {
+      const xv = xOf(c, axis, i);
+      return xv >= from && xv <= to && !Number.isNaN(c.values[i] as number);
+    });
+  };
+  let total = 0;
+  const decoded = new Map<number, Columns>();
+  for (const [i, r] of rows.entries()) {
+    if (inside(r, i)) total += r.count;
+    else {
+      const c = exact(r);
+      decoded.set(r.seq, c);
+      total += c.steps.length;
+    }
+  }
+  const xs: number[] = [];
+  const values: number[] = [];
+  const steps: number[] = [];
+  if (total <= maxPoints) {
+    for (const r of rows) {
+      const c = decoded.get(r.seq) ?? exact(r);
+      for (let i = 0; i < c.steps.length; i++) {
+        xs.push(xOf(c, axis, i));
+        values.push(c.values[i] as number);
+        steps.push(c.steps[i] as number);
+      }
+    }
+    return { xs, values, steps, total, downsampled: false };
+  }
+  const units: Unit[] = [];
+  let first: Unit | null = null;
+  let last: Unit | null = null;
+  for (const [i, r] of rows.entries()) {
+    const c = decoded.get(r.seq);
+    if (c) {
+      for (let j = 0; j < c.steps.length; j++) {
+        const v = c.values[j] as number;
+        const s = c.steps[j] as number;
+        const xv = xOf(c, axis, j);
+        const u = { count: 1, minStep: s, minX: xv, min: v, maxStep: s, maxX: xv, max: v };
+        units.push(u);
+        first ??= u;
+        last = u;
+      }
+    } else if (inside(r, i)) {
+      for (const b of decodeSummary(r.l1)) {
+        if (b.count === 0) continue;
+        units.push({
+          count: b.count,
+          minStep: b.min.step,
+          minX: bucketX(b.min, axis),
+          min: b.min.value,
+          maxStep: b.max.step,
+          maxX: bucketX(b.max, axis),
+          max: b.max.value,
+        });
+      }
+    }
+  }
+  const buckets = Math.floor((maxPoints - 2) / 2);
+  const picked = new Map<number, { x: number; v: number }>();
+  const pick = (step: number, xv: number, v: number) => picked.set(step, { x: xv, v });
+  if (first) pick(first.minStep, first.minX, first.min);
+  if (last) pick(last.minStep, last.minX, last.min);
+  let seen = 0;
+  let group = -1;
+  let lo: Unit | null = null;
+  let hi: Unit | null = null;
+  const close = () => {
+    if (lo) pick(lo.minStep, lo.minX, lo.min);
+    if (hi) pick(hi.maxStep, hi.maxX, hi.max);
+  };
+  for (const u of units) {
+    const g = Math.min(buckets - 1, Math.floor((seen * buckets) / total));
+    seen += u.count;
+    if (g !== group) {
+      close();
+      group = g;
+      lo = u;
+      hi = u;
+      continue;
+    }
+    if (u.min < (lo as Unit).min) lo = u;
+    if (u.max > (hi as Unit).max) hi = u;
+  }
+  close();
+  for (const s of [...picked.keys()].sort((a, b) => a - b)) {
+    const p = picked.get(s) as { x: number; v: number };
+    xs.push(p.x);
+    values.push(p.v);
+    steps.push(s);
+  }
+  return { xs, values, steps, total, downsampled: true };
+}
+
 /** Default direction: accuracy and throughput are best when highest, everything else when lowest. */
 export function defaultMode(key: string): "min" | "max" {
   return /acc|throughput/i.test(key) ? "max" : "min";
+}
+
+interface MetricRow {
+  rows: number;
+  count: number;
+  [k: string]: number | null;
+}
+
+function pointOf(row: MetricRow, prefix: "final" | "min" | "max"): MetricPoint | null {
+  const value = row[`${prefix}_value`];
+  if (value === null || value === undefined) return null;
+  return {
+    value,
+    step: row[`${prefix}_step`] as number,
+    epoch: row[`${prefix}_epoch`] as number,
+    epochsDone: row[`${prefix}_epochs_done`] as number,
+    samples: row[`${prefix}_samples`] as number,
+    wallTime: row[`${prefix}_wall_time`] as number,
+  };
 }
 
 export function bestAndFinal(
@@ -121,31 +277,28 @@ export function bestAndFinal(
   key: string,
   mode: "min" | "max" = defaultMode(key),
 ): BestAndFinal {
-  const pk = libraryInternals(store).pk(runId);
-  const keyId = libraryInternals(store).existingKeyId(key) ?? -1;
-  const cols =
-    "value, step, epoch, epochs_done AS epochsDone, samples, wall_time AS wallTime FROM metrics WHERE run_pk = ? AND key_id = ? AND value IS NOT NULL";
-  const db = libraryInternals(store).db;
-  const final = db.prepare(`SELECT ${cols} ORDER BY step DESC LIMIT 1`).get(pk, keyId) as
-    | MetricPoint
-    | undefined;
-  const best = db
-    .prepare(`SELECT ${cols} ORDER BY value ${mode === "max" ? "DESC" : "ASC"}, step LIMIT 1`)
-    .get(pk, keyId) as MetricPoint | undefined;
-  const { n } = db
-    .prepare(
-      "SELECT count(*) AS n FROM metrics WHERE run_pk = ? AND key_id = ? AND value IS NOT NULL",
-    )
-    .get(pk, keyId) as { n: number };
-  return { runId, key, mode, final: final ?? null, best: best ?? null, count: n };
+  const lib = libraryInternals(store);
+  const pk = lib.pk(runId);
+  const keyId = lib.existingKeyId(key) ?? -1;
+  const row = lib.db
+    .prepare("SELECT * FROM run_metrics WHERE run_pk = ? AND key_id = ?")
+    .get(pk, keyId) as MetricRow | undefined;
+  return {
+    runId,
+    key,
+    mode,
+    final: row ? pointOf(row, "final") : null,
+    best: row ? pointOf(row, mode) : null,
+    count: row?.count ?? 0,
+  };
 }
 
 export function metricKeys(store: RunStore, runId: string): MetricKeyInfo[] {
   return libraryInternals(store)
     .db.prepare(
-      `SELECT k.name AS key, count(*) AS count, min(m.step) AS firstStep, max(m.step) AS lastStep
-       FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE m.run_pk = ?
-       GROUP BY m.key_id ORDER BY k.name`,
+      `SELECT k.name AS key, m.rows AS count, m.first_step AS firstStep, m.last_step AS lastStep
+       FROM run_metrics m JOIN metric_keys k ON k.id = m.key_id WHERE m.run_pk = ? AND m.rows > 0
+       ORDER BY k.name`,
     )
     .all(libraryInternals(store).pk(runId)) as MetricKeyInfo[];
 }

@@ -8,12 +8,15 @@
  * every step costs training next to nothing (bench/store-metrics.bench.ts);
  * a crash loses at most the rows not yet flushed, never a committed one.
  *
- * Rows: step events give loss, lr, batchSize, delta, gradNorm, throughput at
- * their step; epoch events give trainLoss, trainAccuracy, testLoss,
+ * Rows: step events give loss, lr, batchSize, delta, gradNorm, throughput and
+ * deltaScheduled at their step, and noiseCUpdate (the new estimate of C) at
+ * the steps where C was re-estimated; epoch events give trainLoss, trainAccuracy, testLoss,
  * testAccuracy, noiseC (when estimated) and tensors at the epoch's last step;
  * noise events give noiseDirectC. Every row also carries the epoch, the
  * fractional epochs done, the samples seen and the wall time: seconds of
- * recorded training, measured here and continued across resumes.
+ * recorded training, continued across resumes; a step's is the trainer's
+ * time for that step (StepEvent.time, relative to the start event's), others
+ * are measured here.
  *
  * Resuming (a start event with startEpoch > 0) drops rows and checkpoint
  * records of epochs >= startEpoch: they came from the part of an attempt that
@@ -43,6 +46,7 @@ import { isBusy, StoreError } from "./errors.js";
 import type { Owner } from "./owner.js";
 import { isInside } from "./paths.js";
 import { nowIso } from "./schema.js";
+import { appendRows, baseline, ROW_WIDTH, trimFromEpoch } from "./series.js";
 import type { RunStatus } from "./states.js";
 import { type LibraryInternals, libraryInternals, type RunError, type RunStore } from "./store.js";
 
@@ -87,9 +91,7 @@ export interface ScalarPoint {
 
 const STEP_KEYS = ["loss", "lr", "batchSize", "delta", "gradNorm", "throughput"] as const;
 /** Values per buffered row: key id, step, epoch, epochsDone, samples, wallTime, value. */
-const WIDTH = 7;
-/** Rows per multi-row INSERT statement (fewer calls into SQLite). */
-const CHUNK = 64;
+const WIDTH = ROW_WIDTH;
 
 interface Write {
   /** Runs inside one IMMEDIATE transaction. */
@@ -104,8 +106,6 @@ export class RunRecorder {
   /** Waiting rows, WIDTH numbers each (a typed array: no boxed numbers, no garbage). NaN = NULL. */
   private buffer: Float64Array;
   private used = 0;
-  private readonly insertOne: Statement;
-  private readonly insertChunk: Statement;
   private readonly progress: Statement;
   private readonly flushRows: number;
   private readonly clock: () => number;
@@ -118,6 +118,8 @@ export class RunRecorder {
   private trainCount: number | null = null;
   private t0: number;
   private wallOffset = 0;
+  /** The trainer's clock (StartEvent.time) when this attempt's start event was sent. */
+  private startTime: number | null = null;
   private finished = false;
   private closed = false;
   /** Writes not yet committed, oldest first (non-empty only while the library is busy). */
@@ -140,12 +142,6 @@ export class RunRecorder {
     this.buffer = new Float64Array((this.flushRows + 64) * WIDTH);
     this.clock = options.clock ?? (() => performance.now());
     this.t0 = this.clock();
-    const cols = "(run_pk, key_id, step, epoch, epochs_done, samples, wall_time, value)";
-    const one = "(?, ?, ?, ?, ?, ?, ?, ?)";
-    this.insertOne = db.prepare(`INSERT OR REPLACE INTO metrics ${cols} VALUES ${one}`);
-    this.insertChunk = db.prepare(
-      `INSERT OR REPLACE INTO metrics ${cols} VALUES ${Array(CHUNK).fill(one).join(",")}`,
-    );
     this.progress = db.prepare(
       `UPDATE runs SET last_step = max(coalesce(last_step, -1), ?), samples = ?, wall_time = ?,
          updated_at = ? WHERE pk = ?`,
@@ -197,14 +193,21 @@ export class RunRecorder {
         const within = this.trainCount
           ? Math.min(1, (event.samples - this.epochStart.samples) / this.trainCount)
           : 0;
-        const at = {
+        const at: ScalarPoint = {
           step: event.step,
           epoch: event.epoch,
           epochsDone: event.epoch + within,
           samples: event.samples,
         };
+        // The step's own time (steps arrive in bursts, one per reporting window of the trainer).
+        if (event.time !== undefined && this.startTime !== null)
+          at.wallTime = this.wallOffset + Math.max(0, event.time - this.startTime);
         const values: Record<string, number> = {};
         for (const k of STEP_KEYS) values[k] = event[k];
+        if (event.deltaScheduled !== undefined) values.deltaScheduled = event.deltaScheduled;
+        // Sparse: only where C was re-estimated (the moments the measured delta may step).
+        if (event.noiseUpdated && typeof event.noiseC === "number")
+          values.noiseCUpdate = event.noiseC;
         this.log(values, at);
         break;
       }
@@ -246,6 +249,12 @@ export class RunRecorder {
       }
       case "noise":
         this.log({ noiseDirectC: event.c }, this.epochEnd(event.epoch));
+        break;
+      case "remote":
+        // Which worker trained each delivery of a remote run (docs/remote.md): environment.remote.
+        this.appendEnvironment("remote", [
+          { attempt: event.attempt, delivery: event.delivery, worker: event.worker, at: nowIso() },
+        ]);
         break;
       case "sharpness":
         // Values at the epoch's end (sharpness, sharpnessL2, sharpnessOneStep); their settings
@@ -365,21 +374,7 @@ export class RunRecorder {
     this.queuedRows += rows;
     this.write(
       () => {
-        let i = 0;
-        const args: number[] = new Array(CHUNK * (WIDTH + 1));
-        for (; i + CHUNK <= rows; i += CHUNK) {
-          for (let r = 0; r < CHUNK; r++) {
-            const src = (i + r) * WIDTH;
-            const dst = r * (WIDTH + 1);
-            args[dst] = pk;
-            for (let c = 0; c < WIDTH; c++) args[dst + 1 + c] = b[src + c] as number;
-          }
-          this.insertChunk.run(args);
-        }
-        for (; i < rows; i++) {
-          const src = i * WIDTH;
-          this.insertOne.run(pk, ...b.subarray(src, src + WIDTH));
-        }
+        appendRows(this.lib.db, pk, b, rows);
         if (rows > 0) this.progress.run(...progress, nowIso(), pk);
         also?.();
       },
@@ -536,6 +531,7 @@ export class RunRecorder {
     this.loadBaseline(startEpoch);
     this.trainCount = event.dataset.train > 0 ? event.dataset.train : null;
     this.t0 = this.clock();
+    this.startTime = event.time ?? null;
     const update = {
       backend: event.backend,
       epochs: event.epochs,
@@ -556,7 +552,7 @@ export class RunRecorder {
     this.write(() => {
       const db = this.lib.db;
       this.store.setStatus(this.runId, "running", { owner: this.options.owner });
-      db.prepare("DELETE FROM metrics WHERE run_pk = ? AND epoch >= ?").run(this.pk, startEpoch);
+      trimFromEpoch(db, this.pk, startEpoch);
       db.prepare("DELETE FROM checkpoints WHERE run_pk = ? AND epoch >= ?").run(
         this.pk,
         startEpoch,
@@ -584,14 +580,19 @@ export class RunRecorder {
       seconds: event.seconds ?? null,
       at,
     }));
+    this.appendEnvironment("sharpness", records);
+  }
+
+  /** Appends records to a list in the run's environment (the last 1000 kept), after the waiting rows. */
+  private appendEnvironment(key: string, records: unknown[]): void {
     this.flush(() => {
       const db = this.lib.db;
       const row = db
         .prepare("SELECT environment_json AS env FROM runs WHERE pk = ?")
         .get(this.pk) as { env: string | null } | undefined;
       const env = JSON.parse(row?.env ?? "{}") as Record<string, unknown>;
-      const list = Array.isArray(env.sharpness) ? env.sharpness : [];
-      env.sharpness = [...list, ...records].slice(-1000);
+      const list = Array.isArray(env[key]) ? env[key] : [];
+      env[key] = [...list, ...records].slice(-1000);
       db.prepare("UPDATE runs SET environment_json = ? WHERE pk = ?").run(
         JSON.stringify(env),
         this.pk,
@@ -601,17 +602,11 @@ export class RunRecorder {
 
   /** Continue step, samples and wall time from the rows of epochs before `beforeEpoch`. */
   private loadBaseline(beforeEpoch: number): void {
-    const row = this.lib.db
-      .prepare(
-        `SELECT max(step) AS step, max(samples) AS samples, max(wall_time) AS wall, max(epoch) AS epoch
-         FROM metrics WHERE run_pk = ? AND epoch < ?`,
-      )
-      .get(this.pk, Number.isFinite(beforeEpoch) ? beforeEpoch : Number.MAX_SAFE_INTEGER) as {
-      step: number | null;
-      samples: number | null;
-      wall: number | null;
-      epoch: number | null;
-    };
+    const row = baseline(
+      this.lib.db,
+      this.pk,
+      Number.isFinite(beforeEpoch) ? beforeEpoch : Number.MAX_SAFE_INTEGER,
+    );
     this.lastStep = row.step ?? -1;
     this.lastSamples = row.samples ?? 0;
     this.lastEpoch = row.epoch ?? 0;

@@ -10,7 +10,9 @@
 import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { sqlFloat, sqlUint } from "./codec.js";
 import { StoreError } from "./errors.js";
+import { appendRows, ROW_WIDTH } from "./series.js";
 
 export type Db = Database.Database;
 
@@ -113,6 +115,143 @@ CREATE VIEW metric_values AS
   FROM metrics m JOIN runs r ON r.pk = m.run_pk JOIN metric_keys k ON k.id = m.key_id;
 `;
 
+/** Schema version 4: metric series in chunks (series.ts, codec.ts). */
+const V4_TABLES = `
+CREATE TABLE metric_axis (
+  run_pk      INTEGER NOT NULL REFERENCES runs(pk) ON DELETE CASCADE,
+  first_step  INTEGER NOT NULL,
+  n           INTEGER NOT NULL,
+  epoch0      INTEGER NOT NULL,
+  max_epoch   INTEGER NOT NULL,
+  samples0    INTEGER NOT NULL,
+  epochs      BLOB NOT NULL,
+  samples     BLOB NOT NULL,
+  epochs_done BLOB NOT NULL,
+  wall_time   BLOB NOT NULL,
+  PRIMARY KEY (run_pk, first_step)
+);
+CREATE INDEX metric_axis_epoch ON metric_axis(run_pk, max_epoch);
+
+CREATE TABLE metric_chunks (
+  run_pk     INTEGER NOT NULL REFERENCES runs(pk) ON DELETE CASCADE,
+  key_id     INTEGER NOT NULL REFERENCES metric_keys(id),
+  seq        INTEGER NOT NULL,
+  n          INTEGER NOT NULL CHECK (n BETWEEN 1 AND 1024),
+  first_step INTEGER NOT NULL,
+  last_step  INTEGER NOT NULL,
+  width      INTEGER NOT NULL CHECK (width IN (4, 8)),
+  steps      BLOB,
+  x          BLOB,
+  vals       BLOB NOT NULL,
+  PRIMARY KEY (run_pk, key_id, seq)
+);
+
+CREATE TABLE metric_summaries (
+  run_pk      INTEGER NOT NULL REFERENCES runs(pk) ON DELETE CASCADE,
+  key_id      INTEGER NOT NULL REFERENCES metric_keys(id),
+  seq         INTEGER NOT NULL,
+  n           INTEGER NOT NULL,
+  count       INTEGER NOT NULL,
+  first_step  INTEGER NOT NULL,
+  last_step   INTEGER NOT NULL,
+  min_epoch   INTEGER NOT NULL,
+  max_epoch   INTEGER NOT NULL,
+  ed0 REAL NOT NULL, ed1 REAL NOT NULL,
+  samples0 REAL NOT NULL, samples1 REAL NOT NULL,
+  wall0 REAL NOT NULL, wall1 REAL NOT NULL,
+  max_samples REAL NOT NULL,
+  max_wall    REAL NOT NULL,
+  vmin REAL,
+  vmax REAL,
+  l1   BLOB NOT NULL,
+  PRIMARY KEY (run_pk, key_id, seq)
+);
+CREATE INDEX metric_summaries_epoch ON metric_summaries(run_pk, max_epoch);
+
+CREATE TABLE run_metrics (
+  run_pk     INTEGER NOT NULL REFERENCES runs(pk) ON DELETE CASCADE,
+  key_id     INTEGER NOT NULL REFERENCES metric_keys(id),
+  rows       INTEGER NOT NULL,
+  count      INTEGER NOT NULL,
+  first_step INTEGER,
+  last_step  INTEGER,
+  final_value REAL, final_step INTEGER, final_epoch INTEGER, final_epochs_done REAL,
+  final_samples INTEGER, final_wall_time REAL,
+  min_value REAL, min_step INTEGER, min_epoch INTEGER, min_epochs_done REAL,
+  min_samples INTEGER, min_wall_time REAL,
+  max_value REAL, max_step INTEGER, max_epoch INTEGER, max_epochs_done REAL,
+  max_samples INTEGER, max_wall_time REAL,
+  PRIMARY KEY (run_pk, key_id)
+) WITHOUT ROWID;
+
+CREATE TABLE metric_slots (i INTEGER PRIMARY KEY);
+CREATE TABLE metric_pow2 (e INTEGER PRIMARY KEY, v REAL NOT NULL);
+`;
+
+/**
+ * metric_values over the chunks, in plain SQL (no extension, no math
+ * functions): each chunk is joined with its slot numbers 0..n-1 and every
+ * number is decoded from the blob bytes (codec.ts).
+ */
+function metricValuesView(): string {
+  const i = "s.i";
+  const step = `(c.first_step + CASE WHEN c.steps IS NULL THEN ${i} ELSE ${sqlUint("c.steps", `4 * ${i}`, 4)} END)`;
+  const at = "(v.step - a.first_step)";
+  // Epochs and samples are integers in the old table's INTEGER columns: keep them so when whole.
+  const whole = (e: string) =>
+    `(CASE WHEN ${e} = CAST(${e} AS INTEGER) THEN CAST(${e} AS INTEGER) ELSE ${e} END)`;
+  return `
+CREATE VIEW metric_values AS
+SELECT r.id AS run_id, k.name AS key, v.step AS step,
+  CASE WHEN v.x IS NULL THEN a.epoch0 + ${sqlUint("a.epochs", `2 * ${at}`, 2)}
+    ELSE ${whole(sqlFloat("v.x", "8 * v.i", 8))} END AS epoch,
+  CASE WHEN v.x IS NULL THEN ${sqlFloat("a.epochs_done", `8 * ${at}`, 8)}
+    ELSE ${sqlFloat("v.x", "8 * (v.n + v.i)", 8)} END AS epochs_done,
+  CASE WHEN v.x IS NULL THEN a.samples0 + ${sqlUint("a.samples", `4 * ${at}`, 4)}
+    ELSE ${whole(sqlFloat("v.x", "8 * (2 * v.n + v.i)", 8))} END AS samples,
+  CASE WHEN v.x IS NULL THEN ${sqlFloat("a.wall_time", `8 * ${at}`, 8)}
+    ELSE ${sqlFloat("v.x", "8 * (3 * v.n + v.i)", 8)} END AS wall_time,
+  CASE v.width WHEN 4 THEN ${sqlFloat("v.vals", "4 * v.i", 4)} ELSE ${sqlFloat("v.vals", "8 * v.i", 8)} END AS value
+FROM (SELECT c.run_pk, c.key_id, c.n, c.x, c.width, c.vals, ${i} AS i, ${step} AS step
+      FROM metric_chunks c JOIN metric_slots s ON s.i < c.n) v
+JOIN runs r ON r.pk = v.run_pk
+JOIN metric_keys k ON k.id = v.key_id
+LEFT JOIN metric_axis a ON v.x IS NULL AND a.run_pk = v.run_pk
+  AND a.first_step = (SELECT max(first_step) FROM metric_axis WHERE run_pk = v.run_pk AND first_step <= v.step);
+`;
+}
+
+/** Moves the rows of the version-1 metrics table into chunks, run by run, then drops it. */
+function migrateToChunks(db: Db): void {
+  db.exec(V4_TABLES);
+  const slot = db.prepare("INSERT INTO metric_slots (i) VALUES (?)");
+  for (let i = 0; i < 1024; i++) slot.run(i);
+  const pow = db.prepare("INSERT INTO metric_pow2 (e, v) VALUES (?, ?)");
+  for (let e = -1074; e <= 971; e++) pow.run(e, 2 ** e);
+  const runs = db.prepare("SELECT DISTINCT run_pk FROM metrics").pluck().all() as number[];
+  // Keys with the most values first: their steps become the axis, the other keys share it.
+  const keys = db.prepare(
+    "SELECT key_id FROM metrics WHERE run_pk = ? GROUP BY key_id ORDER BY count(*) DESC, key_id",
+  );
+  const rows = db
+    .prepare(
+      `SELECT key_id, step, epoch, epochs_done, samples, wall_time, coalesce(value, 'NaN') AS value
+       FROM metrics WHERE run_pk = ? AND key_id = ? ORDER BY step`,
+    )
+    .raw();
+  for (const pk of runs) {
+    for (const key of keys.pluck().all(pk) as number[]) {
+      const list = rows.all(pk, key) as number[][];
+      const buf = new Float64Array(list.length * ROW_WIDTH);
+      for (const [r, row] of list.entries())
+        for (let c = 0; c < ROW_WIDTH; c++) buf[r * ROW_WIDTH + c] = Number(row[c]);
+      appendRows(db, pk, buf, list.length);
+    }
+  }
+  db.exec("DROP VIEW metric_values; DROP TABLE metrics;");
+  db.exec(metricValuesView());
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -141,6 +280,35 @@ UPDATE runs SET
   attempt = CASE WHEN started_at IS NULL THEN 0 ELSE 1 END,
   resume_epoch = (SELECT max(epoch) FROM checkpoints c WHERE c.run_pk = runs.pk),
   resume_checkpoint = (SELECT path FROM checkpoints c WHERE c.run_pk = runs.pk ORDER BY epoch DESC LIMIT 1);
+`),
+  },
+  {
+    version: 4,
+    description:
+      "metrics in chunks: metric_axis, metric_chunks, metric_summaries (multi-resolution), run_metrics (final, lowest, highest per key); metric_values decodes them in SQL",
+    up: migrateToChunks,
+  },
+  {
+    // Self-contained: reads and writes nothing of other migrations but the runs table of v1.
+    version: 5,
+    description:
+      "sweeps (spec, state, noise level C) and each run's sweep id, member key and axis values; one run per (sweep, member key)",
+    up: (db) =>
+      db.exec(`
+CREATE TABLE sweeps (
+  pk          INTEGER PRIMARY KEY,
+  id          TEXT NOT NULL UNIQUE,
+  name        TEXT,
+  state       TEXT NOT NULL CHECK (state IN ('active','paused','cancelled')),
+  spec_json   TEXT NOT NULL CHECK (json_valid(spec_json)),
+  noise_json  TEXT CHECK (noise_json IS NULL OR json_valid(noise_json)),
+  created_at  TEXT NOT NULL,
+  updated_at  TEXT NOT NULL
+);
+ALTER TABLE runs ADD COLUMN sweep_id TEXT;
+ALTER TABLE runs ADD COLUMN sweep_member TEXT;
+ALTER TABLE runs ADD COLUMN sweep_values_json TEXT CHECK (sweep_values_json IS NULL OR json_valid(sweep_values_json));
+CREATE UNIQUE INDEX runs_sweep_member ON runs(sweep_id, sweep_member) WHERE sweep_id IS NOT NULL;
 `),
   },
 ];

@@ -56,11 +56,17 @@ describe.runIf(missing === null || Boolean(process.env.CI))("the sqlite3 shell",
     expect(sqlite(db, "PRAGMA user_version;").trim()).toBe(String(SCHEMA_VERSION));
     expect(sqlite(db, ".tables").split(/\s+/).filter(Boolean).sort()).toEqual([
       "checkpoints",
+      "metric_axis",
+      "metric_chunks",
       "metric_keys",
+      "metric_pow2",
+      "metric_slots",
+      "metric_summaries",
       "metric_values",
-      "metrics",
       "notes",
+      "run_metrics",
       "runs",
+      "sweeps",
       "tags",
     ]);
     expect(sqlite(db, `SELECT id, status FROM runs;`).trim()).toBe(`${id}|completed`);

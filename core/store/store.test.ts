@@ -40,7 +40,17 @@ describe("schema", () => {
         name: string;
       }[]
     ).map((r) => r.name);
-    for (const t of ["runs", "metrics", "metric_keys", "tags", "notes", "checkpoints"])
+    for (const t of [
+      "runs",
+      "metric_chunks",
+      "metric_summaries",
+      "metric_axis",
+      "run_metrics",
+      "metric_keys",
+      "tags",
+      "notes",
+      "checkpoints",
+    ])
       expect(names).toContain(t);
     expect(names).toContain("metric_values");
     db.close();
@@ -358,7 +368,15 @@ describe("deleteRun", () => {
     expect(removed).toEqual([join(home, "runs", run.id)]);
     expect(existsSync(join(home, "runs", run.id))).toBe(false);
     expect(store.findRun(run.id)).toBeNull();
-    for (const t of ["metrics", "tags", "notes", "checkpoints"]) {
+    for (const t of [
+      "metric_chunks",
+      "metric_summaries",
+      "metric_axis",
+      "run_metrics",
+      "tags",
+      "notes",
+      "checkpoints",
+    ]) {
       const { n } = libraryInternals(store).db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as {
         n: number;
       };

@@ -150,7 +150,9 @@ describe("import refuses bad files and writes nothing", () => {
     expect((err as Error).message).toMatch(message);
     expect(other.listRuns()).toEqual([]);
     const n = (
-      libraryInternals(other).db.prepare("SELECT count(*) AS n FROM metrics").get() as { n: number }
+      libraryInternals(other).db.prepare("SELECT count(*) AS n FROM metric_values").get() as {
+        n: number;
+      }
     ).n;
     expect(n).toBe(0);
   };

@@ -18,6 +18,7 @@ import { appVersion } from "./environment.js";
 import { StoreError } from "./errors.js";
 import { RUN_ID_PATTERN, runDir } from "./paths.js";
 import { nowIso } from "./schema.js";
+import { appendRows, ROW_WIDTH, SeriesReader } from "./series.js";
 import { RUN_STATUSES, type RunStatus } from "./states.js";
 import { libraryInternals, newRunId, type RunRecord, type RunStore } from "./store.js";
 
@@ -113,32 +114,30 @@ export interface ImportResult {
   replaced: string[];
 }
 
+/** The keys a run recorded, by name (in SQLite's order, as the export always listed them). */
+function runKeys(store: RunStore, pk: number): { id: number; name: string }[] {
+  return libraryInternals(store)
+    .db.prepare(
+      `SELECT k.id, k.name FROM metric_keys k
+       WHERE k.id IN (SELECT key_id FROM metric_summaries WHERE run_pk = ?) ORDER BY k.name`,
+    )
+    .all(pk) as { id: number; name: string }[];
+}
+
 function exportedRun(store: RunStore, run: RunRecord): ExportedRun {
   const pk = libraryInternals(store).pk(run.id);
-  const rows = libraryInternals(store)
-    .db.prepare(
-      `SELECT k.name AS key, m.step, m.epoch, m.epochs_done AS epochsDone, m.samples,
-              m.wall_time AS wallTime, m.value
-       FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE m.run_pk = ?
-       ORDER BY k.name, m.step`,
-    )
-    .raw()
-    .iterate(pk) as IterableIterator<
-    [string, number, number, number, number, number, number | null]
-  >;
+  const reader = new SeriesReader(libraryInternals(store).db, pk);
   const metrics: ExportedRun["metrics"] = {};
-  for (const [key, step, epoch, epochsDone, samples, wallTime, value] of rows) {
-    let m = metrics[key];
-    if (!m) {
-      m = { step: [], epoch: [], epochsDone: [], samples: [], wallTime: [], value: [] };
-      metrics[key] = m;
-    }
-    m.step.push(step);
-    m.epoch.push(epoch);
-    m.epochsDone.push(epochsDone);
-    m.samples.push(samples);
-    m.wallTime.push(wallTime);
-    m.value.push(value !== null && Number.isFinite(value) ? value : null);
+  for (const key of runKeys(store, pk)) {
+    const c = reader.all(key.id);
+    metrics[key.name] = {
+      step: Array.from(c.steps),
+      epoch: Array.from(c.epochs),
+      epochsDone: Array.from(c.epochsDone),
+      samples: Array.from(c.samples),
+      wallTime: Array.from(c.wallTimes),
+      value: Array.from(c.values, (v) => (Number.isFinite(v) ? v : null)),
+    };
   }
   const { checkpointDir: _dir, scheduleName: _s, model: _m, dataset: _d, ...rest } = run;
   const { optimizer: _o, seed: _seed, backend: _b, ...kept } = rest;
@@ -170,21 +169,21 @@ export const CSV_HEADER = "run_id,key,step,epoch,epochs_done,samples,wall_time,v
 /** Every scalar of the runs as CSV text, in chunks (header first). */
 export function* csvChunks(store: RunStore, ids: string[]): Generator<string> {
   yield `${CSV_HEADER}\n`;
-  const stmt = libraryInternals(store)
-    .db.prepare(
-      `SELECT k.name, m.step, m.epoch, m.epochs_done, m.samples, m.wall_time, m.value
-       FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE m.run_pk = ?
-       ORDER BY k.name, m.step`,
-    )
-    .raw();
-  const key = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+  const quote = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
   for (const id of ids) {
+    const pk = libraryInternals(store).pk(id);
+    const reader = new SeriesReader(libraryInternals(store).db, pk);
     let chunk = "";
-    for (const r of stmt.iterate(libraryInternals(store).pk(id)) as IterableIterator<unknown[]>) {
-      chunk += `${id},${key(r[0] as string)},${r[1]},${r[2]},${r[3]},${r[4]},${r[5]},${r[6] ?? ""}\n`;
-      if (chunk.length > 1 << 20) {
-        yield chunk;
-        chunk = "";
+    for (const key of runKeys(store, pk)) {
+      const name = quote(key.name);
+      const c = reader.all(key.id);
+      for (let i = 0; i < c.steps.length; i++) {
+        const v = c.values[i] as number;
+        chunk += `${id},${name},${c.steps[i]},${c.epochs[i]},${c.epochsDone[i]},${c.samples[i]},${c.wallTimes[i]},${Number.isFinite(v) ? v : ""}\n`;
+        if (chunk.length > 1 << 20) {
+          yield chunk;
+          chunk = "";
+        }
       }
     }
     if (chunk) yield chunk;
@@ -358,10 +357,6 @@ export function importDocument(
        @samples, @wallTime, @trainLoss, @trainAccuracy, @testLoss, @testAccuracy, @best,
        @bestEpoch, NULL)`,
   );
-  const insertMetric = db.prepare(
-    `INSERT INTO metrics (run_pk, key_id, step, epoch, epochs_done, samples, wall_time, value)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
   const insertTag = db.prepare(
     "INSERT OR IGNORE INTO tags (run_pk, tag, created_at) VALUES (?, ?, ?)",
   );
@@ -436,20 +431,23 @@ export function importDocument(
         bestEpoch: run.best.epoch,
       });
       const pk = Number(info.lastInsertRowid);
-      for (const [key, m] of Object.entries(run.metrics)) {
+      // Keys with the most values first: their steps become the run's axis (series.ts).
+      const keys = Object.entries(run.metrics).sort((a, b) => b[1].step.length - a[1].step.length);
+      for (const [key, m] of keys) {
         const keyId = libraryInternals(store).keyId(key);
-        for (let i = 0; i < m.step.length; i++) {
-          insertMetric.run(
-            pk,
-            keyId,
-            m.step[i],
-            m.epoch[i],
-            m.epochsDone[i],
-            m.samples[i],
-            m.wallTime[i],
-            m.value[i],
-          );
+        const n = m.step.length;
+        const rows = new Float64Array(n * ROW_WIDTH);
+        for (let i = 0; i < n; i++) {
+          const o = i * ROW_WIDTH;
+          rows[o] = keyId;
+          rows[o + 1] = m.step[i] as number;
+          rows[o + 2] = m.epoch[i] as number;
+          rows[o + 3] = m.epochsDone[i] as number;
+          rows[o + 4] = m.samples[i] as number;
+          rows[o + 5] = m.wallTime[i] as number;
+          rows[o + 6] = m.value[i] ?? Number.NaN;
         }
+        appendRows(db, pk, rows, n);
       }
       const at = nowIso();
       for (const tag of run.tags) insertTag.run(pk, tag, at);
