@@ -27,6 +27,7 @@ import { RUN_STATUSES, type RunStatus, X_AXES } from "./lists.js";
 import type { MetricSeries, RunDetails, RunSummary } from "./records.js";
 import { SharpnessSettingsSchema, type SharpnessValue } from "./sharpness.js";
 import type { SweepDetails, SweepIssue, SweepSummary, SweepTemplate } from "./sweep.js";
+import type { WorkersList } from "./workers.js";
 
 const id = z.string().min(1, { error: "id must be a non-empty string" }).max(200);
 const positiveInt = z.number().int().positive();
@@ -162,6 +163,8 @@ export const METHODS = {
       .optional(),
     /** Skip members that have started this many attempts already (a `sweep run` host's automatic retries). */
     maxAttempts: positiveInt.max(1000).optional(),
+    /** Also members the user cancelled (stopped and tagged sweep-cancelled); default false. */
+    includeCancelled: z.boolean().optional(),
   }),
   /** Adds values to the sweep's axes (or seeds, or random draws): only new grid points become runs. */
   "sweeps.extend": z.strictObject({
@@ -182,6 +185,8 @@ export const METHODS = {
   "landscape.grid": landscapeGridParams,
   /** Simulated SGD from many random starts under several schedules (core/landscape). */
   "landscape.experiment": landscapeExperimentParams,
+  /** The remote workers on the host's Redis queue (docs/remote.md); none when runs train locally. */
+  "workers.list": z.strictObject({}),
 } as const;
 
 export type MethodName = keyof typeof METHODS;
@@ -271,6 +276,7 @@ export interface Results {
   "system.settings.set": Record<string, unknown>;
   "landscape.grid": LandscapeGrid;
   "landscape.experiment": LandscapeExperiment;
+  "workers.list": WorkersList;
 }
 
 export type Result<M extends MethodName> = Results[M];
