@@ -60,7 +60,11 @@ describe.skipIf(!chromiumAvailable())("the Run view's ETA and delta in Chromium"
     await page.goto(app.server.url);
     await page.getByTestId("plan").waitFor();
     await page.getByTestId("schedule").selectOption("paper-constant");
-    await page.getByLabel("Epochs").fill("2");
+    // The tfjs trainer (the delay is its knob; "auto" picks the torch engine where Python has torch).
+    await page.getByTestId("backend").selectOption("wasm");
+    // 3 epochs (~235 steps of >= 120 ms): seconds of remaining time at every sample, so the ETA's
+    // rounding to whole seconds and the 10-step bursts do not decide the outcome.
+    await page.getByLabel("Epochs").fill("3");
     await page.getByTestId("start").click();
     // A loaded machine (other test suites beside this one) can take a while to start a worker.
     await page.getByTestId("status").filter({ hasText: "running" }).waitFor({ timeout: 180_000 });
