@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { startTraining } from "../../core/engine/worker-client.js";
-import { REDIS_URL_ENV, redactUrl, remoteLauncher } from "../../core/remote/index.js";
+import { REDIS_URL_ENV, redactUrl } from "../../core/remote/url.js";
 import { runMethods } from "../../core/service/runs.js";
 import { Service } from "../../core/service/service.js";
 import { defaultHomeDir } from "../../core/store/paths.js";
@@ -101,13 +101,16 @@ export function registerServeCommand(program: Command, io: Io, deps: ServeDeps =
       const redisUrl = redisUrlOption(opts.redis, false);
       const dispatch = wholeNumber("--dispatch", 1)(opts.dispatch);
       if (redisUrl) await reachable(redisUrl);
-      const remote = redisUrl ? remoteLauncher({ url: redisUrl }) : null;
+      const remote = redisUrl
+        ? (await import("../../core/remote/launcher.js")).remoteLauncher({ url: redisUrl })
+        : null;
       let service: Service;
       try {
         service = deps.createService
           ? deps.createService(home)
           : new Service({
               home,
+              ...(remote ? { workers: remote.workers } : {}),
               runs: runMethods(
                 remote
                   ? { home, launch: remote.launch, concurrency: dispatch }

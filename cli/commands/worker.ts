@@ -5,16 +5,7 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { BACKEND_NAMES } from "../../core/api/lists.js";
-import {
-  checkReachable,
-  checkRedisUrl,
-  connect,
-  listWorkers,
-  REDIS_URL_ENV,
-  RedisUrlError,
-  redactUrl,
-  startRemoteWorker,
-} from "../../core/remote/index.js";
+import { checkRedisUrl, REDIS_URL_ENV, RedisUrlError, redactUrl } from "../../core/remote/url.js";
 import { resolveHome } from "../../core/store/paths.js";
 import { CliError, type Io } from "../io.js";
 import { oneOf, wholeNumber } from "../options.js";
@@ -40,6 +31,8 @@ export function redisUrlOption(flag: string | undefined, required: boolean): str
 
 /** Fails with a clear CliError when Redis cannot be reached (refused, TLS, password). */
 export async function reachable(url: string): Promise<void> {
+  // Loaded here: BullMQ and ioredis cost half a second, which other commands should not pay.
+  const { checkReachable } = await import("../../core/remote/connection.js");
   try {
     await checkReachable(url);
   } catch (err) {
@@ -81,6 +74,7 @@ export function registerWorkerCommands(program: Command, io: Io): void {
         opts.backend === undefined ? undefined : oneOf("--backend", BACKEND_NAMES)(opts.backend);
       const dataDir = resolve(opts.dataDir ?? join(resolveHome(opts.home), "worker"));
       await reachable(url);
+      const { startRemoteWorker } = await import("../../core/remote/worker.js");
       const worker = await startRemoteWorker({
         url,
         concurrency,
@@ -113,6 +107,8 @@ export function registerWorkerCommands(program: Command, io: Io): void {
     .action(async (opts: { redis?: string; json?: boolean }) => {
       const url = redisUrlOption(opts.redis, true) as string;
       await reachable(url);
+      const { connect } = await import("../../core/remote/connection.js");
+      const { listWorkers } = await import("../../core/remote/workers.js");
       const redis = connect(url, { maxRetriesPerRequest: 2, retryStrategy: () => null });
       redis.on("error", () => {});
       try {

@@ -27,6 +27,7 @@ import { RUN_STATUSES, type RunStatus, X_AXES } from "./lists.js";
 import type { MetricSeries, RunDetails, RunSummary } from "./records.js";
 import { SharpnessSettingsSchema, type SharpnessValue } from "./sharpness.js";
 import type { SweepDetails, SweepIssue, SweepSummary, SweepTemplate } from "./sweep.js";
+import type { WorkersList } from "./workers.js";
 
 const id = z.string().min(1, { error: "id must be a non-empty string" }).max(200);
 const positiveInt = z.number().int().positive();
@@ -70,12 +71,21 @@ export const METHODS = {
     /**
      * Changes for the rest of the run: another backend (same trajectory up to
      * float rounding), or more or fewer epochs (the schedule is compiled for the
-     * new length; epochs already trained keep their values).
+     * new length; a length that would change the schedule of epochs already
+     * trained is refused without `keepSchedule`: docs/schedules.md).
      */
     override: z
       .strictObject({
         backend: z.string().min(1).max(40).optional(),
         epochs: z.number().int().positive().max(100_000).optional(),
+        /**
+         * With `epochs`: keep the schedule as trained, i.e. compiled for the
+         * run's current length (epoch time), then cut or continued to the new
+         * one. Required when the new length would change the schedule of
+         * epochs already trained (one relative to the run, or fitted to it);
+         * such a resume is refused without it.
+         */
+        keepSchedule: z.boolean().optional(),
       })
       .optional(),
   }),
@@ -106,6 +116,8 @@ export const METHODS = {
   "runs.tag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.untag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.note": z.strictObject({ id, note: z.string().max(100_000) }),
+  /** A run's display name (shown instead of the schedule's name everywhere, kept in exports); "" removes it. */
+  "runs.rename": z.strictObject({ id, name: z.string().max(200) }),
   "runs.delete": z.strictObject({ id }),
   "runs.export": z.strictObject({
     ids: z.array(id).min(1),
@@ -173,6 +185,8 @@ export const METHODS = {
   "landscape.grid": landscapeGridParams,
   /** Simulated SGD from many random starts under several schedules (core/landscape). */
   "landscape.experiment": landscapeExperimentParams,
+  /** The remote workers on the host's Redis queue (docs/remote.md); none when runs train locally. */
+  "workers.list": z.strictObject({}),
 } as const;
 
 export type MethodName = keyof typeof METHODS;
@@ -225,6 +239,7 @@ export interface Results {
   "runs.tag": { ok: true };
   "runs.untag": { ok: true };
   "runs.note": { ok: true };
+  "runs.rename": { ok: true };
   /** removed: the run's folder in the home, if it had one; kept: checkpoint folders outside the home (never touched). */
   "runs.delete": { ok: true; removed: string[]; kept: string[] };
   "runs.export": { content: string; filename: string };
@@ -261,6 +276,7 @@ export interface Results {
   "system.settings.set": Record<string, unknown>;
   "landscape.grid": LandscapeGrid;
   "landscape.experiment": LandscapeExperiment;
+  "workers.list": WorkersList;
 }
 
 export type Result<M extends MethodName> = Results[M];

@@ -16,3 +16,4 @@ export type * from "./records.js";
 export * from "./sharpness.js";
 export * from "./spec.js";
 export * from "./sweep.js";
+export type * from "./workers.js";

@@ -66,6 +66,8 @@ export async function downloadCheckpoint(
   epoch: number,
   dir: string,
 ): Promise<string | null> {
+  // The epoch names a folder: only a plain whole number (whatever the stream entry claims).
+  if (!Number.isSafeInteger(epoch) || epoch < 0) return null;
   const files = await redis.hgetallBuffer(keys.checkpoint(job, epoch));
   if (!files["manifest.json"]) return null;
   const name = epochDirName(epoch);

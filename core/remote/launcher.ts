@@ -24,6 +24,7 @@
  */
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import type { WorkersList } from "../api/workers.js";
 import type { SummaryEvent, TrainSpecInput } from "../engine/events.js";
 import {
   type StartOptions,
@@ -34,10 +35,11 @@ import {
 } from "../engine/worker-client.js";
 import type { ParentMessage, WorkerMessage } from "../engine/worker-protocol.js";
 import { downloadCheckpoint, pruneUploads, uploadCheckpoint } from "./checkpoints.js";
-import { connect } from "./connection.js";
+import { connect, redactUrl } from "./connection.js";
 import { JOB_VERSION, type RemoteJob } from "./job.js";
 import { FINISHED_TTL_S, HOST_TTL_MS, jobIdOf, keys, QUEUE_NAME } from "./keys.js";
 import type { StreamMessage } from "./worker.js";
+import { listWorkers } from "./workers.js";
 
 export interface RemoteLauncherOptions {
   url: string;
@@ -51,6 +53,8 @@ export interface RemoteLauncherOptions {
 
 export interface RemoteLauncher {
   launch: TrainingLauncher;
+  /** The connected workers (the service's workers.list). */
+  workers(): Promise<WorkersList>;
   close(): Promise<void>;
 }
 
@@ -69,6 +73,7 @@ export function remoteLauncher(options: RemoteLauncherOptions): RemoteLauncher {
       channels.add(channel);
       return superviseWorker(channel, spec, start);
     },
+    workers: async () => ({ redis: redactUrl(options.url), workers: await listWorkers(redis) }),
     close: async () => {
       for (const c of channels) c.detach();
       await queue.close().catch(() => {});

@@ -73,7 +73,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const redis = connect(options.url);
   const launch = options.launch ?? startTraining;
   const pollMs = options.pollMs ?? 250;
-  const active = new Map<string, { handle: TrainingHandle | null; leaving: boolean }>();
+  const active = new Map<string, Slot>();
   let leaving = false;
 
   const processor = async (job: Job): Promise<unknown> => {
@@ -98,25 +98,36 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     const spec: TrainSpecInput = { ...checked.spec };
     if (options.backend) spec.backend = options.backend;
 
-    const slot = { handle: null as TrainingHandle | null, leaving: false };
+    const slot: Slot = { handle: null, leaving: false, lost: false };
+    /** Checks in a row that found the host's key gone. */
+    let hostGone = 0;
     active.set(jobId, slot);
     // Stream entries in the order the engine sent them, uploads included.
     let chain: Promise<unknown> = Promise.resolve();
+    /** Why relaying failed (e.g. a checkpoint too big for Redis): the run stops and fails with it. */
+    let relayError: Error | null = null;
     const relay = (event: TrainEvent) => {
-      if (event.type === "error") return; // the verdict is posted below
-      chain = chain.then(async () => {
-        if (event.type === "checkpoint") {
-          const files = readCheckpointFiles(event.path);
-          const m: StreamMessage = { type: "event", event };
-          await queueUpload(redis.multi(), jobId, event.epoch, files)
-            .xadd(keys.events(jobId), "*", "d", String(delivery), "w", id, "m", JSON.stringify(m))
-            .exec();
-        } else await post({ type: "event", event });
-      });
-      chain.catch((err) => log(`job ${jobId}: relaying failed: ${(err as Error).message}`));
+      if (event.type === "error" || relayError || slot.lost) return; // the verdict is posted below
+      // A stop this worker made (it leaves, or nobody records) is not the run's end: no summary.
+      if (event.type === "summary" && (slot.leaving || hostGone >= 2)) return;
+      chain = chain
+        .then(async () => {
+          if (event.type === "checkpoint") {
+            const files = readCheckpointFiles(event.path);
+            const m: StreamMessage = { type: "event", event };
+            await queueUpload(redis.multi(), jobId, event.epoch, files)
+              .xadd(keys.events(jobId), "*", "d", String(delivery), "w", id, "m", JSON.stringify(m))
+              .exec();
+          } else await post({ type: "event", event });
+        })
+        .catch((err: Error) => {
+          if (relayError) return;
+          relayError = err;
+          log(`job ${jobId}: ${err.message}; stopping the run`);
+          slot.handle?.stop();
+        });
     };
     let aborted = false;
-    let hostGone = 0;
     const timers: NodeJS.Timeout[] = [];
     try {
       const latest = await latestUploadedEpoch(redis, jobId);
@@ -174,12 +185,13 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       try {
         summary = await handle.done;
       } catch (err) {
-        await chain.catch(() => {});
+        await chain;
         const e = err as Error & {
           code?: TrainingErrorCode;
           at?: { step?: number; epoch?: number };
         };
         const code = e.code ?? "internal";
+        if (slot.lost) throw new Error("this worker lost the job's lock (another worker has it)");
         if (aborted) throw new UnrecoverableError("the host aborted the run");
         if (hostGone >= 2) throw new UnrecoverableError("the host stopped recording the run");
         const attempts = job.opts.attempts ?? 1;
@@ -190,7 +202,12 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         await post({ type: "failed", error: { code, message: e.message, ...e.at } });
         throw new UnrecoverableError(e.message);
       }
-      await chain.catch(() => {});
+      await chain;
+      if (relayError) {
+        const message = (relayError as Error).message;
+        await post({ type: "failed", error: { code: "checkpoint", message } });
+        throw new UnrecoverableError(message);
+      }
       if (summary.status === "stopped" && (slot.leaving || hostGone >= 2)) {
         // Stopped because this worker leaves (or nobody records): not the user's stop.
         if (hostGone >= 2) throw new UnrecoverableError("the host stopped recording the run");
@@ -220,6 +237,17 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     name: id,
   });
   worker.on("error", (err) => log(`worker: ${err.message}`));
+  // The lock of a job could not be renewed (this worker was cut off long enough for BullMQ to
+  // hand the job to another): stop training it here at once; the host ignores this delivery.
+  worker.on("lockRenewalFailed", (jobIds) => {
+    for (const jobId of jobIds) {
+      const slot = active.get(jobId);
+      if (!slot || slot.lost) continue;
+      slot.lost = true;
+      log(`job ${jobId}: lost its lock to another worker; stopping here`);
+      slot.handle?.kill("SIGKILL");
+    }
+  });
   worker.on("failed", (job, err) => log(`job ${job?.id}: ${err.message}`));
   await worker.waitUntilReady();
 
@@ -260,6 +288,14 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       redis.disconnect();
     },
   };
+}
+
+interface Slot {
+  handle: TrainingHandle | null;
+  /** This worker is shutting down: the run goes back to the queue. */
+  leaving: boolean;
+  /** BullMQ gave the job to another worker (the lock could not be renewed). */
+  lost: boolean;
 }
 
 function safeName(s: string): string {

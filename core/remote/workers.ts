@@ -1,18 +1,9 @@
 /** The connected workers (`sgd-studio workers`, service method workers.list): their presence hashes. */
 import type { Redis } from "ioredis";
+import type { WorkerInfo } from "../api/workers.js";
 import { keys } from "./keys.js";
 
-export interface WorkerInfo {
-  id: string;
-  host: string;
-  pid: number;
-  concurrency: number;
-  backend: string | null;
-  startedAt: string;
-  seenAt: string;
-  /** Jobs (`<run id>.<attempt>`) it trains now. */
-  jobs: string[];
-}
+export type { WorkerInfo };
 
 export async function listWorkers(redis: Redis): Promise<WorkerInfo[]> {
   const found: string[] = [];

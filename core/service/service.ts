@@ -3,7 +3,7 @@
  * payload against the contract and dispatches; `on(listener)` streams events.
  * Hosts never see anything but ServiceError on failure.
  */
-
+import type { WorkersList } from "../api/workers.js";
 import { applyPythonSetting } from "../engine/torch/python-setting.js";
 import { applyWasmThreadsSetting } from "../engine/wasm-threads-setting.js";
 import * as landscape from "../landscape/service.js";
@@ -35,6 +35,8 @@ export interface ServiceOptions {
   /** Folder of the library and settings. */
   home: string;
   runs?: (emit: (event: ServiceEvent) => void) => RunMethods;
+  /** The workers of the Redis queue runs are dispatched to (docs/remote.md); absent: runs train locally. */
+  workers?: () => Promise<WorkersList>;
 }
 
 export class Service {
@@ -66,6 +68,7 @@ export class Service {
             "runs.tag",
             "runs.untag",
             "runs.note",
+            "runs.rename",
             "runs.delete",
             "runs.export",
             "runs.import",
@@ -104,6 +107,7 @@ export class Service {
       },
       "landscape.grid": landscape.grid,
       "landscape.experiment": landscape.experiment,
+      "workers.list": () => options.workers?.() ?? { redis: null, workers: [] },
       ...runHandlers,
     };
   }

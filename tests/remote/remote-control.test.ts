@@ -105,6 +105,15 @@ withRedis("remote runs controlled from the app", () => {
   it("pause, resume, stop (waiting and running), a dropped Redis connection", async () => {
     const x = (await host.client.call("runs.start", { spec: spec(1, 4) })).id;
     await until(() => steps(x) > 3, "run X to train");
+    // The app sees the worker and what it trains (heartbeat every 5 s).
+    let seen = await host.client.call("workers.list", {});
+    for (let i = 0; i < 200 && !seen.workers[0]?.jobs.includes(`${x}.1`); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = await host.client.call("workers.list", {});
+    }
+    expect(seen.redis).toBe(redis.url);
+    expect(seen.workers).toHaveLength(1);
+    expect(seen.workers[0]).toMatchObject({ pid: worker.pid, concurrency: 1, jobs: [`${x}.1`] });
     // The worker trains one run at a time: Y waits in the queue, and stop takes it off.
     const y = (await host.client.call("runs.start", { spec: spec(2, 2) })).id;
     await host.client.call("runs.pause", { id: x });
@@ -180,10 +189,9 @@ withRedis("remote runs controlled from the app", () => {
           { jobId: `${runId}.1`, attempts: 3, backoff: { type: "fixed", delay: 100 } },
         );
         const failed = await waitFailed(queue, `${runId}.1`);
-        expect({ name, reason: failed.failedReason }).toMatchObject({
-          name,
-          reason: expect.stringMatching(why),
-        });
+        // On a mismatch, say which payload and what the worker logged.
+        const context = `${name}: worker log ${worker.err().slice(-3000)}`;
+        expect(failed.failedReason, context).toMatch(why);
         expect({ name, attempts: failed.attemptsMade }).toEqual({ name, attempts: 1 });
         // The host would read the refusal as a bad-spec verdict.
         const entries = await redisClient.xrange(keys.events(`${runId}.1`), "-", "+");

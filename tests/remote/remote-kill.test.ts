@@ -5,7 +5,8 @@
  * and real SIGKILLs at several moments: a worker right after a run's first
  * checkpoint (mid-epoch), a worker as soon as its run started (before any
  * checkpoint), and a worker's engine process (a transient failure, retried by
- * BullMQ with backoff). Every run completes in the library with each step
+ * BullMQ with backoff); and a worker stopped with SIGTERM (its run goes back
+ * to the queue, never marked stopped). Every run completes in the library with each step
  * once, every epoch whole; a killed run's metrics equal those of an unkilled
  * twin (same spec and seed: the resume continued the same trajectory); the
  * run environment records each delivery and its worker.
@@ -136,6 +137,7 @@ withRedis("remote workers SIGKILLed mid-run", () => {
     const b = (await host.client.call("runs.start", { spec: spec(2) })).id;
     const c = (await host.client.call("runs.start", { spec: spec(1) })).id;
     const d = (await host.client.call("runs.start", { spec: spec(3) })).id;
+    const e = (await host.client.call("runs.start", { spec: spec(4) })).id;
 
     // Moment 1: A's worker, inside the epoch after A's first checkpoint.
     await until(() => {
@@ -174,7 +176,18 @@ withRedis("remote workers SIGKILLed mid-run", () => {
     process.kill(killedD, "SIGKILL");
     startWorker(tempHome("remote-w4-"));
 
-    for (const id of [a, b, c, d])
+    // Moment 4, not a kill: E's worker is stopped (SIGTERM) after E's first checkpoint; E goes
+    // back to the queue and another worker continues it, never marked stopped.
+    await until(
+      () => trainEvents(host, e).some((ev) => ev.type === "checkpoint"),
+      "run E's first checkpoint",
+      180_000,
+    );
+    const leaving = workerPidOf(host, e) as number;
+    process.kill(leaving, "SIGTERM");
+    startWorker(tempHome("remote-w5-"));
+
+    for (const id of [a, b, c, d, e])
       await until(
         () =>
           look(home, (s) => {
@@ -184,7 +197,7 @@ withRedis("remote workers SIGKILLed mid-run", () => {
         `run ${id} to finish`,
         180_000,
       );
-    for (const id of [a, b, c, d]) {
+    for (const id of [a, b, c, d, e]) {
       const run = look(home, (s) => s.getRun(id));
       expect({ id, status: run.status, error: run.error }).toEqual({
         id,
@@ -210,6 +223,9 @@ withRedis("remote workers SIGKILLed mid-run", () => {
     expect(deliveries(home, b).map((x) => x.delivery)).toEqual([1, 2]);
     expect(deliveries(home, d).map((x) => x.delivery)).toEqual([1, 2]);
     expect(deliveries(home, c).map((x) => x.delivery)).toEqual([1]);
+    expect(deliveries(home, e).map((x) => x.delivery)).toEqual([1, 2]);
+    const statusesE = host.events.filter((ev) => ev.type === "run.status" && ev.runId === e);
+    expect(statusesE.map((ev) => (ev as { status: string }).status)).not.toContain("stopped");
     // Same trajectory: the killed run's losses are its unkilled twin's.
     const la = lossRows(home, a).map((r) => r.value);
     const lc = lossRows(home, c).map((r) => r.value);
