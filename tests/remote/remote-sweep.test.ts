@@ -21,14 +21,14 @@ let redis: RedisServer;
 const procs: Proc[] = [];
 beforeAll(async () => {
   if (redisFound) redis = await startRedis();
-});
+}, 120_000);
 afterAll(async () => {
   for (const p of procs.splice(0)) {
     p.kill("SIGKILL");
     await p.exited;
   }
   await redis?.stop();
-});
+}, 120_000);
 
 withRedis("a sweep through BullMQ", () => {
   it("12 members on two workers, one SIGKILLed mid-run: all complete, every step once", async () => {
