@@ -7,6 +7,7 @@ import { registerRunsCommands } from "./commands/runs.js";
 import { registerScheduleCommands } from "./commands/schedule.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerSharpnessCommand } from "./commands/sharpness.js";
+import { registerSweepCommands } from "./commands/sweep.js";
 import { registerTrainCommand } from "./commands/train.js";
 import { registerWorkerCommands } from "./commands/worker.js";
 import { CliError, type Io, processIo } from "./io.js";
@@ -27,6 +28,7 @@ export function buildProgram(io: Io): Command {
   registerServeCommand(program, io);
   registerLandscapeCommand(program, io);
   registerSharpnessCommand(program, io, io === processIo && process.stderr.isTTY === true);
+  registerSweepCommands(program, io, io === processIo && process.stdout.isTTY === true);
   registerWorkerCommands(program, io);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });

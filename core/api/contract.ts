@@ -71,12 +71,21 @@ export const METHODS = {
     /**
      * Changes for the rest of the run: another backend (same trajectory up to
      * float rounding), or more or fewer epochs (the schedule is compiled for the
-     * new length; epochs already trained keep their values).
+     * new length; a length that would change the schedule of epochs already
+     * trained is refused without `keepSchedule`: docs/schedules.md).
      */
     override: z
       .strictObject({
         backend: z.string().min(1).max(40).optional(),
         epochs: z.number().int().positive().max(100_000).optional(),
+        /**
+         * With `epochs`: keep the schedule as trained, i.e. compiled for the
+         * run's current length (epoch time), then cut or continued to the new
+         * one. Required when the new length would change the schedule of
+         * epochs already trained (one relative to the run, or fitted to it);
+         * such a resume is refused without it.
+         */
+        keepSchedule: z.boolean().optional(),
       })
       .optional(),
   }),
@@ -107,6 +116,8 @@ export const METHODS = {
   "runs.tag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.untag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.note": z.strictObject({ id, note: z.string().max(100_000) }),
+  /** A run's display name (shown instead of the schedule's name everywhere, kept in exports); "" removes it. */
+  "runs.rename": z.strictObject({ id, name: z.string().max(200) }),
   "runs.delete": z.strictObject({ id }),
   "runs.export": z.strictObject({
     ids: z.array(id).min(1),
@@ -152,6 +163,8 @@ export const METHODS = {
       .optional(),
     /** Skip members that have started this many attempts already (a `sweep run` host's automatic retries). */
     maxAttempts: positiveInt.max(1000).optional(),
+    /** Also members the user cancelled (stopped and tagged sweep-cancelled); default false. */
+    includeCancelled: z.boolean().optional(),
   }),
   /** Adds values to the sweep's axes (or seeds, or random draws): only new grid points become runs. */
   "sweeps.extend": z.strictObject({
@@ -226,6 +239,7 @@ export interface Results {
   "runs.tag": { ok: true };
   "runs.untag": { ok: true };
   "runs.note": { ok: true };
+  "runs.rename": { ok: true };
   /** removed: the run's folder in the home, if it had one; kept: checkpoint folders outside the home (never touched). */
   "runs.delete": { ok: true; removed: string[]; kept: string[] };
   "runs.export": { content: string; filename: string };

@@ -108,7 +108,7 @@ export interface MetricSeries {
 
 /** A run as `runs.list` returns it: the library record plus its display name. */
 export interface RunSummary extends RunRecord {
-  /** The display name: the schedule's name, if any. */
+  /** The display name: the one given with `runs.rename` (environment.displayName), else the schedule's name, if any. */
   name: string | null;
 }
 

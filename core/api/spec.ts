@@ -35,6 +35,8 @@ export const TorchOptionsSchema = z.strictObject({
   autocast: z
     .enum(["off", "bf16", "fp16"], { error: 'autocast must be "off", "bf16" or "fp16"' })
     .default("off"),
+  /** CPU threads of torch (torch.set_num_threads); torch's own default when absent. */
+  threads: z.number().int().min(1).max(1024).optional(),
   /** torch.compile the model (torch >= 2.0; reported unavailable on older torch). */
   compile: z.boolean().default(false),
 });

@@ -362,6 +362,8 @@ export interface SweepMember {
   lr: number | null;
   batchSize: number | null;
   error: string | null;
+  /** The user cancelled this member (reruns leave it alone; the host training it stops it). */
+  cancelled: boolean;
 }
 
 export type SweepCounts = Record<RunStatus, number> & { total: number };

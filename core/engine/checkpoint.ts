@@ -182,7 +182,7 @@ export function loadCheckpoint(path: string): CheckpointData {
     if ((manifest as { engine?: string }).engine === "torch") {
       throw new TrainingError(
         "checkpoint",
-        `checkpoint ${path} was made by the torch engine; resume it with backend torch (its weights are in torch's format)`,
+        `checkpoint ${path} was made by the torch engine; resume it with backend torch (its weights are in torch's format, which the TensorFlow.js backends cannot read; sharpness is not measured for torch runs yet)`,
       );
     }
     blob = readFileSync(join(path, "tensors.bin"));

@@ -16,7 +16,8 @@ export { RunManager, type RunManagerOptions };
 export type { TrainingLauncher } from "../engine/worker-client.js";
 
 function summary(run: RunRecord): RunSummary {
-  return { ...run, name: run.scheduleName };
+  const given = (run.environment as { displayName?: unknown }).displayName;
+  return { ...run, name: typeof given === "string" && given ? given : run.scheduleName };
 }
 
 /**
@@ -95,9 +96,16 @@ export function runMethods(
             return runs
               .filter((r) =>
                 q
-                  ? [r.id, r.scheduleName, r.model, r.dataset, r.backend, r.note, ...r.tags].some(
-                      (f) => f?.toLowerCase().includes(q),
-                    )
+                  ? [
+                      r.id,
+                      summary(r).name,
+                      r.scheduleName,
+                      r.model,
+                      r.dataset,
+                      r.backend,
+                      r.note,
+                      ...r.tags,
+                    ].some((f) => f?.toLowerCase().includes(q))
                   : true,
               )
               .map(summary);
@@ -130,6 +138,7 @@ export function runMethods(
         "runs.tag": (p) => done(() => m.store.tag(p.id, p.tag)),
         "runs.untag": (p) => done(() => m.store.untag(p.id, p.tag)),
         "runs.note": (p) => done(() => m.store.setNote(p.id, p.note || null)),
+        "runs.rename": (p) => done(() => m.store.rename(p.id, p.name || null)),
         "runs.delete": (p) => wrap(() => ({ ...ok, ...m.delete(p.id) })),
         "runs.export": (p) =>
           wrap(() => {

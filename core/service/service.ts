@@ -68,6 +68,7 @@ export class Service {
             "runs.tag",
             "runs.untag",
             "runs.note",
+            "runs.rename",
             "runs.delete",
             "runs.export",
             "runs.import",

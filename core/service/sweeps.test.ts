@@ -87,7 +87,7 @@ describe("sweeps through the service", () => {
       const db = libraryInternals(service.runManager()?.store as never).db;
       const dup = db
         .prepare(
-          "SELECT count(*) AS n FROM (SELECT run_pk, key_id, step FROM metrics GROUP BY 1, 2, 3 HAVING count(*) > 1)",
+          "SELECT count(*) AS n FROM (SELECT run_id, key, step FROM metric_values GROUP BY 1, 2, 3 HAVING count(*) > 1)",
         )
         .get() as { n: number };
       expect(dup.n).toBe(0);
@@ -141,7 +141,11 @@ describe("sweeps through the service", () => {
         code: "conflict",
       });
 
-      const rerun = await service.call("sweeps.rerun", { id, statuses: ["stopped"] });
+      const rerun = await service.call("sweeps.rerun", {
+        id,
+        statuses: ["stopped"],
+        includeCancelled: true,
+      });
       expect(rerun.requeued).toHaveLength(9);
       const back = await service.call("sweeps.get", { id });
       expect(back.state).toBe("active");

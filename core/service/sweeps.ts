@@ -117,6 +117,7 @@ function toMember(run: RunRecord, c: number | null): SweepMember {
     lr,
     batchSize,
     error: run.error?.message ?? null,
+    cancelled: run.tags.includes(CANCELLED_TAG),
   };
 }
 
@@ -338,12 +339,7 @@ export function sweepMethods(
       for (const run of members(row.id)) {
         if (!(statuses as string[]).includes(run.status)) continue;
         if (p.maxAttempts !== undefined && run.attempt >= p.maxAttempts) continue;
-        if (
-          run.status === "stopped" &&
-          run.tags.includes(CANCELLED_TAG) &&
-          p.statuses === undefined
-        )
-          continue;
+        if (run.tags.includes(CANCELLED_TAG) && !p.includeCancelled) continue;
         manager.store.untag(run.id, CANCELLED_TAG);
         manager.resume(run.id);
         requeued.push(run.id);
@@ -374,7 +370,8 @@ export function sweepMethods(
           "runId",
         );
       manager.store.tag(run.id, CANCELLED_TAG);
-      manager.stop(run.id);
+      // Training in another process: the tag is the request; that host (its `sweep run`) stops it.
+      if (run.status === "queued" || manager.trains(run.id)) manager.stop(run.id);
       changed(row.id);
       return { ok: true };
     },

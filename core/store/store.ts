@@ -458,9 +458,15 @@ export class RunStore {
    * Changes fields of a run's spec for its next attempt (a resume on another
    * backend, or to another number of epochs); validated like a new spec.
    */
-  patchSpec(id: string, patch: { backend?: string; epochs?: number }): RunRecord {
+  patchSpec(
+    id: string,
+    patch: { backend?: string; epochs?: number; schedule?: unknown; fit?: "truncate" | "fit" },
+  ): RunRecord {
     const run = this.getRun(id);
-    const next = { ...run.spec, ...patch };
+    const next: Record<string, unknown> = { ...run.spec, ...patch };
+    // A key patched to undefined is removed (e.g. `fit` once the schedule is fixed in epoch time).
+    for (const k of Object.keys(patch) as (keyof typeof patch)[])
+      if (patch[k] === undefined) delete next[k];
     const parsed = TrainSpecSchema.safeParse(next);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -697,6 +703,34 @@ export class RunStore {
   }
 
   /** Sets the run's note; null or "" removes it. */
+  /**
+   * A run's display name, or none (null: the schedule's name shows). Kept in
+   * the run's environment JSON (`displayName`) rather than a new column, so it
+   * needs no schema change and travels with exports and imports as the
+   * environment does; training's later environment patches leave it alone.
+   */
+  rename(id: string, name: string | null): void {
+    const pk = this.pk(id);
+    const trimmed = name?.trim() ?? "";
+    if (trimmed.length > 200)
+      throw new StoreError(
+        "invalid",
+        `a run's name has at most 200 characters (got ${trimmed.length}); shorten it`,
+      );
+    if (trimmed === "")
+      this.db
+        .prepare(
+          "UPDATE runs SET environment_json = json_remove(coalesce(environment_json, '{}'), '$.displayName'), updated_at = ? WHERE pk = ?",
+        )
+        .run(nowIso(), pk);
+    else
+      this.db
+        .prepare(
+          "UPDATE runs SET environment_json = json_set(coalesce(environment_json, '{}'), '$.displayName', ?), updated_at = ? WHERE pk = ?",
+        )
+        .run(trimmed, nowIso(), pk);
+  }
+
   setNote(id: string, body: string | null): void {
     const pk = this.pk(id);
     if (!body) this.db.prepare("DELETE FROM notes WHERE run_pk = ?").run(pk);

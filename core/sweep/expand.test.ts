@@ -231,3 +231,38 @@ describe("constraint expressions", () => {
     expect(() => parseExpression("lr ; 1")).toThrow(/unexpected ";"/);
   });
 });
+
+describe("default concurrency", () => {
+  it("one per GPU; on the CPU, N x wasm threads never exceeds the cores", async () => {
+    const { chooseConcurrency } = await import("./concurrency.js");
+    expect(
+      chooseConcurrency({ backend: "webgpu", cores: 16, threads: null, gpus: 4 }).concurrency,
+    ).toBe(4);
+    expect(chooseConcurrency({ cores: 16, threads: null, gpus: 2 }).concurrency).toBe(2);
+    // 2 cores: auto gives 1 wasm thread per run, so 2 runs fit.
+    expect(chooseConcurrency({ backend: "wasm", cores: 2, threads: null, gpus: 0 })).toMatchObject({
+      concurrency: 2,
+    });
+    expect(chooseConcurrency({ backend: "wasm", cores: 16, threads: null, gpus: 0 })).toMatchObject(
+      { concurrency: 2 },
+    );
+    expect(chooseConcurrency({ cores: 16, threads: 2, gpus: 0 })).toMatchObject({ concurrency: 8 });
+    expect(chooseConcurrency({ requested: 2, cores: 2, threads: null, gpus: 0 })).toMatchObject({
+      concurrency: 2,
+      threadsPerRun: 1,
+    });
+    expect(
+      chooseConcurrency({ requested: 4, cores: 16, threads: null, gpus: 0 }).threadsPerRun,
+    ).toBe(4);
+    expect(
+      chooseConcurrency({ backend: "cpu", cores: 8, threads: null, gpus: 0 }).concurrency,
+    ).toBe(7);
+    for (const cores of [1, 2, 3, 8, 16, 64])
+      for (const threads of [null, 1, 2, 8]) {
+        const c = chooseConcurrency({ backend: "wasm", cores, threads, gpus: 0 });
+        expect(
+          c.concurrency * (c.threadsPerRun ?? threads ?? Math.max(1, Math.min(8, cores - 1))),
+        ).toBeLessThanOrEqual(Math.max(cores, threads ?? 1));
+      }
+  });
+});

@@ -87,7 +87,7 @@ class GraphNet(nn.Module):
             elif op == "globalAvgPool":
                 y = ins[0].mean(dim=(2, 3))
             elif op == "flatten":
-                y = torch.flatten(ins[0], 1)
+                y = torch.flatten(ins[0], 1)  # NCHW, or NHWC rows given as they are (worker.py)
             else:
                 raise ValueError(op)
             outs.append(y)

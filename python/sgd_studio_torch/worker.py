@@ -88,6 +88,10 @@ class Engine:
         self.pad = init.get("augmentPadding", 4)
         self.model = build_model(init["graph"], init["seed"]).to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        # A model that starts by flattening (mlp) takes the NHWC rows as they are:
+        # no transpose copy per step (the flattened order is a fixed permutation of pixels).
+        nodes = init["graph"]["nodes"]
+        self.flat_input = len(nodes) > 1 and nodes[1]["op"] == "flatten"
         self.applied = {"device": str(self.device), "threads": torch.get_num_threads()}
         self._speed_options(opts, init)
         self.optimizer = make_optimizer(init["optimizer"], self.params)
@@ -201,7 +205,10 @@ class Engine:
 
     def _to_model(self, x):
         """NHWC float32 -> the model's input (NCHW, or channels-last memory) on the device."""
-        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        x = x.to(self.device, non_blocking=True)
+        if self.flat_input:
+            return x
+        x = x.permute(0, 3, 1, 2)
         if self.channels_last:
             return x.contiguous(memory_format=torch.channels_last)
         return x.contiguous()

@@ -186,7 +186,7 @@ export class TorchTrainer {
       this.emit({
         type: "start",
         backend: "torch",
-        backendSummary: `Training backend: torch (${describeTorch(python)}; ${describeApplied(applied)})`,
+        backendSummary: `Training backend: torch (${describeTorch(python)}, ${describeApplied(applied)})`,
         dataset: {
           name: dataset.name,
           train: train.count,

@@ -154,11 +154,14 @@ export function findTorchPython(sys: SystemAccess = nodeSystem): Promise<PythonD
   return work;
 }
 
-/** One line on what was found: "torch 2.3.1 (Python 3.11.2 at /usr/bin/python3; CUDA: NVIDIA H100)". */
+/**
+ * One line on what was found: "torch 2.3.1, Python 3.11.2 at /usr/bin/python3, CUDA: NVIDIA H100"
+ * (commas only: the Run view shows a backend summary up to its first semicolon).
+ */
 export function describeTorch(p: TorchProbe): string {
   const devices = [
     ...(p.cuda ?? []).map((d) => `${p.hip ? "ROCm" : "CUDA"}: ${d.name}`),
     ...(p.mps ? ["MPS"] : []),
   ];
-  return `torch ${p.torch} (Python ${p.pythonVersion} at ${p.python}; ${devices.length ? devices.join(", ") : "CPU only"})`;
+  return `torch ${p.torch}, Python ${p.pythonVersion} at ${p.python}, ${devices.length ? devices.join(", ") : "CPU only"}`;
 }

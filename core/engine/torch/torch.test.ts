@@ -19,9 +19,11 @@ import { MODEL_NAMES } from "../../api/lists.js";
 import { countModelParams, DEFAULT_INPUT_SHAPE, modelGraph } from "../../models/index.js";
 import { compileSchedule } from "../../schedule/index.js";
 import { Service } from "../../service/service.js";
+import { loadCheckpoint } from "../checkpoint.js";
 import type { EpochEvent, StepEvent, TrainEvent, TrainSpecInput } from "../events.js";
 import { TrainingError } from "../events.js";
 import { nodeSystem } from "../system.js";
+import { Trainer } from "../trainer.js";
 import { startTraining } from "../worker-client.js";
 import { TorchTrainer } from "./driver.js";
 import { findTorchPython, PYTHON_ENV, pythonCandidates, torchEnv } from "./python.js";
@@ -236,6 +238,26 @@ describe("torch engine: training", () => {
       expect(whole.events.some((e) => e.type === "noise" && e.c > 0)).toBe(true);
     },
     240_000,
+  );
+
+  withTorch(
+    "a checkpoint resumes only on its own engine, with the fix in the error",
+    async () => {
+      requireTorch();
+      const one = { ...spec({ trainLimit: 200, testLimit: 100 }), epochs: 1 };
+      const torchDir = tempDir();
+      const t = await trainTorch({ ...one, checkpointDir: torchDir });
+      const torchCheckpoint = t.summary.checkpoint as string;
+      expect(() => loadCheckpoint(torchCheckpoint)).toThrow(
+        /made by the torch engine; resume it with backend torch/,
+      );
+      const tfjsDir = tempDir();
+      await new Trainer({ ...one, backend: "cpu", checkpointDir: tfjsDir }, () => {}).run();
+      await expect(
+        trainTorch({ ...one, checkpointDir: tfjsDir }, undefined, join(tfjsDir, "epoch-0000")),
+      ).rejects.toThrow(/made by a TensorFlow.js backend/);
+    },
+    120_000,
   );
 
   withTorch(
