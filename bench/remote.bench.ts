@@ -8,7 +8,7 @@
  * Run: npx tsc -p tsconfig.json && npx tsx bench/remote.bench.ts [--runs 8] [--epochs 2]
  */
 import type { ServiceEvent } from "../core/api/contract.js";
-import { startTraining, type TrainingLauncher } from "../core/engine/worker-client.js";
+import type { TrainingLauncher } from "../core/engine/worker-client.js";
 import { connect, remoteLauncher } from "../core/remote/index.js";
 import { jobIdOf, keys } from "../core/remote/keys.js";
 import { RunManager } from "../core/service/run-manager.js";
@@ -84,6 +84,10 @@ try {
   console.log(
     `${RUNS} runs of mlp, ${EPOCHS} epochs of 300 images (batch 16, 19 steps an epoch), cpu backend`,
   );
+  // The compiled launcher, as the remote workers use: from sources it would fork the engine through tsx.
+  const { startTraining } = (await import(
+    new URL("../dist/core/engine/worker-client.js", import.meta.url).href
+  )) as { startTraining: TrainingLauncher };
   const local = await batch(startTraining, 1);
   console.log(
     `local worker process, 1 at a time:   ${local.seconds.toFixed(1)} s, ${(local.seconds / RUNS).toFixed(2)} s per run, ${local.steps} steps, first step after ${local.firstStep.toFixed(2)} s`,

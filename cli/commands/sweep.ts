@@ -15,6 +15,7 @@ import { ServiceError } from "../../core/api/contract.js";
 import type { SweepDetails, SweepSpecInput, SweepSummary } from "../../core/api/sweep.js";
 import { WASM_THREADS_ENV } from "../../core/engine/wasm-threads-setting.js";
 import { startTraining, type TrainingLauncher } from "../../core/engine/worker-client.js";
+import { REDIS_URL_ENV, redactUrl } from "../../core/remote/url.js";
 import { runMethods } from "../../core/service/runs.js";
 import { Service } from "../../core/service/service.js";
 import { StoreError } from "../../core/store/errors.js";
@@ -24,8 +25,9 @@ import { memberLabel } from "../../core/sweep/expand.js";
 import { findSweepTemplate, SWEEP_TEMPLATES } from "../../core/sweep/templates.js";
 import { type Cell, table } from "../format.js";
 import { CliError, type Io } from "../io.js";
-import { optional, wholeNumber } from "../options.js";
+import { oneOf, optional, wholeNumber } from "../options.js";
 import { bar, formatDuration } from "../progress.js";
+import { reachable, redisUrlOption } from "./worker.js";
 
 const HOME_HELP = "library folder (default: $SGD_STUDIO_HOME or the user-data folder)";
 /** Automatic retries of a member its host left interrupted (killed, out of memory, ...). */
@@ -287,10 +289,27 @@ export function registerSweepCommands(program: Command, io: Io, isTty: boolean):
         "members trained at once (default: one per GPU, or the CPU budget; see docs/sweeps.md)",
       )
       .option("--threads <T>", "wasm threads per member")
+      .option(
+        "--executor <local|bullmq>",
+        "local worker processes, or remote `sgd-studio worker`s through Redis (docs/remote.md); default: bullmq when --redis or $SGD_STUDIO_REDIS_URL is set",
+      )
+      .option("--redis <url>", "the Redis of the bullmq executor (default: $SGD_STUDIO_REDIS_URL)")
       .option("--home <dir>", HOME_HELP)
       .option("--json", "print a JSON summary at the end (members, completed, failed)"),
   ).action(
-    async (target: string, opts: Shrink & Common & { concurrency?: string; threads?: string }) => {
+    async (
+      target: string,
+      opts: Shrink &
+        Common & { concurrency?: string; threads?: string; executor?: string; redis?: string },
+    ) => {
+      const executor =
+        opts.executor === undefined
+          ? opts.redis !== undefined || process.env[REDIS_URL_ENV]
+            ? "bullmq"
+            : "local"
+          : oneOf("--executor", ["local", "bullmq"] as const)(opts.executor);
+      const redisUrl = executor === "bullmq" ? redisUrlOption(opts.redis, true) : undefined;
+      if (redisUrl) await reachable(redisUrl);
       const home = resolveHome(opts.home);
       let id: string;
       if (existsSync(target) || findSweepTemplate(target) || opts.template !== undefined) {
@@ -323,7 +342,17 @@ export function registerSweepCommands(program: Command, io: Io, isTty: boolean):
         gpus: backend === "cpu" || backend === "wasm" ? 0 : gpuCount(),
       });
       const perRun = threads ?? choice.threadsPerRun;
-      if (!opts.json) io.out(`${choice.concurrency} at once: ${choice.why}\n`);
+      // The bullmq executor: members go to the workers' queue, `--concurrency` (default 8) at once.
+      const remote = redisUrl
+        ? (await import("../../core/remote/launcher.js")).remoteLauncher({ url: redisUrl })
+        : null;
+      const concurrency = remote ? (requested ?? 8) : choice.concurrency;
+      if (!opts.json)
+        io.out(
+          remote
+            ? `${concurrency} at once on the workers of ${redactUrl(redisUrl as string)}\n`
+            : `${choice.concurrency} at once: ${choice.why}\n`,
+        );
 
       let service: Service;
       try {
@@ -331,9 +360,9 @@ export function registerSweepCommands(program: Command, io: Io, isTty: boolean):
           home,
           runs: runMethods({
             home,
-            launch: startTraining,
+            launch: remote?.launch ?? startTraining,
             trusted: true,
-            concurrency: choice.concurrency,
+            concurrency,
             claimFilter: { sweepId: id },
             // Claims wait for the requeue below (members a killed host left behind).
             autoStart: true,
@@ -406,12 +435,14 @@ export function registerSweepCommands(program: Command, io: Io, isTty: boolean):
         }
       } catch (err) {
         await service.close();
+        await remote?.close();
         throw cliError(err);
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
       }
       await service.close();
+      await remote?.close();
       const final = await withService(opts, (s) => s.call("sweeps.get", { id }));
       const c = final.counts;
       if (opts.json)

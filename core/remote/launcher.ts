@@ -147,6 +147,18 @@ class RedisChannel implements WorkerChannel {
   }
 
   private async enqueue(resumeFrom: string | undefined): Promise<void> {
+    // BullMQ ignores an add with an id it still holds: a finished job of the same run and
+    // attempt (a library restored from a backup) is cleared first; a live one is a conflict.
+    const old = await this.queue.getJob(this.jobId);
+    if (old) {
+      const state = await old.getState();
+      if (state !== "completed" && state !== "failed")
+        throw new Error(
+          `job ${this.jobId} is already ${state} on this Redis (another host trains the same run and attempt)`,
+        );
+      await old.remove();
+      await this.redis.del(keys.events(this.jobId), keys.control(this.jobId));
+    }
     await this.renewHostKey();
     this.hostTimer = setInterval(() => this.renewHostKey().catch(() => {}), HOST_TTL_MS / 3);
     this.hostTimer.unref();

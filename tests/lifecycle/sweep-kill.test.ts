@@ -62,16 +62,18 @@ describe("sweep run SIGKILLed mid-way, started again", () => {
       180_000,
     );
     const workers = childPids(first.pid);
+    first.kill("SIGKILL");
+    await first.exited;
+    // The host's training workers notice and end too (no orphan keeps training).
+    await until(() => workers.every((p) => !alive(p)), "the killed host's workers to end", 30_000);
+    // Read after the kill: the dead host's members are still "running" in the library (nobody
+    // has recovered them yet), its finished ones "completed".
     const before = look(home, (s) =>
       s
         .listRuns()
         .filter((r) => r.sweep?.id === id)
         .map((r) => ({ id: r.id, status: r.status })),
     );
-    first.kill("SIGKILL");
-    await first.exited;
-    // The host's training workers notice and end too (no orphan keeps training).
-    await until(() => workers.every((p) => !alive(p)), "the killed host's workers to end", 30_000);
     const cut = before.filter((r) => r.status === "running").map((r) => r.id);
     const finished = before.filter((r) => r.status === "completed").map((r) => r.id);
     expect(cut.length).toBeGreaterThanOrEqual(1);

@@ -16,14 +16,14 @@ let redis: RedisServer;
 const procs: Proc[] = [];
 beforeAll(async () => {
   if (redisFound) redis = await startRedis({ password: PASSWORD, tls: true });
-});
+}, 120_000);
 afterAll(async () => {
   for (const p of procs.splice(0)) {
     p.kill("SIGKILL");
     await p.exited;
   }
   await redis?.stop();
-});
+}, 120_000);
 
 withRedis("Redis with a password and TLS", () => {
   it("trains a run through rediss:// with a password; the password is never printed", async () => {

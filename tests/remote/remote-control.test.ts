@@ -64,14 +64,14 @@ beforeAll(async () => {
   procs.push(worker);
   await until(() => /takes runs from/.test(worker.out()), `the worker to start (${worker.err()})`);
   await host.client.call("runs.list", {});
-});
+}, 120_000);
 afterAll(async () => {
   for (const p of procs.splice(0)) {
     p.kill("SIGKILL");
     await p.exited;
   }
   await redis?.stop();
-});
+}, 120_000);
 
 function trainEvents(id: string): TrainEvent[] {
   return host.events
@@ -155,9 +155,10 @@ withRedis("remote runs controlled from the app", () => {
     expect(remote).toHaveLength(1);
     const queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
     try {
-      const job = await queue.getJob(`${n}.1`);
-      expect(await job?.getState()).toBe("failed");
-      expect(job?.attemptsMade).toBe(1);
+      // The worker posts the verdict, then fails the job: wait for BullMQ to hold it failed.
+      const job = await waitFailed(queue, `${n}.1`);
+      expect(job.attemptsMade).toBe(1);
+      expect(job.failedReason).toMatch(/loss became/);
     } finally {
       await queue.close();
     }
@@ -225,8 +226,11 @@ withRedis("remote runs controlled from the app", () => {
 
 async function waitFailed(queue: Queue, jobId: string) {
   for (let i = 0; i < 400; i++) {
-    const job = await queue.getJob(jobId);
-    if (job && (await job.getState()) === "failed") return job;
+    // The state first, then the job: a job read before it failed has no failedReason yet.
+    if ((await queue.getJobState(jobId)) === "failed") {
+      const job = await queue.getJob(jobId);
+      if (job) return job;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`job ${jobId} did not fail`);

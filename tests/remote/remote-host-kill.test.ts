@@ -35,14 +35,14 @@ let redis: RedisServer;
 const procs: Proc[] = [];
 beforeAll(async () => {
   if (redisFound) redis = await startRedis();
-});
+}, 120_000);
 afterAll(async () => {
   for (const p of procs.splice(0)) {
     p.kill("SIGKILL");
     await p.exited;
   }
   await redis?.stop();
-});
+}, 120_000);
 
 withRedis("the host SIGKILLed during a remote run", () => {
   it("the run is interrupted, the worker drops the orphan, a resume completes it", async () => {

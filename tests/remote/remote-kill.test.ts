@@ -47,14 +47,14 @@ let redis: RedisServer;
 const procs: Proc[] = [];
 beforeAll(async () => {
   if (redisFound) redis = await startRedis();
-});
+}, 120_000);
 afterAll(async () => {
   for (const p of procs.splice(0)) {
     p.kill("SIGKILL");
     await p.exited;
   }
   await redis?.stop();
-});
+}, 120_000);
 
 function startWorker(home: string): Proc {
   const w = cli(["worker", "--redis", redis.url, "--lock-ms", "1500", "--home", home]);

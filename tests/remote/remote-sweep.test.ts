@@ -8,6 +8,8 @@
  * Sweep members are ordinary queued runs, so nothing here is sweep-specific
  * in the remote code.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServiceEvent } from "../../core/api/contract.js";
 import { libraryInternals } from "../../core/store/store.js";
@@ -21,14 +23,14 @@ let redis: RedisServer;
 const procs: Proc[] = [];
 beforeAll(async () => {
   if (redisFound) redis = await startRedis();
-});
+}, 120_000);
 afterAll(async () => {
   for (const p of procs.splice(0)) {
     p.kill("SIGKILL");
     await p.exited;
   }
   await redis?.stop();
-});
+}, 120_000);
 
 withRedis("a sweep through BullMQ", () => {
   it("12 members on two workers, one SIGKILLed mid-run: all complete, every step once", async () => {
@@ -116,5 +118,57 @@ withRedis("a sweep through BullMQ", () => {
       expect(env.remote?.map((r) => r.delivery)).toEqual([1, 2]);
       expect(new Set(env.remote?.map((r) => r.worker)).size).toBe(2);
     });
+  });
+
+  it("sgd-studio sweep run --executor bullmq: the CLI host dispatches the members and prints the summary", async () => {
+    const home = tempHome("remote-sweep-cli-");
+    const file = join(home, "grid.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        name: "cli grid over redis",
+        base: {
+          dataset: "default",
+          model: "mlp",
+          backend: "cpu",
+          trainLimit: 300,
+          testLimit: 100,
+          epochs: 1,
+          schedule: "paper-constant",
+          noiseEvery: 0,
+        },
+        axes: { lr: [0.01, 0.05] },
+        seeds: 2,
+      }),
+    );
+    const run = cli([
+      "sweep",
+      "run",
+      file,
+      "--home",
+      home,
+      "--executor",
+      "bullmq",
+      "--redis",
+      redis.url,
+      "--json",
+    ]);
+    procs.push(run);
+    const { code } = await run.exited;
+    expect({ code, err: run.err().slice(-2000) }).toMatchObject({ code: 0 });
+    const summary = JSON.parse(run.out().trim().split("\n").at(-1) as string);
+    expect(summary).toMatchObject({ members: 4, completed: 4, failed: 0 });
+    // Trained by the workers: every member records its delivery on one of them.
+    const workers = look(home, (s) =>
+      s
+        .listRuns()
+        .map(
+          (r) =>
+            (s.getRun(r.id).environment as { remote?: { worker: string }[] }).remote?.[0]?.worker,
+        ),
+    );
+    expect(workers).toHaveLength(4);
+    for (const w of workers) expect(w).toMatch(/-\d+-[0-9a-f]{6}$/);
   });
 });
