@@ -30,7 +30,7 @@ import {
   type TrainSpecInput,
   TrainSpecSchema,
 } from "../events.js";
-import { loadSpecDataset } from "../trainer.js";
+import { loadSpecDataset, testStepDelayMs } from "../trainer.js";
 import { describeTorch, findTorchPython, type TorchProbe } from "./python.js";
 import { type PyMessage, PythonExited, PythonProcess } from "./python-process.js";
 
@@ -104,6 +104,7 @@ export class TorchTrainer {
     const seconds = () => (performance.now() - t0) / 1000;
     const resume = this.options.resumeFrom ? readTorchManifest(this.options.resumeFrom) : null;
     const schedule = parseSchedule(spec.schedule, "schedule");
+    const stepDelayMs = testStepDelayMs();
     const python = await findTorch();
     let dataset: Dataset;
     try {
@@ -160,6 +161,8 @@ export class TorchTrainer {
           stats: { mean: [...dataset.stats.mean], std: [...dataset.stats.std] },
           optimizer: spec.optimizer,
           noiseEvery: spec.noiseEvery,
+          // Tests only (SGD_STUDIO_TEST_STEP_DELAY_MS, as the TF.js trainer): a sleep after every step.
+          stepDelayMs,
           augmentPadding: CIFAR_AUGMENT.padding,
           trainCount: train.count,
           testCount: dataset.test.count,
@@ -199,6 +202,7 @@ export class TorchTrainer {
         steps: compiled.totals.updates,
         startEpoch,
         warnings: [...compiled.warnings.map((w) => w.message), ...(ready.notes as string[])],
+        time: seconds(),
         torch: {
           python: python.python,
           pythonVersion: python.pythonVersion ?? "",
@@ -264,6 +268,9 @@ export class TorchTrainer {
           const rows = m.rows as [number, number, number, number, number, number | null, number][];
           const images = rows.reduce((s, r) => s + r[1], 0);
           const elapsed = m.elapsed as number;
+          // Each step's end: the window (timed in Python, just read back) spread over its steps by images.
+          const windowStart = seconds() - elapsed;
+          let done = 0;
           for (const [step, size, loss, gradNormSq, correct, small, smallSize] of rows) {
             if (!Number.isFinite(loss)) {
               const lr = compiled.steps.lr[step] as number;
@@ -280,6 +287,8 @@ export class TorchTrainer {
             totals.count += size;
             const lr = compiled.steps.lr[step] as number;
             const c = noise.c;
+            const scheduled = compiled.steps.delta[step] as number;
+            done += size;
             this.step = step + 1;
             this.emit({
               type: "step",
@@ -288,9 +297,13 @@ export class TorchTrainer {
               loss,
               lr,
               batchSize: bs,
-              delta:
-                c === undefined ? (compiled.steps.delta[step] as number) : (lr * c) / Math.sqrt(bs),
+              delta: c === undefined ? scheduled : (lr * c) / Math.sqrt(bs),
               deltaMethod: c === undefined ? "relative" : "two-batch-estimate",
+              deltaScheduled: scheduled,
+              noiseC: c ?? null,
+              // A new observation moved the estimate: delta steps here even at constant LR and batch.
+              noiseUpdated: small !== null && c !== undefined,
+              time: windowStart + (images > 0 ? (elapsed * done) / images : 0),
               gradNorm: Math.sqrt(gradNormSq),
               samples,
               throughput: elapsed > 0 ? images / elapsed : 0,
