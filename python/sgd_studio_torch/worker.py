@@ -85,6 +85,8 @@ class Engine:
         self.shape = (h, w, c)
         self.num_classes = init["classes"]
         self.noise_every = init.get("noiseEvery", 50)
+        # Tests only: every step takes this much longer (the Run view's ETA test).
+        self.step_delay = float(init.get("stepDelayMs") or 0) / 1000
         self.pad = init.get("augmentPadding", 4)
         self.model = build_model(init["graph"], init["seed"]).to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -300,6 +302,8 @@ class Engine:
             size = hi - lo
             measure = self.noise_every > 0 and step % self.noise_every == 0 and size >= 8
             loss, gsq, correct, small, k = self.step(x, y, lrs[b], measure)
+            if self.step_delay > 0:
+                time.sleep(self.step_delay)
             pending.append((step, size, loss, gsq, correct, small, k))
             step += 1
             if len(pending) >= REPORT_EVERY:

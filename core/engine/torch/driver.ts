@@ -30,7 +30,7 @@ import {
   type TrainSpecInput,
   TrainSpecSchema,
 } from "../events.js";
-import { loadSpecDataset } from "../trainer.js";
+import { loadSpecDataset, testStepDelayMs } from "../trainer.js";
 import { describeTorch, findTorchPython, type TorchProbe } from "./python.js";
 import { type PyMessage, PythonExited, PythonProcess } from "./python-process.js";
 
@@ -104,6 +104,7 @@ export class TorchTrainer {
     const seconds = () => (performance.now() - t0) / 1000;
     const resume = this.options.resumeFrom ? readTorchManifest(this.options.resumeFrom) : null;
     const schedule = parseSchedule(spec.schedule, "schedule");
+    const stepDelayMs = testStepDelayMs();
     const python = await findTorch();
     let dataset: Dataset;
     try {
@@ -160,6 +161,8 @@ export class TorchTrainer {
           stats: { mean: [...dataset.stats.mean], std: [...dataset.stats.std] },
           optimizer: spec.optimizer,
           noiseEvery: spec.noiseEvery,
+          // Tests only (SGD_STUDIO_TEST_STEP_DELAY_MS, as the TF.js trainer): a sleep after every step.
+          stepDelayMs,
           augmentPadding: CIFAR_AUGMENT.padding,
           trainCount: train.count,
           testCount: dataset.test.count,
@@ -199,6 +202,7 @@ export class TorchTrainer {
         steps: compiled.totals.updates,
         startEpoch,
         warnings: [...compiled.warnings.map((w) => w.message), ...(ready.notes as string[])],
+        time: seconds(),
         torch: {
           python: python.python,
           pythonVersion: python.pythonVersion ?? "",
