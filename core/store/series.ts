@@ -215,8 +215,8 @@ class Statements {
     this.putSummary = db.prepare(
       `INSERT OR REPLACE INTO metric_summaries (run_pk, key_id, seq, n, count, first_step, last_step,
          min_epoch, max_epoch, ed0, ed1, samples0, samples1, wall0, wall1, max_samples, max_wall, vmin, vmax, l1)
-       VALUES (@pk, @key, @seq, @n, @count, @first, @last, @minEpoch, @maxEpoch, @ed0, @ed1,
-         @samples0, @samples1, @wall0, @wall1, @maxSamples, @maxWall, @vmin, @vmax, @l1)`,
+       VALUES (@pk, @key, @seq, @n, @count, @first_step, @last_step, @min_epoch, @max_epoch, @ed0, @ed1,
+         @samples0, @samples1, @wall0, @wall1, @max_samples, @max_wall, @vmin, @vmax, @l1)`,
     );
     this.dropChunks = db.prepare(
       "DELETE FROM metric_chunks WHERE run_pk = ? AND key_id = ? AND seq >= ?",
@@ -491,6 +491,14 @@ function writeChunk(
         ]),
     vals: encodeValues(c.values, width),
   });
+  st.putSummary.run({ pk, key, seq, ...summaryOf(c) });
+}
+
+/** The summary row of a chunk's values (metric_summaries, without its key columns). */
+function summaryOf(c: Columns): Record<string, number | Buffer | null> {
+  const n = c.steps.length;
+  const first = c.steps[0] as number;
+  const last = c.steps[n - 1] as number;
   let count = 0;
   let vmin = Number.POSITIVE_INFINITY;
   let vmax = Number.NEGATIVE_INFINITY;
@@ -511,28 +519,25 @@ function writeChunk(
     maxSamples = Math.max(maxSamples, c.samples[i] as number);
     maxWall = Math.max(maxWall, c.wallTimes[i] as number);
   }
-  st.putSummary.run({
-    pk,
-    key,
-    seq,
+  return {
     n,
     count,
-    first,
-    last,
-    minEpoch,
-    maxEpoch,
-    ed0: c.epochsDone[0],
-    ed1: c.epochsDone[n - 1],
-    samples0: c.samples[0],
-    samples1: c.samples[n - 1],
-    wall0: c.wallTimes[0],
-    wall1: c.wallTimes[n - 1],
-    maxSamples,
-    maxWall,
+    first_step: first,
+    last_step: last,
+    min_epoch: minEpoch,
+    max_epoch: maxEpoch,
+    ed0: c.epochsDone[0] as number,
+    ed1: c.epochsDone[n - 1] as number,
+    samples0: c.samples[0] as number,
+    samples1: c.samples[n - 1] as number,
+    wall0: c.wallTimes[0] as number,
+    wall1: c.wallTimes[n - 1] as number,
+    max_samples: maxSamples,
+    max_wall: maxWall,
     vmin: count ? vmin : null,
     vmax: count ? vmax : null,
     l1: encodeSummary(c.steps, c.values, c),
-  });
+  };
 }
 
 /** Writes columns as chunks seq0, seq0 + 1, ... (CHUNK_VALUES values each). */
@@ -686,69 +691,79 @@ export function appendRows(db: Db, pk: number, rows: Float64Array, count: number
   axis.save();
 }
 
-interface MetricState {
-  rows: number;
-  count: number;
-  firstStep: number | null;
-  lastStep: number | null;
-  [k: string]: number | null;
+type MetricFields = Record<string, number | null>;
+
+function pointFields(prefix: string, c: Columns, i: number): MetricFields {
+  return {
+    [`${prefix}_value`]: c.values[i] as number,
+    [`${prefix}_step`]: c.steps[i] as number,
+    [`${prefix}_epoch`]: c.epochs[i] as number,
+    [`${prefix}_epochs_done`]: c.epochsDone[i] as number,
+    [`${prefix}_samples`]: c.samples[i] as number,
+    [`${prefix}_wall_time`]: c.wallTimes[i] as number,
+  };
 }
 
-function pointFields(prefix: string, c: Columns | null, i: number): Record<string, number | null> {
-  return {
-    [`${prefix}_value`]: c ? (c.values[i] as number) : null,
-    [`${prefix}_step`]: c ? (c.steps[i] as number) : null,
-    [`${prefix}_epoch`]: c ? (c.epochs[i] as number) : null,
-    [`${prefix}_epochs_done`]: c ? (c.epochsDone[i] as number) : null,
-    [`${prefix}_samples`]: c ? (c.samples[i] as number) : null,
-    [`${prefix}_wall_time`]: c ? (c.wallTimes[i] as number) : null,
-  };
+const METRIC_FIELDS = ["rows", "count", "first_step", "last_step"].concat(
+  ...["final", "min", "max"].map((p) =>
+    ["value", "step", "epoch", "epochs_done", "samples", "wall_time"].map((f) => `${p}_${f}`),
+  ),
+);
+
+/**
+ * A key's run_metrics row after values past every earlier step: counts, the
+ * last value, and the lowest and highest with the first step reaching them.
+ */
+function foldMetric(prev: MetricFields | undefined, add: Columns): MetricFields {
+  const next: MetricFields = {};
+  for (const f of METRIC_FIELDS) next[f] = prev?.[f] ?? null;
+  const n = add.steps.length;
+  if (n === 0) return next;
+  next.rows = (prev?.rows ?? 0) + n;
+  next.count = prev?.count ?? 0;
+  next.first_step ??= add.steps[0] as number;
+  next.last_step = add.steps[n - 1] as number;
+  let last = -1;
+  let lo = -1;
+  let hi = -1;
+  let min = next.min_value ?? Number.POSITIVE_INFINITY;
+  let max = next.max_value ?? Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const v = add.values[i] as number;
+    if (Number.isNaN(v)) continue;
+    next.count++;
+    last = i;
+    // Strict comparisons: the first step reaching the extreme is kept.
+    if (v < min) {
+      min = v;
+      lo = i;
+    }
+    if (v > max) {
+      max = v;
+      hi = i;
+    }
+  }
+  if (last >= 0) Object.assign(next, pointFields("final", add, last));
+  if (lo >= 0) Object.assign(next, pointFields("min", add, lo));
+  if (hi >= 0) Object.assign(next, pointFields("max", add, hi));
+  return next;
 }
 
 /** run_metrics after appending values past every stored step. */
 function updateMetric(st: Statements, pk: number, key: number, add: Columns): void {
-  const m = (st.metric.get(pk, key) as MetricState | undefined) ?? {
-    rows: 0,
-    count: 0,
-    firstStep: null,
-    lastStep: null,
-  };
-  const next: Record<string, number | null> = {
-    pk,
-    key,
-    rows: m.rows + add.steps.length,
-    count: m.count,
-    firstStep: (m.first_step as number | null | undefined) ?? (add.steps[0] as number),
-    lastStep: add.steps[add.steps.length - 1] as number,
-  };
-  for (const p of ["final", "min", "max"])
-    Object.assign(next, {
-      [`${p}_value`]: m[`${p}_value`] ?? null,
-      [`${p}_step`]: m[`${p}_step`] ?? null,
-      [`${p}_epoch`]: m[`${p}_epoch`] ?? null,
-      [`${p}_epochs_done`]: m[`${p}_epochs_done`] ?? null,
-      [`${p}_samples`]: m[`${p}_samples`] ?? null,
-      [`${p}_wall_time`]: m[`${p}_wall_time`] ?? null,
-    });
-  for (let i = 0; i < add.steps.length; i++) {
-    const v = add.values[i] as number;
-    if (Number.isNaN(v)) continue;
-    (next.count as number)++;
-    Object.assign(next, pointFields("final", add, i));
-    // Strict comparisons: the first step reaching the extreme is kept.
-    if (next.min_value === null || v < (next.min_value as number))
-      Object.assign(next, pointFields("min", add, i));
-    if (next.max_value === null || v > (next.max_value as number))
-      Object.assign(next, pointFields("max", add, i));
-  }
-  st.putMetric.run(next);
+  const prev = st.metric.get(pk, key) as MetricFields | undefined;
+  const row = foldMetric(prev, add);
+  st.putMetric.run({ ...row, firstStep: row.first_step, lastStep: row.last_step, pk, key });
 }
 
 /** run_metrics of one key from all its chunks (after a rewrite or a trim). */
 function recomputeMetric(st: Statements, axis: Axis, pk: number, key: number): void {
   st.dropMetric.run(pk, key);
-  for (const row of st.chunksAll.all(pk, key) as ChunkRow[])
-    updateMetric(st, pk, key, decodeChunk(row, axis));
+  let row: MetricFields | undefined;
+  for (const chunk of st.chunksAll.all(pk, key) as ChunkRow[])
+    row = foldMetric(row, decodeChunk(chunk, axis));
+  if (row)
+    st.putMetric.run({ ...row, firstStep: row.first_step, lastStep: row.last_step, pk, key });
 }
 
 /**
@@ -889,3 +904,75 @@ export function buckets(row: SummaryRow): Bucket[] {
 }
 
 export { BUCKET_VALUES };
+
+// ---- checking ----------------------------------------------------------------------
+
+/**
+ * What is out of step in run `pk`'s series: chunks without a summary or with
+ * one that does not match their values, values whose axis point is missing,
+ * overlapping chunks, run_metrics that do not match the values. Empty when
+ * all agree (what every committed transaction leaves, crash or not).
+ */
+export function verifySeries(db: Db, pk: number): string[] {
+  const st = statements(db);
+  const axis = new Axis(st, pk);
+  const problems: string[] = [];
+  const keys = db
+    .prepare(
+      `SELECT key_id FROM metric_chunks WHERE run_pk = ? UNION SELECT key_id FROM metric_summaries WHERE run_pk = ?
+       UNION SELECT key_id FROM run_metrics WHERE run_pk = ? ORDER BY 1`,
+    )
+    .pluck()
+    .all(pk, pk, pk) as number[];
+  const same = (a: unknown, b: unknown) =>
+    Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : Object.is(a, b) || a === b;
+  for (const key of keys) {
+    const chunks = st.chunksAll.all(pk, key) as ChunkRow[];
+    const sums = new Map(
+      (
+        db
+          .prepare("SELECT * FROM metric_summaries WHERE run_pk = ? AND key_id = ?")
+          .all(pk, key) as {
+          seq: number;
+        }[]
+      ).map((r) => [r.seq, r as unknown as Record<string, unknown>]),
+    );
+    let metric: MetricFields | undefined;
+    let lastStep = -1;
+    for (const [i, row] of chunks.entries()) {
+      if (row.seq !== i) problems.push(`key ${key}: chunk ${row.seq} where ${i} was expected`);
+      if (row.first_step <= lastStep)
+        problems.push(`key ${key}: chunk ${row.seq} overlaps the one before`);
+      lastStep = row.last_step;
+      let c: Columns;
+      try {
+        c = decodeChunk(row, axis);
+      } catch (err) {
+        problems.push(`key ${key}: chunk ${row.seq}: ${(err as Error).message}`);
+        continue;
+      }
+      const want = summaryOf(c);
+      const got = sums.get(row.seq);
+      sums.delete(row.seq);
+      if (!got) problems.push(`key ${key}: chunk ${row.seq} has no summary`);
+      else
+        for (const [f, v] of Object.entries(want))
+          if (!same(got[f], v))
+            problems.push(
+              `key ${key}: chunk ${row.seq}: summary ${f} is ${got[f]}, the values say ${v}`,
+            );
+      metric = foldMetric(metric, c);
+    }
+    for (const seq of sums.keys()) problems.push(`key ${key}: summary ${seq} has no chunk`);
+    const stored = st.metric.get(pk, key) as MetricFields | undefined;
+    if (!metric !== !stored)
+      problems.push(`key ${key}: run_metrics ${stored ? "without values" : "missing"}`);
+    else if (metric && stored)
+      for (const f of METRIC_FIELDS)
+        if (!same(stored[f], metric[f]))
+          problems.push(
+            `key ${key}: run_metrics ${f} is ${stored[f]}, the values say ${metric[f]}`,
+          );
+  }
+  return problems;
+}
