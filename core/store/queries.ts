@@ -12,10 +12,11 @@
  * loss blow-up is never averaged or skipped away. The buckets are made from
  * the level-1 summaries (64 values each, stored with their lowest and
  * highest point) of the chunks inside the range, and from the values of the
- * chunks at its two ends (decoded, exact). So a 2,000-point view of any range
- * reads its summary rows and at most two chunks, and zooming in reads finer
- * data for the visible range only: once it holds 2,000 values or fewer,
- * every value. (LTTB was not chosen: each pick depends on the previous one,
+ * chunks at its two ends (decoded, exact). So a 2,000-point view of a long
+ * range reads its summary rows and two chunks, and zooming in reads finer
+ * data for the visible range only: the values themselves once the range is
+ * too short for the summaries (under ~32,000 values at 2,000 points), every
+ * value once it holds 2,000 or fewer. (LTTB was not chosen: each pick depends on the previous one,
  * and it may drop an extreme.)
  *
  * bestAndFinal and metricKeys read run_metrics (one row per run and key,
@@ -23,7 +24,7 @@
  */
 import type { XAxis } from "../api/lists.js";
 import type { BestAndFinal, MetricKeyInfo, MetricPoint, MetricSeries } from "../api/records.js";
-import { type Bucket, decodeSummary } from "./codec.js";
+import { BUCKET_VALUES, type Bucket, decodeSummary } from "./codec.js";
 import { StoreError } from "./errors.js";
 import { type Columns, filterValues, SeriesReader } from "./series.js";
 import { libraryInternals, type RunStore } from "./store.js";
@@ -151,7 +152,7 @@ function series(
     i > 0 && i < rows.length - 1 && r.x0 >= from && r.x1 <= to;
   /** The values of one chunk in range (not null), decoded. */
   const exact = (r: RangeRow): Columns => {
-    const c = reader.chunks(key, r.seq, r.seq);
+    const c = reader.chunk(key, r.seq);
     return filterValues(c, (i) => {
       const xv = xOf(c, axis, i);
       return xv >= from && xv <= to && !Number.isNaN(c.values[i] as number);
@@ -170,9 +171,15 @@ function series(
   const xs: number[] = [];
   const values: number[] = [];
   const steps: number[] = [];
+  const buckets = Math.floor((maxPoints - 2) / 2);
+  // Level 1 only when it is fine enough: at least half a summary bucket per output bucket
+  // (else the range holds under ~32 chunks at the default budget: its values are read).
+  const coarse = total / BUCKET_VALUES >= buckets / 2;
+  if (total <= maxPoints || !coarse)
+    for (const r of rows) if (!decoded.has(r.seq)) decoded.set(r.seq, exact(r));
   if (total <= maxPoints) {
     for (const r of rows) {
-      const c = decoded.get(r.seq) ?? exact(r);
+      const c = decoded.get(r.seq) as Columns;
       for (let i = 0; i < c.steps.length; i++) {
         xs.push(xOf(c, axis, i));
         values.push(c.values[i] as number);
@@ -211,7 +218,6 @@ function series(
       }
     }
   }
-  const buckets = Math.floor((maxPoints - 2) / 2);
   const picked = new Map<number, { x: number; v: number }>();
   const pick = (step: number, xv: number, v: number) => picked.set(step, { x: xv, v });
   if (first) pick(first.minStep, first.minX, first.min);

@@ -65,6 +65,7 @@ interface AxisRow {
   n: number;
   epoch0: number;
   samples0: number;
+  epoch_width: 1 | 2;
   epochs: Buffer;
   samples: Buffer;
   epochs_done: Buffer;
@@ -180,6 +181,7 @@ class Statements {
   readonly chunkTail: Statement;
   readonly chunksFrom: Statement;
   readonly chunksAll: Statement;
+  readonly chunkAt: Statement;
   readonly putChunk: Statement;
   readonly putSummary: Statement;
   readonly dropChunks: Statement;
@@ -208,6 +210,9 @@ class Statements {
     this.chunksAll = db.prepare(
       `SELECT ${chunkCols} FROM metric_chunks WHERE run_pk = ? AND key_id = ? ORDER BY seq`,
     );
+    this.chunkAt = db.prepare(
+      `SELECT ${chunkCols} FROM metric_chunks WHERE run_pk = ? AND key_id = ? AND seq = ?`,
+    );
     this.putChunk = db.prepare(
       `INSERT OR REPLACE INTO metric_chunks (run_pk, key_id, seq, n, first_step, last_step, width, steps, x, vals)
        VALUES (@pk, @key, @seq, @n, @first, @last, @width, @steps, @x, @vals)`,
@@ -224,7 +229,8 @@ class Statements {
     this.dropSummaries = db.prepare(
       "DELETE FROM metric_summaries WHERE run_pk = ? AND key_id = ? AND seq >= ?",
     );
-    const axisCols = "first_step, n, epoch0, samples0, epochs, samples, epochs_done, wall_time";
+    const axisCols =
+      "first_step, n, epoch0, samples0, epoch_width, epochs, samples, epochs_done, wall_time";
     this.axisTail = db.prepare(
       `SELECT ${axisCols} FROM metric_axis WHERE run_pk = ? ORDER BY first_step DESC LIMIT 1`,
     );
@@ -236,8 +242,9 @@ class Statements {
     );
     this.putAxis = db.prepare(
       `INSERT OR REPLACE INTO metric_axis (run_pk, first_step, n, epoch0, max_epoch, samples0,
-         epochs, samples, epochs_done, wall_time)
-       VALUES (@pk, @first, @n, @epoch0, @maxEpoch, @samples0, @epochs, @samples, @epochsDone, @wallTimes)`,
+         epoch_width, epochs, samples, epochs_done, wall_time)
+       VALUES (@pk, @first, @n, @epoch0, @maxEpoch, @samples0, @epochWidth, @epochs, @samples,
+         @epochsDone, @wallTimes)`,
     );
     this.dropAxis = db.prepare("DELETE FROM metric_axis WHERE run_pk = ? AND first_step = ?");
     this.axisFromEpoch = db.prepare(
@@ -281,7 +288,7 @@ function statements(db: Db): Statements {
 function decodeAxis(row: AxisRow): AxisChunk {
   return {
     first: row.first_step,
-    epochs: Array.from(decodeUints(row.epochs, row.epoch0, 2, row.n)),
+    epochs: Array.from(decodeUints(row.epochs, row.epoch0, row.epoch_width, row.n)),
     samples: Array.from(decodeUints(row.samples, row.samples0, 4, row.n)),
     epochsDone: Array.from(decodeF64(row.epochs_done, row.n)),
     wallTimes: Array.from(decodeF64(row.wall_time, row.n)),
@@ -418,6 +425,7 @@ class Axis {
 function writeAxisChunk(st: Statements, pk: number, c: AxisChunk): void {
   const [epoch0, maxEpoch] = minMax(c.epochs);
   const [samples0] = minMax(c.samples);
+  const epochWidth = maxEpoch - epoch0 < 256 ? 1 : 2;
   st.putAxis.run({
     pk,
     first: c.first,
@@ -425,7 +433,8 @@ function writeAxisChunk(st: Statements, pk: number, c: AxisChunk): void {
     epoch0,
     maxEpoch,
     samples0,
-    epochs: encodeUints(c.epochs, epoch0, 2),
+    epochWidth,
+    epochs: encodeUints(c.epochs, epoch0, epochWidth),
     samples: encodeUints(c.samples, samples0, 4),
     epochsDone: encodeF64(c.epochsDone),
     wallTimes: encodeF64(c.wallTimes),
@@ -882,14 +891,10 @@ export class SeriesReader {
     return out;
   }
 
-  /** The chunks seq0..seq1 of a key, decoded. */
-  chunks(key: number, seq0: number, seq1: number): Columns {
-    let out = emptyColumns();
-    for (const row of this.st.chunksFrom.all(this.pk, key, seq0) as ChunkRow[]) {
-      if (row.seq > seq1) break;
-      out = joinColumns(out, decodeChunk(row, this.axis));
-    }
-    return out;
+  /** Chunk `seq` of a key, decoded (empty when there is none). */
+  chunk(key: number, seq: number): Columns {
+    const row = this.st.chunkAt.get(this.pk, key, seq) as ChunkRow | undefined;
+    return row ? decodeChunk(row, this.axis) : emptyColumns();
   }
 }
 
