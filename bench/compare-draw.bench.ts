@@ -310,7 +310,9 @@ async function main() {
       await page.mouse.up();
       const zoomed = await drawn("zoom");
       // The zoomed range is then fetched again at finer detail (debounced 150 ms) and drawn.
-      await page.getByText("(full detail)").waitFor({ timeout: 120_000 });
+      await page
+        .locator('[data-testid="zoom-note"]:not([data-detail="none"])')
+        .waitFor({ timeout: 120_000 });
       const detail = await drawn("zoom");
       out["zoom (drag): redraw"] = `${zoomed.ms.toFixed(0)} ms`;
       out["zoom: finer fetch of the visible range + redraw"] = `${detail.ms.toFixed(0)} ms`;
