@@ -13,7 +13,7 @@
  * the level-1 summaries (64 values each, stored with their lowest and
  * highest point) of the chunks inside the range, and from the values of the
  * chunks at its two ends (decoded, exact). So a 2,000-point view of a long
- * range reads its summary rows and two chunks, and zooming in reads finer
+ * range reads its summary rows (one per 1,024 values) and two chunks, and zooming in reads finer
  * data for the visible range only: the values themselves once the range is
  * too short for the summaries (under ~32,000 values at 2,000 points), every
  * value once it holds 2,000 or fewer. (LTTB was not chosen: each pick depends on the previous one,
