@@ -24,7 +24,7 @@
  */
 import type { XAxis } from "../api/lists.js";
 import type { BestAndFinal, MetricKeyInfo, MetricPoint, MetricSeries } from "../api/records.js";
-import { BUCKET_VALUES, type Bucket, decodeSummary } from "./codec.js";
+import { BUCKET_VALUES, eachBucket } from "./codec.js";
 import { StoreError } from "./errors.js";
 import { type Columns, filterValues, SeriesReader } from "./series.js";
 import { libraryInternals, type RunStore } from "./store.js";
@@ -88,19 +88,6 @@ function xOf(c: Columns, axis: XAxis, i: number): number {
       return c.samples[i] as number;
     default:
       return c.wallTimes[i] as number;
-  }
-}
-
-function bucketX(p: Bucket["min"], axis: XAxis): number {
-  switch (axis) {
-    case "step":
-      return p.step;
-    case "epoch":
-      return p.epochsDone;
-    case "samples":
-      return p.samples;
-    default:
-      return p.wallTime;
   }
 }
 
@@ -191,31 +178,44 @@ function series(
   const units: Unit[] = [];
   let first: Unit | null = null;
   let last: Unit | null = null;
+  // Decoded values go in blocks small enough for the output buckets (at most 64, as the summaries).
+  const block = Math.max(1, Math.min(BUCKET_VALUES, Math.floor(total / buckets / 2)));
+  const xIndex = ({ step: 0, epoch: 1, samples: 2, wallTime: 3 } as const)[axis];
   for (const [i, r] of rows.entries()) {
     const c = decoded.get(r.seq);
     if (c) {
-      for (let j = 0; j < c.steps.length; j++) {
-        const v = c.values[j] as number;
-        const s = c.steps[j] as number;
-        const xv = xOf(c, axis, j);
-        const u = { count: 1, minStep: s, minX: xv, min: v, maxStep: s, maxX: xv, max: v };
-        units.push(u);
-        first ??= u;
-        last = u;
-      }
-    } else if (inside(r, i)) {
-      for (const b of decodeSummary(r.l1)) {
-        if (b.count === 0) continue;
+      const n = c.steps.length;
+      for (let j = 0; j < n; j += block) {
+        let lo = j;
+        let hi = j;
+        for (let k = j + 1; k < Math.min(n, j + block); k++) {
+          if ((c.values[k] as number) < (c.values[lo] as number)) lo = k;
+          if ((c.values[k] as number) > (c.values[hi] as number)) hi = k;
+        }
         units.push({
-          count: b.count,
-          minStep: b.min.step,
-          minX: bucketX(b.min, axis),
-          min: b.min.value,
-          maxStep: b.max.step,
-          maxX: bucketX(b.max, axis),
-          max: b.max.value,
+          count: Math.min(n, j + block) - j,
+          minStep: c.steps[lo] as number,
+          minX: xOf(c, axis, lo),
+          min: c.values[lo] as number,
+          maxStep: c.steps[hi] as number,
+          maxX: xOf(c, axis, hi),
+          max: c.values[hi] as number,
         });
       }
+      if (n > 0) {
+        const point = (k: number): Unit => {
+          const v = c.values[k] as number;
+          const st = c.steps[k] as number;
+          const xv = xOf(c, axis, k);
+          return { count: 1, minStep: st, minX: xv, min: v, maxStep: st, maxX: xv, max: v };
+        };
+        first ??= point(0);
+        last = point(n - 1);
+      }
+    } else if (inside(r, i)) {
+      eachBucket(r.l1, xIndex, (count, minStep, minX, min, maxStep, maxX, max) => {
+        units.push({ count, minStep, minX, min, maxStep, maxX, max });
+      });
     }
   }
   const picked = new Map<number, { x: number; v: number }>();

@@ -72,18 +72,23 @@ interface AxisRow {
   wall_time: Buffer;
 }
 
-/** A decoded axis chunk: the x of steps first .. first + n - 1. */
+/**
+ * A decoded axis chunk: the x of steps first .. first + n - 1. Typed arrays
+ * as read (no copy); plain arrays once points are appended (the tail).
+ */
 interface AxisChunk {
   first: number;
-  epochs: number[];
-  samples: number[];
-  epochsDone: number[];
-  wallTimes: number[];
+  epochs: Columnar;
+  samples: Columnar;
+  epochsDone: Columnar;
+  wallTimes: Columnar;
   /** Changed since read: written back at the end of the operation. */
   dirty: boolean;
   /** Lowest and highest epoch and samples (kept while points are appended). */
   range?: { e: [number, number]; s: [number, number] };
 }
+
+type Columnar = number[] | Float64Array;
 
 export interface SummaryRow {
   seq: number;
@@ -288,15 +293,15 @@ function statements(db: Db): Statements {
 function decodeAxis(row: AxisRow): AxisChunk {
   return {
     first: row.first_step,
-    epochs: Array.from(decodeUints(row.epochs, row.epoch0, row.epoch_width, row.n)),
-    samples: Array.from(decodeUints(row.samples, row.samples0, 4, row.n)),
-    epochsDone: Array.from(decodeF64(row.epochs_done, row.n)),
-    wallTimes: Array.from(decodeF64(row.wall_time, row.n)),
+    epochs: decodeUints(row.epochs, row.epoch0, row.epoch_width, row.n),
+    samples: decodeUints(row.samples, row.samples0, 4, row.n),
+    epochsDone: decodeF64(row.epochs_done, row.n),
+    wallTimes: decodeF64(row.wall_time, row.n),
     dirty: false,
   };
 }
 
-function minMax(xs: number[]): [number, number] {
+function minMax(xs: Columnar): [number, number] {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (const x of xs) {
@@ -393,14 +398,21 @@ class Axis {
       this.tail = c;
     }
     const c = this.tail as AxisChunk;
+    if (!Array.isArray(c.epochs)) {
+      // The tail as read: make it growable.
+      c.epochs = Array.from(c.epochs);
+      c.samples = Array.from(c.samples);
+      c.epochsDone = Array.from(c.epochsDone);
+      c.wallTimes = Array.from(c.wallTimes);
+    }
     if (c.range) {
       c.range.e = [Math.min(c.range.e[0], epoch), Math.max(c.range.e[1], epoch)];
       c.range.s = [Math.min(c.range.s[0], samples), Math.max(c.range.s[1], samples)];
     }
-    c.epochs.push(epoch);
-    c.samples.push(samples);
-    c.epochsDone.push(epochsDone);
-    c.wallTimes.push(wall);
+    (c.epochs as number[]).push(epoch);
+    (c.samples as number[]).push(samples);
+    (c.epochsDone as number[]).push(epochsDone);
+    (c.wallTimes as number[]).push(wall);
     c.dirty = true;
   }
 
@@ -814,10 +826,10 @@ export function trimFromEpoch(db: Db, pk: number, epoch: number): void {
         wallTimes: [],
         dirty: true,
       };
-      piece.epochs.push(c.epochs[i] as number);
-      piece.samples.push(c.samples[i] as number);
-      piece.epochsDone.push(c.epochsDone[i] as number);
-      piece.wallTimes.push(c.wallTimes[i] as number);
+      (piece.epochs as number[]).push(c.epochs[i] as number);
+      (piece.samples as number[]).push(c.samples[i] as number);
+      (piece.epochsDone as number[]).push(c.epochsDone[i] as number);
+      (piece.wallTimes as number[]).push(c.wallTimes[i] as number);
     }
     if (piece) writeAxisChunk(st, pk, piece);
   }
