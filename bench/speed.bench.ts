@@ -20,7 +20,13 @@
  * Run: npm run bench:speed -- [--models mlp,cnn,resnet18] [--backends auto|wasm,webgpu,...]
  *        [--batch 128] [--steps 20] [--warmup 3] [--max-seconds 60] [--slow]
  *        [--wasm-threads auto|1,2,...] [--torch auto|off|cpu|cuda|cpu,cuda] [--python python3]
- *        [--torch-threads N|1,2,...] [--json]
+ *        [--torch-threads N|1,2,...] [--precisions fp32,bf16-cl] [--engine auto|off]
+ *        [--engine-models mlp,cnn] [--json]
+ *
+ * The torch engine (backend "torch", core/engine/torch) is measured as a
+ * product too (bench/torch-engine.ts: a real run through the training worker,
+ * data pipeline included), beside the bare loop at the same device, thread
+ * count and precision; the report gives engine / bare (target >= 0.9).
  * On a GPU machine without npm: node --import tsx bench/speed.bench.ts ...
  */
 import { execFile } from "node:child_process";
@@ -67,6 +73,11 @@ const USAGE = `Usage: tsx bench/speed.bench.ts [options]
                                auto: every device PyTorch has, none if it is missing
   --python python3             interpreter with torch (default: python3, then /usr/bin/python3)
   --torch-threads N|LIST       torch CPU threads (default: all cores); a list (1,2) runs torch per count
+  --precisions fp32[,bf16-cl]  torch precisions (bare loop and engine): fp32, and bf16 autocast with
+                               channels-last (bf16-cl)
+  --engine auto|off            the torch engine through the real training worker (auto: with torch)
+  --engine-models LIST         models for the engine (default mlp,cnn on CPU, plus resnet18 on CUDA;
+                               resnet18 trains on a synthetic 32x32x3 dataset)
   --json                       print one JSON object with every figure at the end`;
 
 function fail(message: string): never {
@@ -90,6 +101,9 @@ function parse() {
       python: { type: "string" },
       "torch-threads": { type: "string", default: "0" },
       "wasm-threads": { type: "string", default: "auto" },
+      precisions: { type: "string", default: "fp32" },
+      engine: { type: "string", default: "auto" },
+      "engine-models": { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -221,7 +235,8 @@ async function measureTfjs(name: Model): Promise<Timing> {
 /* ---------------------------------------------------------------- rows */
 
 interface Row extends Timing {
-  engine: "tfjs" | "torch";
+  /** "torch engine": backend "torch" through the real worker (bench/torch-engine.ts). */
+  engine: "tfjs" | "torch" | "torch engine";
   /** tfjs backend name, or the torch device (cpu / cuda). */
   backend: string;
   model: Model;
@@ -282,6 +297,8 @@ function classify(probe: BackendProbe | undefined, name: BackendName): [DeviceCl
       return ["cpu", `${cpuName}, libtensorflow`];
     case "cpu":
       return ["cpu", `${cpuName}, pure JS, 1 thread`];
+    case "torch":
+      return ["cpu", "the torch engine (measured in its own rows)"];
   }
 }
 
@@ -299,7 +316,8 @@ if (opts.backends === "auto") {
       failure: false,
     });
   }
-  const names = probes.filter((p) => p.available).map((p) => p.name);
+  // The torch engine is not a tfjs backend: it has its own rows (--engine).
+  const names = probes.filter((p) => p.available && p.name !== "torch").map((p) => p.name);
   // Both tfjs-node packages register "tensorflow": only one can load per process.
   if (names.includes("tensorflow-gpu") && names.includes("tensorflow")) {
     names.splice(names.indexOf("tensorflow"), 1);
@@ -317,7 +335,7 @@ if (opts.backends === "auto") {
   for (const n of names) {
     if (!isBackendName(n)) fail(`unknown backend "${n}" (backends: ${BACKEND_LADDER.join(", ")})`);
   }
-  plan = names as BackendName[];
+  plan = (names as BackendName[]).filter((n) => n !== "torch");
 }
 
 /* --------------------------------------------------------- torch setup */
@@ -486,11 +504,20 @@ interface TorchRun {
   results: Partial<Record<Model, Timing>>;
 }
 
+const precisions = opts.precisions.split(",").filter(Boolean);
+for (const p of precisions) {
+  if (p !== "fp32" && p !== "bf16-cl") fail(`--precisions takes fp32 and/or bf16-cl, got ${p}`);
+}
+/** "cuda", or "cuda bf16+CL": the torch rows' backend column. */
+const torchBackend = (dev: string, precision: string) =>
+  precision === "fp32" ? dev : `${dev} bf16+CL`;
 const torchRuns: TorchRun[] = [];
 for (let round = 1; round <= repeat; round++) {
   for (const dev of torchDevices) {
     // cpu: once per --torch-threads count (0 = torch's default, all cores).
-    for (const torchThreads of dev === "cpu" ? torchThreadList : [0]) {
+    for (const [torchThreads, precision] of (dev === "cpu" ? torchThreadList : [0]).flatMap((t) =>
+      precisions.map((p) => [t, p] as const),
+    )) {
       if (!torch) break;
       const args = [
         TORCH_SCRIPT,
@@ -508,6 +535,7 @@ for (let round = 1; round <= repeat; round++) {
         dev,
         "--json",
         ...(torchThreads > 0 ? ["--threads", String(torchThreads)] : []),
+        ...(precision === "bf16-cl" ? ["--bf16-cl"] : []),
       ];
       progress(
         `torch ${dev}${torchThreads > 0 ? ` ${torchThreads}t` : ""}: ${modelList.join(", ")} ...`,
@@ -528,7 +556,7 @@ for (let round = 1; round <= repeat; round++) {
           if (!t) continue;
           rows.push({
             engine: "torch",
-            backend: dev,
+            backend: torchBackend(dev, precision),
             model,
             deviceClass,
             device,
@@ -545,6 +573,79 @@ for (let round = 1; round <= repeat; round++) {
       }
     }
   }
+}
+
+/* --------------------------------------------------------- torch engine */
+
+const engineRuns: { device: string; precision: string; threads?: number; torch?: unknown }[] = [];
+if (torch && opts.engine !== "off") {
+  const { measureTorchEngine, syntheticCifarFile } = await import("./torch-engine.js");
+  let cifar: ReturnType<typeof syntheticCifarFile> | null = null;
+  for (let round = 1; round <= repeat; round++) {
+    for (const dev of torchDevices) {
+      const engineModels = (
+        opts["engine-models"]?.split(",") ??
+        (dev === "cuda" ? ["mlp", "cnn", "resnet18"] : ["mlp", "cnn"])
+      ).filter((m) => modelList.includes(m as Model)) as Model[];
+      for (const [torchThreads, precision] of (dev === "cpu" ? torchThreadList : [0]).flatMap((t) =>
+        precisions.map((p) => [t, p] as const),
+      )) {
+        // The bare loop's thread count (torch_speed.py: --threads, else every core).
+        const threads = dev === "cpu" ? torchThreads || os.availableParallelism() : undefined;
+        for (const model of engineModels) {
+          progress(`torch engine ${torchBackend(dev, precision)} ${model} ...`);
+          try {
+            const rgb = model === "resnet18";
+            if (rgb && !cifar) cifar = syntheticCifarFile(Math.max(4096, batch * 12));
+            const t = await measureTorchEngine({
+              model,
+              dataset: rgb ? (cifar as { file: string }).file : "default",
+              trainCount: rgb ? Math.max(4096, batch * 12) : 10_000,
+              batch,
+              steps,
+              warmup,
+              maxSeconds,
+              options: {
+                device: dev,
+                ...(threads !== undefined && { threads }),
+                ...(precision === "bf16-cl"
+                  ? { autocast: "bf16", channelsLast: true }
+                  : { autocast: "off", channelsLast: false }),
+              },
+            });
+            engineRuns.push({ device: dev, precision, threads, torch: t.torch });
+            rows.push({
+              engine: "torch engine",
+              backend: torchBackend(dev, precision),
+              model,
+              deviceClass: dev === "cuda" ? "gpu" : "cpu",
+              device: t.torch?.device ?? dev,
+              ...(threads !== undefined && { threads }),
+              batch,
+              imgPerSec: t.imgPerSec,
+              msPerStep: t.msPerStep,
+              medianMsPerStep: t.medianMsPerStep,
+              firstStepMs: t.firstStepMs,
+              steps: t.steps,
+              warmupSteps: t.warmupSteps,
+              stoppedByTime: t.stoppedByTime,
+            } as Row);
+          } catch (e) {
+            const why = errorText(e);
+            skipped.push({
+              engine: "torch",
+              backend: `engine ${dev}`,
+              model,
+              reason: `failed: ${why}`,
+              failure: true,
+            });
+            progress(`torch engine ${dev} ${model} failed: ${why}`);
+          }
+        }
+      }
+    }
+  }
+  cifar?.dispose();
 }
 
 /* ------------------------------------------------------------- report */
@@ -673,6 +774,35 @@ for (const model of modelList) {
   }
 }
 
+/** The torch engine over the bare loop at the same device, threads and precision (target >= 0.9). */
+interface EngineRatio {
+  model: Model;
+  backend: string;
+  threads?: number;
+  engineImgPerSec: number;
+  bareImgPerSec: number;
+  ratio: number;
+}
+const engineRatios: EngineRatio[] = [];
+for (const e of rows.filter((r) => r.engine === "torch engine")) {
+  const bare = rows.find(
+    (r) =>
+      r.engine === "torch" &&
+      r.backend === e.backend &&
+      r.model === e.model &&
+      r.threads === e.threads,
+  );
+  if (!bare) continue;
+  engineRatios.push({
+    model: e.model,
+    backend: e.backend,
+    ...(e.threads !== undefined && { threads: e.threads }),
+    engineImgPerSec: e.imgPerSec,
+    bareImgPerSec: bare.imgPerSec,
+    ratio: e.imgPerSec / bare.imgPerSec,
+  });
+}
+
 const date = new Date().toISOString();
 const host = {
   hostname: os.hostname(),
@@ -793,6 +923,17 @@ if (torchCpuThreads > tfjsCpuThreads && tfjsCpuThreads > 0) {
     `torch cpu used up to ${torchCpuThreads} threads, tfjs at most ${tfjsCpuThreads} (see the equal-thread ratios; --wasm-threads and --torch-threads)`,
   );
 }
+if (engineRatios.length) {
+  out.push("");
+  out.push(
+    "torch engine (real worker, data pipeline) / bare torch loop, same device, threads, precision (target >= 0.90):",
+  );
+  for (const q of engineRatios) {
+    out.push(
+      `${q.model}: ${label({ engine: "torch", backend: q.backend, threads: q.threads })}: engine ${fmt(q.engineImgPerSec)} img/s / bare ${fmt(q.bareImgPerSec)} img/s = ${q.ratio.toFixed(2)}${q.ratio >= 0.9 ? "" : "  (below 0.90)"}`,
+    );
+  }
+}
 if (skipped.length) {
   out.push("");
   out.push("Not measured:");
@@ -837,6 +978,8 @@ if (opts.json) {
     ratios,
     scaling,
     equalThreads,
+    engineRatios,
+    engineRuns,
     skipped,
     notes,
     ok: !failed,

@@ -7,7 +7,9 @@ import { registerRunsCommands } from "./commands/runs.js";
 import { registerScheduleCommands } from "./commands/schedule.js";
 import { registerServeCommand } from "./commands/serve.js";
 import { registerSharpnessCommand } from "./commands/sharpness.js";
+import { registerSweepCommands } from "./commands/sweep.js";
 import { registerTrainCommand } from "./commands/train.js";
+import { registerWorkerCommands } from "./commands/worker.js";
 import { CliError, type Io, processIo } from "./io.js";
 
 export function buildProgram(io: Io): Command {
@@ -26,6 +28,8 @@ export function buildProgram(io: Io): Command {
   registerServeCommand(program, io);
   registerLandscapeCommand(program, io);
   registerSharpnessCommand(program, io, io === processIo && process.stderr.isTTY === true);
+  registerSweepCommands(program, io, io === processIo && process.stdout.isTTY === true);
+  registerWorkerCommands(program, io);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
     for (const sub of cmd.commands)

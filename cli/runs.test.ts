@@ -57,10 +57,12 @@ describe("sgd-studio runs", () => {
     const table = await cli("runs", "list", "--home", home);
     expect(table.code).toBe(0);
     const lines = table.out.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/id\s+status\s+model\s+dataset\s+schedule\s+epochs\s+test acc/);
+    expect(lines[0]).toMatch(/id\s+status\s+model\s+dataset\s+name\s+schedule\s+epochs\s+test acc/);
     expect(lines[2]).toContain(b); // newest first
     expect(lines[3]).toMatch(
-      new RegExp(`${a}\\s+completed\\s+mlp\\s+default\\s+test-cosine\\s+2/2`),
+      new RegExp(
+        `${a}\\s+completed\\s+mlp\\s+default\\s+-\\s+test-cosine\\s+2/2\\s+\\d+\\.\\d\\d%`,
+      ),
     );
     const json = JSON.parse((await cli("runs", "list", "--json", "--home", home)).out);
     expect(json.map((r: { id: string }) => r.id)).toEqual([b, a]);
@@ -94,8 +96,10 @@ describe("sgd-studio runs", () => {
     expect(text.out).toMatch(new RegExp(`^run:\\s+${a}`));
     expect(text.out).toMatch(/status:\s+completed/);
     expect(text.out).toMatch(/tags:\s+baseline/);
-    expect(text.out).toMatch(/checkpoint:\s+.*epoch-0001 \(epoch 1\)/);
-    expect(text.out).toMatch(/testAccuracy\s+2\s+0\.6\s+0\.6\s+max @ step 9/);
+    // Epochs counted from 1 (the folder epoch-0001 holds the second), accuracy in percent.
+    expect(text.out).toMatch(/checkpoint:\s+.*epoch-0001 \(after epoch 2\)/);
+    expect(text.out).toMatch(/testAccuracy\s+2\s+60\.00%\s+60\.00%\s+max @ step 9/);
+    expect(text.out).toMatch(/best:\s+60\.00% \(epoch 2\)/);
     const json = JSON.parse((await cli("runs", "show", a, "--json", "--home", home)).out);
     expect(json.run.id).toBe(a);
     expect(json.metrics.find((m: { key: string }) => m.key === "loss").count).toBe(10);
@@ -158,6 +162,43 @@ describe("sgd-studio runs", () => {
     const missing = await cli("runs", "import", join(dir, "nope.json"), "--home", dir);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/no such file/);
+  });
+
+  it("rename: a display name shown in list and show, kept through export and import; --clear", async () => {
+    const lib = library();
+    const [id] = lib.ids as [string];
+    const r = await cli("runs", "rename", id, "lr", "sweep", "#1", "--home", lib.home);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`${id}: renamed to lr sweep #1\n`);
+    const list = await cli("runs", "list", "--home", lib.home);
+    expect(list.out).toMatch(
+      new RegExp(`${id}\\s+completed\\s+mlp\\s+default\\s+lr sweep #1\\s+test-cosine`),
+    );
+    expect((await cli("runs", "show", id, "--home", lib.home)).out).toMatch(/name:\s+lr sweep #1/);
+    type Listed = { id: string; environment: { displayName?: string }; scheduleName: string };
+    const listed = JSON.parse((await cli("runs", "list", "--json", "--home", lib.home)).out);
+    expect(listed.find((x: Listed) => x.id === id).environment.displayName).toBe("lr sweep #1");
+    // Exported and imported with the run.
+    const file = join(temp("cli-rename-"), "run.json");
+    await cli("runs", "export", id, "--format", "json", "--out", file, "--home", lib.home);
+    const other = temp("cli-rename-import-");
+    expect((await cli("runs", "import", file, "--home", other)).code).toBe(0);
+    const imported = JSON.parse((await cli("runs", "list", "--json", "--home", other)).out);
+    expect(imported[0]).toMatchObject({
+      id,
+      environment: { displayName: "lr sweep #1" },
+      scheduleName: "test-cosine",
+    });
+    expect((await cli("runs", "list", "--home", other)).out).toContain("lr sweep #1");
+    // Too long, or nothing: refused; --clear goes back to the schedule's name.
+    const long = await cli("runs", "rename", id, "x".repeat(201), "--home", lib.home);
+    expect(long.code).not.toBe(0);
+    expect(long.err).toMatch(/200/);
+    expect((await cli("runs", "rename", id, "--home", lib.home)).code).toBe(2);
+    await cli("runs", "rename", id, "--clear", "--home", lib.home);
+    const cleared = JSON.parse((await cli("runs", "list", "--json", "--home", lib.home)).out);
+    expect(cleared.find((x: Listed) => x.id === id).environment.displayName).toBeUndefined();
+    expect((await cli("runs", "show", id, "--home", lib.home)).out).toMatch(/name:\s+-/);
   });
 
   it("tag, untag, note and delete", async () => {

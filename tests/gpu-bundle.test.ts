@@ -50,7 +50,7 @@ describe("bench/gpu: the device script, run from its bundle on the CPU", async (
           BUNDLE_DIR: bundle,
           OUT: out,
         },
-        timeout: 300_000,
+        timeout: 420_000, // the torch engine step (QUICK: mlp on CPU) included
       });
       expect(log).toContain("== done");
 
@@ -66,6 +66,16 @@ describe("bench/gpu: the device script, run from its bundle on the CPU", async (
         expect(tfjs?.imgPerSec).toBeGreaterThan(0);
         expect(torch?.imgPerSec).toBeGreaterThan(0);
       }
+
+      // The torch engine through the bundle's training worker, beside the bare loop.
+      const engine = lastJson("engine") as {
+        ok: boolean;
+        rows: { engine: string; model: string; imgPerSec: number }[];
+        engineRatios: { model: string; ratio: number }[];
+      };
+      expect(engine.ok).toBe(true);
+      expect(engine.rows.find((r) => r.engine === "torch engine")?.imgPerSec).toBeGreaterThan(0);
+      expect(engine.engineRatios[0]?.ratio).toBeGreaterThan(0);
 
       type Profile = {
         kernels: number;
@@ -94,6 +104,6 @@ describe("bench/gpu: the device script, run from its bundle on the CPU", async (
         expect(r.rows[0]?.imgPerSec).toBeGreaterThan(0);
       }
     },
-    400_000,
+    520_000,
   );
 });

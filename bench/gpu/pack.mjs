@@ -96,6 +96,15 @@ execFileSync(
 writeFileSync(path.join(app, "package.json"), '{ "type": "module" }\n');
 // The PyTorch side of bench/speed.bench.ts, found next to it.
 cpSync(path.join(root, "bench/torch_speed.py"), path.join(app, "bench/torch_speed.py"));
+// The torch engine: its Python package, and the embedded dataset its mlp/cnn rows train on.
+cpSync(path.join(root, "python/sgd_studio_torch"), path.join(app, "python/sgd_studio_torch"), {
+  recursive: true,
+  filter: (f) => !f.includes("__pycache__"),
+});
+cpSync(
+  path.join(root, "assets/fashion-mnist-12k.sgdds.gz"),
+  path.join(app, "assets/fashion-mnist-12k.sgdds.gz"),
+);
 
 const roots = [
   "@tensorflow/tfjs-core",

@@ -63,7 +63,19 @@ run() { # name, timeout seconds, command...
 
 # 1. img/s of every model on WebGPU, and PyTorch on the same GPU (the ratio).
 run speed 200 "$node" "$app/bench/speed.bench.js" --models "$models" --backends webgpu \
-  --batch "$batch" --steps "$steps" --warmup "$warmup" --torch "$torch" --max-seconds 30 --json
+  --batch "$batch" --steps "$steps" --warmup "$warmup" --torch "$torch" --engine off --max-seconds 30 --json
+# 1b. The torch engine (backend torch, through the real training worker) against the
+# bare PyTorch loop, fp32 and bf16 + channels-last, and WebGPU: ResNet-18 at batch 128 and 512.
+if [ "${QUICK:-0}" = 1 ]; then
+  run engine 120 "$node" "$app/bench/speed.bench.js" --models mlp --backends wasm --batch 16 \
+    --steps 20 --warmup 1 --torch cpu --precisions fp32 --engine-models mlp --max-seconds 10 --json
+else
+  for b in 128 512; do
+    run "engine-$b" 110 "$node" "$app/bench/speed.bench.js" --models resnet18 --backends webgpu \
+      --batch "$b" --steps 20 --warmup 3 --torch cuda --precisions fp32,bf16-cl \
+      --engine-models resnet18 --max-seconds 15 --json
+  done
+fi
 # 2. Where a ResNet-18 step's GPU time goes, per kernel.
 run profile 100 "$node" "$app/bench/kernel-profile.bench.js" --backend webgpu --model "$pmodel" \
   --batch "$pbatch" --top 30 --json

@@ -79,6 +79,22 @@ const HOME_HELP = "library folder (default: $SGD_STUDIO_HOME or the user-data fo
 
 const dash = (x: number | null | undefined): Cell => (x === null || x === undefined ? "-" : x);
 
+/** Accuracy keys (trainAccuracy, testAccuracy): shown in percent. */
+function isAccuracy(key: string): boolean {
+  return /accuracy/i.test(key);
+}
+
+/** Accuracy as percent, as the app and `train` show it (the library and exports keep fractions). */
+function percent(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? "-" : `${(100 * x).toFixed(2)}%`;
+}
+
+/** The name given with `runs rename` ("-" without one: the schedule's name is its own column). */
+function displayName(run: { environment: Record<string, unknown> }): string {
+  const given = run.environment.displayName;
+  return typeof given === "string" && given ? given : "-";
+}
+
 function when(iso: string | null): string {
   return iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : "-";
 }
@@ -101,6 +117,7 @@ function listTable(runs: RunRecord[]): string {
       "status",
       "model",
       "dataset",
+      "name",
       "schedule",
       "epochs",
       "test acc",
@@ -113,10 +130,11 @@ function listTable(runs: RunRecord[]): string {
       r.status,
       r.model,
       r.dataset,
+      displayName(r),
       r.scheduleName ?? "-",
       progress(r),
-      dash(r.final.testAccuracy),
-      dash(r.best.testAccuracy),
+      percent(r.final.testAccuracy),
+      percent(r.best.testAccuracy),
       when(r.createdAt),
       r.tags.join(",") || "-",
     ]),
@@ -132,6 +150,7 @@ function showText(run: RunDetails, stats: BestAndFinal[]): string {
   if (run.error) field("error", `${run.error.code}: ${run.error.message}`);
   field("model", run.model);
   field("dataset", run.dataset);
+  field("name", displayName(run));
   field("schedule", run.scheduleName ?? "(unnamed)");
   field("optimizer", run.optimizer);
   field("seed", run.seed);
@@ -142,16 +161,22 @@ function showText(run: RunDetails, stats: BestAndFinal[]): string {
   field("epochs", progress(run));
   field("steps", run.lastStep === null ? null : run.lastStep + 1);
   field("wall time", run.wallTime === null ? null : `${num(run.wallTime)} s`);
-  field("test acc", run.final.testAccuracy === null ? null : num(run.final.testAccuracy));
+  // Accuracy in percent and epochs counted from 1, as the app and `train` show them.
+  field("test acc", run.final.testAccuracy === null ? null : percent(run.final.testAccuracy));
   field(
     "best",
     run.best.testAccuracy === null
       ? null
-      : `${num(run.best.testAccuracy)} (epoch ${run.best.epoch})`,
+      : `${percent(run.best.testAccuracy)}${run.best.epoch === null ? "" : ` (epoch ${run.best.epoch + 1})`}`,
   );
   field("tags", run.tags.join(", ") || null);
   field("note", run.note);
-  field("checkpoint", run.resume ? `${run.resume.path} (epoch ${run.resume.epoch})` : null);
+  field(
+    "checkpoint",
+    run.resume
+      ? `${run.resume.path}${run.resume.epoch === null ? "" : ` (after epoch ${run.resume.epoch + 1})`}`
+      : null,
+  );
   if (run.keys.length > 0) {
     lines.push("");
     const rows = run.keys.map((k, i) => {
@@ -159,8 +184,8 @@ function showText(run: RunDetails, stats: BestAndFinal[]): string {
       return [
         k.key,
         k.count,
-        dash(bf?.final?.value),
-        dash(bf?.best?.value),
+        isAccuracy(k.key) ? percent(bf?.final?.value) : dash(bf?.final?.value),
+        isAccuracy(k.key) ? percent(bf?.best?.value) : dash(bf?.best?.value),
         bf?.best ? `${bf.mode} @ step ${bf.best.step}` : "-",
       ];
     });
@@ -369,6 +394,27 @@ export function registerRunsCommands(program: Command, io: Io): void {
         }
         await service.call("runs.note", { id: run.id, note: opts.clear ? "" : text.join(" ") });
         io.out(`${run.id}: note ${opts.clear ? "removed" : "saved"}\n`);
+      }),
+    );
+
+  runs
+    .command("rename")
+    .description(
+      "give a run a display name, shown instead of its schedule's name in the app, `runs list` and exports (--clear goes back to the schedule's name)",
+    )
+    .argument("<id>", "run id")
+    .argument("[name...]", "the new name")
+    .option("--clear", "remove the display name")
+    .option("--home <dir>", HOME_HELP)
+    .action((id: string, name: string[], opts: HomeOption & { clear?: boolean }) =>
+      withService(opts, async (service) => {
+        const run = await getRun(service, id);
+        if (!opts.clear && name.join(" ").trim() === "")
+          throw new CliError("give the new name (or --clear to go back to the schedule's name)", 2);
+        await service.call("runs.rename", { id: run.id, name: opts.clear ? "" : name.join(" ") });
+        io.out(
+          `${run.id}: ${opts.clear ? "name removed" : `renamed to ${name.join(" ").trim()}`}\n`,
+        );
       }),
     );
 

@@ -5,10 +5,12 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { startTraining } from "../../core/engine/worker-client.js";
+import { REDIS_URL_ENV, redactUrl } from "../../core/remote/url.js";
 import { runMethods } from "../../core/service/runs.js";
 import { Service } from "../../core/service/service.js";
 import { defaultHomeDir } from "../../core/store/paths.js";
 import { CliError, type Io } from "../io.js";
+import { wholeNumber } from "../options.js";
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
@@ -17,6 +19,7 @@ import {
   type ServerOptions,
   startServer,
 } from "../serve/server.js";
+import { reachable, redisUrlOption } from "./worker.js";
 
 export { type RunningServer, type ServerOptions, startServer };
 
@@ -25,6 +28,8 @@ interface ServeOptions {
   port: string;
   home?: string;
   open: boolean;
+  redis?: string;
+  dispatch: string;
 }
 
 /** Opens the URL in the desktop's browser; silently does nothing where there is none (a headless box). */
@@ -83,17 +88,37 @@ export function registerServeCommand(program: Command, io: Io, deps: ServeDeps =
       "SGD Studio home folder (default: $SGD_STUDIO_HOME or the platform's data folder)",
     )
     .option("--no-open", "do not open a browser")
+    .option(
+      "--redis <url>",
+      `train runs on remote workers through this Redis (default: $${REDIS_URL_ENV}; docs/remote.md)`,
+    )
+    .option("--dispatch <n>", "with --redis: runs handed to the workers at once", "8")
     .action(async (opts: ServeOptions) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65_535)
         throw new CliError(`--port must be a whole number from 0 to 65535 (got "${opts.port}")`, 2);
       const home = resolve(opts.home || defaultHomeDir());
+      const redisUrl = redisUrlOption(opts.redis, false);
+      const dispatch = wholeNumber("--dispatch", 1)(opts.dispatch);
+      if (redisUrl) await reachable(redisUrl);
+      const remote = redisUrl
+        ? (await import("../../core/remote/launcher.js")).remoteLauncher({ url: redisUrl })
+        : null;
       let service: Service;
       try {
         service = deps.createService
           ? deps.createService(home)
-          : new Service({ home, runs: runMethods({ home, launch: startTraining }) });
+          : new Service({
+              home,
+              ...(remote ? { workers: remote.workers } : {}),
+              runs: runMethods(
+                remote
+                  ? { home, launch: remote.launch, concurrency: dispatch }
+                  : { home, launch: startTraining },
+              ),
+            });
       } catch (err) {
+        await remote?.close();
         // A library that cannot be opened (damaged, read-only, locked): its one-line message.
         throw new CliError((err as Error).message);
       }
@@ -102,6 +127,7 @@ export function registerServeCommand(program: Command, io: Io, deps: ServeDeps =
         server = await startServer({ service, host: opts.host, port });
       } catch (err) {
         await service.close();
+        await remote?.close();
         const e = err as NodeJS.ErrnoException;
         if (e.code === "EADDRINUSE")
           throw new CliError(
@@ -122,6 +148,7 @@ export function registerServeCommand(program: Command, io: Io, deps: ServeDeps =
       io.out(`SGD Studio is serving at\n\n  ${server.url}\n\n`);
       if (opts.host === "0.0.0.0" || opts.host === "::")
         io.out(`from other machines: http://${hostname()}:${server.port}/?token=${server.token}\n`);
+      if (redisUrl) io.out(`runs train on the workers of ${redactUrl(redisUrl)}\n`);
       io.out(`home: ${home}\nCtrl-C stops the server.\n`);
       deps.onListening?.(server);
       if (opts.open) openBrowser(server.url);
@@ -129,5 +156,6 @@ export function registerServeCommand(program: Command, io: Io, deps: ServeDeps =
       io.out("stopping...\n");
       await server.close();
       await service.close();
+      await remote?.close();
     });
 }

@@ -43,6 +43,7 @@ interface TrainOptions {
   json?: boolean;
   home?: string;
   fit?: string;
+  keepSchedule?: boolean;
 }
 
 export function registerTrainCommand(program: Command, io: Io, isTty: boolean): void {
@@ -71,6 +72,10 @@ export function registerTrainCommand(program: Command, io: Io, isTty: boolean): 
     .option(
       "--resume <run|dir>",
       "resume a stopped, interrupted or failed run (id) from its last checkpoint with its saved spec, or start a new run from a checkpoint folder",
+    )
+    .option(
+      "--keep-schedule",
+      "with --resume and --epochs: keep the schedule as the run trained it (its shape over the old length), cut or continued to the new length",
     )
     .option("--home <dir>", "library folder (default: $SGD_STUDIO_HOME or the user-data folder)")
     .option("--train-limit <N>", "train on the first N images only (quick runs)")
@@ -167,7 +172,7 @@ async function train(
     }
   };
   service.on((e) => {
-    if (e.type === "queue.changed") return;
+    if (e.type === "queue.changed" || e.type === "sweep.changed") return;
     if (runId === null) early.push(e);
     else if (e.runId === runId) handle(e);
   });
@@ -177,7 +182,8 @@ async function train(
   if (opts.json)
     io.out(`${JSON.stringify({ type: "run", id: runId, home, resumed: started.resumed })}\n`);
   else io.out(`run ${runId}${started.note ? ` (${started.note})` : ""}\n`);
-  for (const e of early.splice(0)) if (e.type !== "queue.changed" && e.runId === runId) handle(e);
+  for (const e of early.splice(0))
+    if (e.type !== "queue.changed" && e.type !== "sweep.changed" && e.runId === runId) handle(e);
 
   const onSigint = () => {
     void service.call("runs.stop", { id: runId as string }).catch(() => {});
@@ -243,23 +249,44 @@ async function startOrResume(
     // The run continues with the spec it was started with. --backend and --epochs given now
     // change the rest of the run; other flags would make a different run, so they are ignored.
     const given = explicitFlags(programRef);
-    const override: { backend?: string; epochs?: number } = {};
+    const override: { backend?: string; epochs?: number; keepSchedule?: boolean } = {};
     if (given.has("backend") && opts.backend) override.backend = opts.backend;
     if (given.has("epochs")) override.epochs = wholeNumber("--epochs", 1)(opts.epochs as string);
+    if (opts.keepSchedule) {
+      if (override.epochs === undefined)
+        throw new CliError("--keep-schedule goes with --epochs E (the run's new length)", 2);
+      override.keepSchedule = true;
+    }
     const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     const ignored = [...given].filter(
-      (k) => !["resume", "json", "home", "backend", "epochs", "threads"].includes(k),
+      (k) =>
+        !["resume", "json", "home", "backend", "epochs", "threads", "keepSchedule"].includes(k),
     );
     if (ignored.length)
       io.err(
         `note: run ${existing.id} resumes with the spec saved in the library; ignored: ${ignored.map(flag).join(", ")} (start a new run to change them)\n`,
       );
-    const changes = Object.entries(override).map(([k, v]) => `${flag(k)} ${v}`);
+    const changes = Object.entries(override)
+      .filter(([k]) => k !== "keepSchedule")
+      .map(([k, v]) => `${flag(k)} ${v}`);
     if (changes.length)
       io.err(
-        `note: run ${existing.id} resumes with ${changes.join(" and ")} (saved in its spec)${override.epochs !== undefined ? "; the schedule is compiled for the new length, epochs already trained keep their values" : ""}\n`,
+        `note: run ${existing.id} resumes with ${changes.join(" and ")} (saved in its spec)${override.keepSchedule ? "; the schedule stays as trained, fixed in epochs, cut or continued to the new length" : ""}\n`,
       );
-    await call(() => service.call("runs.resume", { id: existing.id, here: true, override }));
+    await call(() =>
+      service.call("runs.resume", { id: existing.id, here: true, override }).catch((err) => {
+        // A new length that would move the schedule under the epochs already trained: the two choices, as commands.
+        if ((err as { field?: string }).field !== "override.keepSchedule") throw err;
+        const e = override.epochs as number;
+        const schedule = existing.scheduleName ?? "<the same schedule>";
+        const message = `${(err as Error).message
+          .replace(/^override\.epochs: /, "--epochs: ")
+          .replace("override.keepSchedule", "--keep-schedule")}:
+  sgd-studio train --resume ${existing.id} --epochs ${e} --keep-schedule   # keep the schedule as trained
+  sgd-studio train --schedule ${schedule} --epochs ${e}   # a new run: the whole shape in ${e} epochs`;
+        throw Object.assign(new Error(message), { code: "invalid-params" });
+      }),
+    );
     const from =
       existing.resumeEpoch === null
         ? "from the start (no checkpoint yet)"

@@ -26,6 +26,8 @@ import type { TrainEvent } from "./events.js";
 import { RUN_STATUSES, type RunStatus, X_AXES } from "./lists.js";
 import type { MetricSeries, RunDetails, RunSummary } from "./records.js";
 import { SharpnessSettingsSchema, type SharpnessValue } from "./sharpness.js";
+import type { SweepDetails, SweepIssue, SweepSummary, SweepTemplate } from "./sweep.js";
+import type { WorkersList } from "./workers.js";
 
 const id = z.string().min(1, { error: "id must be a non-empty string" }).max(200);
 const positiveInt = z.number().int().positive();
@@ -69,12 +71,21 @@ export const METHODS = {
     /**
      * Changes for the rest of the run: another backend (same trajectory up to
      * float rounding), or more or fewer epochs (the schedule is compiled for the
-     * new length; epochs already trained keep their values).
+     * new length; a length that would change the schedule of epochs already
+     * trained is refused without `keepSchedule`: docs/schedules.md).
      */
     override: z
       .strictObject({
         backend: z.string().min(1).max(40).optional(),
         epochs: z.number().int().positive().max(100_000).optional(),
+        /**
+         * With `epochs`: keep the schedule as trained, i.e. compiled for the
+         * run's current length (epoch time), then cut or continued to the new
+         * one. Required when the new length would change the schedule of
+         * epochs already trained (one relative to the run, or fitted to it);
+         * such a resume is refused without it.
+         */
+        keepSchedule: z.boolean().optional(),
       })
       .optional(),
   }),
@@ -105,6 +116,8 @@ export const METHODS = {
   "runs.tag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.untag": z.strictObject({ id, tag: z.string().min(1).max(100) }),
   "runs.note": z.strictObject({ id, note: z.string().max(100_000) }),
+  /** A run's display name (shown instead of the schedule's name everywhere, kept in exports); "" removes it. */
+  "runs.rename": z.strictObject({ id, name: z.string().max(200) }),
   "runs.delete": z.strictObject({ id }),
   "runs.export": z.strictObject({
     ids: z.array(id).min(1),
@@ -125,6 +138,45 @@ export const METHODS = {
     /** Measure on this backend instead of the run's. */
     backend: z.string().min(1).max(40).optional(),
   }),
+  /** The built-in sweeps (core/sweep/templates.ts). */
+  "sweeps.templates": z.strictObject({}),
+  /** Checks a sweep document and counts its members (without C, a delta axis counts but makes no runs). */
+  "sweeps.validate": z.strictObject({ spec: z.unknown() }),
+  /**
+   * Records a sweep and queues its members as ordinary runs (docs/sweeps.md).
+   * With delta swept and no delta.noise, C is first estimated by a short run of the base spec.
+   */
+  "sweeps.create": z.strictObject({ spec: z.unknown(), name: z.string().max(200).optional() }),
+  "sweeps.list": z.strictObject({}),
+  "sweeps.get": z.strictObject({ id }),
+  /** No new member starts (those training finish); resume lets them start again. */
+  "sweeps.pause": z.strictObject({ id }),
+  "sweeps.resume": z.strictObject({ id }),
+  /** Waiting members are stopped, training ones stopped where this host trains them (docs/sweeps.md). */
+  "sweeps.cancel": z.strictObject({ id }),
+  /** Queues the sweep's failed and interrupted members again (or those of `statuses`), in the same sweep. */
+  "sweeps.rerun": z.strictObject({
+    id,
+    statuses: z
+      .array(z.enum(["failed", "interrupted", "stopped"]))
+      .min(1)
+      .optional(),
+    /** Skip members that have started this many attempts already (a `sweep run` host's automatic retries). */
+    maxAttempts: positiveInt.max(1000).optional(),
+    /** Also members the user cancelled (stopped and tagged sweep-cancelled); default false. */
+    includeCancelled: z.boolean().optional(),
+  }),
+  /** Adds values to the sweep's axes (or seeds, or random draws): only new grid points become runs. */
+  "sweeps.extend": z.strictObject({
+    id,
+    axes: z.record(z.string(), z.array(z.unknown()).min(1)).default({}),
+    seeds: z
+      .union([z.array(z.number().int().nonnegative()).min(1), positiveInt.max(1000)])
+      .optional(),
+    count: positiveInt.max(10_000).optional(),
+  }),
+  /** Stops one member (waiting or training here); the sweep's reruns leave it alone. */
+  "sweeps.cancelMember": z.strictObject({ id, runId: id }),
   "datasets.list": z.strictObject({}),
   "system.backends": z.strictObject({}),
   "system.settings.get": z.strictObject({}),
@@ -133,6 +185,8 @@ export const METHODS = {
   "landscape.grid": landscapeGridParams,
   /** Simulated SGD from many random starts under several schedules (core/landscape). */
   "landscape.experiment": landscapeExperimentParams,
+  /** The remote workers on the host's Redis queue (docs/remote.md); none when runs train locally. */
+  "workers.list": z.strictObject({}),
 } as const;
 
 export type MethodName = keyof typeof METHODS;
@@ -185,6 +239,7 @@ export interface Results {
   "runs.tag": { ok: true };
   "runs.untag": { ok: true };
   "runs.note": { ok: true };
+  "runs.rename": { ok: true };
   /** removed: the run's folder in the home, if it had one; kept: checkpoint folders outside the home (never touched). */
   "runs.delete": { ok: true; removed: string[]; kept: string[] };
   "runs.export": { content: string; filename: string };
@@ -201,12 +256,27 @@ export interface Results {
     backend: string | null;
     seconds: number | null;
   };
+  "sweeps.templates": SweepTemplate[];
+  "sweeps.validate":
+    | { ok: true; members: number; needsNoise: boolean }
+    | { ok: false; issues: SweepIssue[] };
+  "sweeps.create": { id: string; members: number };
+  "sweeps.list": SweepSummary[];
+  "sweeps.get": SweepDetails;
+  "sweeps.pause": { ok: true };
+  "sweeps.resume": { ok: true };
+  /** stopped: members stopped here; elsewhere: members training in another process (its `sweep run` stops them). */
+  "sweeps.cancel": { ok: true; stopped: string[]; elsewhere: string[] };
+  "sweeps.rerun": { requeued: string[] };
+  "sweeps.extend": { added: string[]; members: number };
+  "sweeps.cancelMember": { ok: true };
   "datasets.list": DatasetInfo[];
   "system.backends": DoctorJson;
   "system.settings.get": Record<string, unknown>;
   "system.settings.set": Record<string, unknown>;
   "landscape.grid": LandscapeGrid;
   "landscape.experiment": LandscapeExperiment;
+  "workers.list": WorkersList;
 }
 
 export type Result<M extends MethodName> = Results[M];
@@ -216,7 +286,9 @@ export type ServiceEvent =
   | { type: "run.event"; runId: string; event: TrainEvent }
   | { type: "run.status"; runId: string; status: RunStatus; error?: string }
   /** The runs waiting to train, in order (as `runs.queue` returns them). */
-  | { type: "queue.changed"; queue: string[] };
+  | { type: "queue.changed"; queue: string[] }
+  /** A sweep was made, extended, paused, resumed or cancelled (its members' changes come as run.status). */
+  | { type: "sweep.changed"; sweepId: string };
 
 /**
  * Events of the desktop shell itself (the application menu), sent to the page

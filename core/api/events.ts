@@ -53,6 +53,22 @@ export interface NumericPath {
   env: string[];
 }
 
+/** What the torch engine ran with (backend "torch"): the interpreter and the speed options in force. */
+export interface TorchInfo {
+  python: string;
+  pythonVersion: string;
+  torch: string;
+  /** The torch device: "cpu", "cuda", "cuda:1", "mps". */
+  device: string;
+  threads: number;
+  dataOnDevice: boolean;
+  channelsLast: boolean;
+  autocast: "off" | "bf16" | "fp16";
+  compile: boolean;
+  /** torch.compile exists in this torch (>= 2.0). */
+  compileAvailable: boolean;
+}
+
 export interface StartEvent {
   type: "start";
   backend: string;
@@ -66,6 +82,10 @@ export interface StartEvent {
   warnings: string[];
   /** Kernels and numeric knobs in force (numeric-path.ts); absent from older producers. */
   numericPath?: NumericPath;
+  /** Seconds since this process started the run (the clock of StepEvent.time); absent from older producers. */
+  time?: number;
+  /** The torch engine's interpreter and speed options (backend "torch" only). */
+  torch?: TorchInfo;
 }
 
 export interface StepEvent {
@@ -75,14 +95,38 @@ export interface StepEvent {
   loss: number;
   lr: number;
   batchSize: number;
-  /** lr * C / sqrt(b) with the current estimate of C, else delta / delta_0. */
+  /**
+   * The measured delta: lr * C / sqrt(b) with the running estimate of C
+   * (`noiseC`), else (no estimate yet) delta / delta_0, as `deltaMethod` says.
+   */
   delta: number;
   deltaMethod: "two-batch-estimate" | "relative";
+  /**
+   * The scheduled delta / delta_0: what the schedule's LR and batch size alone
+   * imply (no C). Unlike `delta` it moves only when LR or batch move. Absent
+   * from older producers.
+   */
+  deltaScheduled?: number;
+  /** The running (EMA) estimate of C that `delta` used; null before the first. Absent from older producers. */
+  noiseC?: number | null;
+  /**
+   * C was re-estimated at this step (a two-batch observation, every
+   * `spec.noiseEvery` steps): `delta` may step here although LR and batch do
+   * not. Absent (false) from older producers.
+   */
+  noiseUpdated?: boolean;
   gradNorm: number;
   /** Training samples processed so far in the run. */
   samples: number;
   /** Images per second over the last reporting window. */
   throughput: number;
+  /**
+   * Seconds since this process started the run when the step ended (the clock
+   * of StartEvent.time and EpochEvent.wallTime). Steps reach hosts in bursts
+   * (one per reporting window), so hosts use this, not the arrival time, for a
+   * step's wall time and the ETA. Absent from older producers.
+   */
+  time?: number;
 }
 
 export interface EpochEvent {
@@ -165,7 +209,22 @@ export interface ErrorEvent {
   epoch?: number;
 }
 
+/**
+ * A remote run (docs/remote.md) was handed to a worker: the first delivery of
+ * an attempt, or a redelivery after its worker died or failed transiently.
+ * The library appends it to the run environment's `remote` list.
+ */
+export interface RemoteEvent {
+  type: "remote";
+  /** The library attempt (the host's claim) and BullMQ's delivery of its job (1, 2, ...). */
+  attempt: number;
+  delivery: number;
+  /** The worker's id (host name, pid and a random part). */
+  worker: string;
+}
+
 export type TrainEvent =
+  | RemoteEvent
   | StartEvent
   | StepEvent
   | EpochEvent

@@ -15,3 +15,5 @@ export * from "./lists.js";
 export type * from "./records.js";
 export * from "./sharpness.js";
 export * from "./spec.js";
+export * from "./sweep.js";
+export type * from "./workers.js";

@@ -13,7 +13,18 @@ export const OPTIMIZER_KINDS = ["sgd", "momentum", "nesterov", "adam", "adamw"] 
 export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
 
 /** Training backends, best first: the order automatic selection tries them (core/engine/backends.ts). */
-export const BACKEND_NAMES = ["tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"] as const;
+/**
+ * "torch" is the PyTorch engine (core/engine/torch: a Python worker, chosen first when a
+ * Python with torch is found); the others are TensorFlow.js backends.
+ */
+export const BACKEND_NAMES = [
+  "torch",
+  "tensorflow-gpu",
+  "webgpu",
+  "tensorflow",
+  "wasm",
+  "cpu",
+] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** What a user may ask for: a backend by name, or "auto" (the best available). */

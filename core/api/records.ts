@@ -70,6 +70,8 @@ export interface RunRecord {
    * reads the values). Not part of an export (the values are).
    */
   summary: Record<string, MetricSummary>;
+  /** The sweep this run is a member of (its id, member key and axis values), or null. */
+  sweep: SweepLink | null;
 }
 
 /** A key's values of one run in brief (see RunRecord.summary); null values when it has none. */
@@ -80,6 +82,14 @@ export interface MetricSummary {
   max: number | null;
   /** The step of the last value. */
   lastStep: number | null;
+}
+
+/** A run's place in a sweep (docs/sweeps.md). */
+export interface SweepLink {
+  id: string;
+  /** Stable key of the member within the sweep (a hash of its axis values and seed). */
+  member: string;
+  values: Record<string, unknown>;
 }
 
 export interface CheckpointRecord {
@@ -114,7 +124,7 @@ export interface MetricSeries {
 
 /** A run as `runs.list` returns it: the library record plus its display name. */
 export interface RunSummary extends RunRecord {
-  /** The display name: the schedule's name, if any. */
+  /** The display name: the one given with `runs.rename` (environment.displayName), else the schedule's name, if any. */
   name: string | null;
 }
 

@@ -20,6 +20,28 @@ export const OptimizerSchema = z.strictObject({
 });
 export type OptimizerSpec = z.output<typeof OptimizerSchema>;
 
+/**
+ * Speed options of the torch engine (backend "torch"; docs/backends.md), each
+ * recorded with the run. The other backends ignore them.
+ */
+export const TorchOptionsSchema = z.strictObject({
+  /** "auto" (CUDA, else MPS, else CPU), or a torch device: "cpu", "cuda", "cuda:1", "mps". */
+  device: z.string().min(1).default("auto"),
+  /** Keep the whole dataset on the device (no loader, no copy per step); "auto": when it fits in 4 GiB. */
+  dataOnDevice: z.union([z.boolean(), z.literal("auto")]).default("auto"),
+  /** Channels-last memory for conv models; "auto": on CUDA only (measured: slower on CPU, bench/RESULTS.md). */
+  channelsLast: z.union([z.boolean(), z.literal("auto")]).default("auto"),
+  /** Mixed precision: bf16 (CPU, recent GPUs) or fp16 (CUDA, with a gradient scaler); "off" is fp32. */
+  autocast: z
+    .enum(["off", "bf16", "fp16"], { error: 'autocast must be "off", "bf16" or "fp16"' })
+    .default("off"),
+  /** CPU threads of torch (torch.set_num_threads); torch's own default when absent. */
+  threads: z.number().int().min(1).max(1024).optional(),
+  /** torch.compile the model (torch >= 2.0; reported unavailable on older torch). */
+  compile: z.boolean().default(false),
+});
+export type TorchOptions = z.output<typeof TorchOptionsSchema>;
+
 /** What to train. Schedules arrive resolved (a preset name is resolved by the host). */
 export const TrainSpecSchema = z.strictObject({
   dataset: z.string().min(1, { error: "dataset must name a dataset or a path" }),
@@ -60,6 +82,8 @@ export const TrainSpecSchema = z.strictObject({
   testLimit: z.number().int().positive().optional(),
   /** Options passed to the dataset loader. */
   dataDir: z.string().optional(),
+  /** Speed options of the torch engine (backend "torch"); recorded with the run, ignored by the others. */
+  torch: TorchOptionsSchema.optional(),
   /** Measure sharpness at the end of the run and/or every K epochs (docs/sharpness.md); off when absent. */
   sharpness: SharpnessSpecSchema.optional(),
 });

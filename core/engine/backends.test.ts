@@ -251,7 +251,7 @@ describe("this machine", () => {
 
   it("rejects unknown names, listing the ladder", async () => {
     await expect(selectBackend("cuda")).rejects.toThrow(
-      'Unknown backend "cuda". Backends, best first: tensorflow-gpu, webgpu, tensorflow, wasm, cpu.',
+      'Unknown backend "cuda". Backends, best first: torch, tensorflow-gpu, webgpu, tensorflow, wasm, cpu.',
     );
   });
 
@@ -266,7 +266,8 @@ describe("this machine", () => {
     );
     expect(msg).toMatch(/Fix: npm install @tensorflow\/tfjs-node-gpu@4\.22\.0/);
     expect(msg).toMatch(/Available here: cpu\.$/);
-    expect((err as BackendUnavailableError).probes).toHaveLength(5);
+    // Every rung, the torch engine's included (no Python with torch on this empty system).
+    expect((err as BackendUnavailableError).probes).toHaveLength(6);
   });
 
   it("automatic selection takes the best available rung that allows it", async () => {

@@ -4,6 +4,8 @@
  * rung's reason and fix). `sgd-studio doctor`'s text is cli/doctor-text.ts.
  *
  * Best first:
+ *   0. torch           PyTorch in a Python worker (core/engine/torch; not a tfjs backend:
+ *                      the training worker hands such runs to TorchTrainer)
  *   1. tensorflow-gpu  @tensorflow/tfjs-node-gpu (libtensorflow + CUDA)
  *   2. webgpu          Dawn (`webgpu` package) + @tensorflow/tfjs-backend-webgpu
  *   3. tensorflow      @tensorflow/tfjs-node (libtensorflow, CPU)
@@ -35,6 +37,7 @@ import {
   type SystemAccess,
 } from "./system.js";
 import { type AppliedFlags, applyTfjsFlags } from "./tfjs-flags.js";
+import { describeTorch, findTorchPython } from "./torch/python.js";
 import {
   configureWasmThreads,
   cpuTopology,
@@ -78,6 +81,7 @@ export interface ProbeOptions {
 }
 
 const RUNGS: Record<BackendName, { tfjsName: string; packageName: string }> = {
+  torch: { tfjsName: "none", packageName: "python: torch (sgd_studio_torch)" },
   "tensorflow-gpu": { tfjsName: "tensorflow", packageName: "@tensorflow/tfjs-node-gpu" },
   webgpu: { tfjsName: "webgpu", packageName: "@tensorflow/tfjs-backend-webgpu" },
   tensorflow: { tfjsName: "tensorflow", packageName: "@tensorflow/tfjs-node" },
@@ -420,9 +424,49 @@ function probeCpu(): BackendProbe {
   };
 }
 
+/** The torch engine: a Python that imports torch (core/engine/torch/python.ts). */
+async function probeTorch(sys: SystemAccess): Promise<BackendProbe> {
+  const found = await findTorchPython(sys);
+  const tried = found.tried.map((t) => ({ python: t.python, error: t.error }));
+  if (!found.found) {
+    return {
+      name: "torch",
+      ...RUNGS.torch,
+      available: false,
+      autoSelect: false,
+      reason: `no Python with PyTorch found (tried ${tried.map((t) => t.python).join(", ") || "nothing"})`,
+      fix: found.fix,
+      details: { tried },
+    };
+  }
+  const p = found.found;
+  return {
+    name: "torch",
+    ...RUNGS.torch,
+    available: true,
+    autoSelect: true,
+    reason: describeTorch(p),
+    details: {
+      python: p.python,
+      pythonVersion: p.pythonVersion,
+      torch: p.torch,
+      numpy: p.numpy,
+      cudaVersion: p.cudaVersion ?? null,
+      rocm: p.hip ?? null,
+      cudaDevices: p.cuda ?? [],
+      mps: p.mps ?? false,
+      threads: p.threads,
+      compile: p.compile ? "available" : `unavailable (torch ${p.torch}; torch.compile needs 2.0)`,
+      tried,
+    },
+  };
+}
+
 async function probeOne(name: BackendName, sys: SystemAccess): Promise<BackendProbe> {
   try {
     switch (name) {
+      case "torch":
+        return await probeTorch(sys);
       case "tensorflow-gpu":
       case "tensorflow":
         return await probeTensorflow(name, sys);
@@ -471,6 +515,10 @@ function otherTensorflowLoaded(name: "tensorflow" | "tensorflow-gpu"): boolean {
 async function loadRung(name: BackendName, sys: SystemAccess): Promise<void> {
   if (loaded.has(name)) return;
   switch (name) {
+    case "torch":
+      throw new Error(
+        'backend "torch" is the PyTorch engine, not a TensorFlow.js backend: the training worker runs it (core/engine/torch)',
+      );
     case "cpu":
       break;
     case "wasm": {
@@ -626,6 +674,8 @@ export async function selectBackend(
   }
 
   for (const rung of BACKEND_LADDER) {
+    // The torch engine is chosen by the worker before a TensorFlow.js backend is selected.
+    if (rung === "torch") continue;
     const probe = await probeOne(rung, sys);
     probes.push(probe);
     if (!probe.available || !probe.autoSelect) continue;

@@ -71,7 +71,7 @@ interface SaveInput {
   best: CheckpointManifest["best"];
 }
 
-function epochDirName(epoch: number): string {
+export function epochDirName(epoch: number): string {
   return `epoch-${String(epoch).padStart(4, "0")}`;
 }
 
@@ -179,8 +179,15 @@ export function loadCheckpoint(path: string): CheckpointData {
   let blob: Buffer;
   try {
     manifest = JSON.parse(readFileSync(join(path, "manifest.json"), "utf8"));
+    if ((manifest as { engine?: string }).engine === "torch") {
+      throw new TrainingError(
+        "checkpoint",
+        `checkpoint ${path} was made by the torch engine; resume it with backend torch (its weights are in torch's format, which the TensorFlow.js backends cannot read; sharpness is not measured for torch runs yet)`,
+      );
+    }
     blob = readFileSync(join(path, "tensors.bin"));
   } catch (err) {
+    if (err instanceof TrainingError) throw err;
     throw new TrainingError(
       "checkpoint",
       `cannot read checkpoint ${path}: ${(err as Error).message}`,

@@ -13,6 +13,7 @@ export {
   type ErrorEvent,
   INTERRUPTING_ERRORS,
   type NoiseEvent,
+  type RemoteEvent,
   type SharpnessEvent,
   type StartEvent,
   type StateEvent,

@@ -77,6 +77,37 @@ describe("Trainer", () => {
     expect(start.dataset.source).toMatch(/Fashion-MNIST/);
   });
 
+  it("says what delta is made of: the scheduled delta/delta0, the running C, the steps C was re-estimated, each step's own time", async () => {
+    const constant = {
+      version: 1,
+      epochs: 2,
+      lr: { kind: "constant", lr: 0.05 },
+      batch: { kind: "constant", size: 50 },
+    };
+    const { of } = await train(spec({ schedule: constant, noiseEvery: 4 }));
+    const steps = of("step") as StepEvent[];
+    expect(steps).toHaveLength(24);
+    // Constant LR and batch: the schedule's delta never moves...
+    expect(new Set(steps.map((s) => s.deltaScheduled))).toEqual(new Set([1]));
+    // ...C is re-estimated exactly every noiseEvery steps, and the measured delta moves only there.
+    const updates = steps.filter((s) => s.noiseUpdated).map((s) => s.step);
+    expect(updates).toEqual([0, 4, 8, 12, 16, 20]);
+    for (let i = 1; i < steps.length; i++) {
+      const [a, b] = [steps[i - 1] as StepEvent, steps[i] as StepEvent];
+      if (!b.noiseUpdated) expect(b.delta).toBe(a.delta);
+      expect(b.delta).toBeCloseTo((0.05 * (b.noiseC as number)) / Math.sqrt(50), 12);
+    }
+    expect(new Set(steps.map((s) => s.delta)).size).toBeGreaterThan(1);
+    // Each step has its own time (not its reporting window's), increasing, on the start event's clock.
+    const times = steps.map((s) => s.time as number);
+    const start = (of("start")[0] as StartEvent).time as number;
+    expect(times[0]).toBeGreaterThanOrEqual(start);
+    for (let i = 1; i < times.length; i++)
+      expect(times[i]).toBeGreaterThanOrEqual(times[i - 1] as number);
+    expect(new Set(times.slice(0, 10)).size).toBe(10);
+    expect((of("epoch")[1] as EpochEvent).wallTime).toBeGreaterThanOrEqual(times.at(-1) as number);
+  });
+
   it("estimates C directly at chosen epochs without changing the run", async () => {
     const withDirect = await train(
       spec({ schedule: { ...growing, epochs: 2 }, noiseDirectEpochs: [0] }),

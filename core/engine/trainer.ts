@@ -38,12 +38,33 @@ const REPORT_EVERY = 10;
 const DIRECT_BATCHES = 8;
 const EVAL_BATCH = 500;
 
+/**
+ * Tests only: SGD_STUDIO_TEST_STEP_DELAY_MS makes every training step take
+ * that many milliseconds longer (a sleep after it), so a test can run a
+ * training whose steps take a known time (the Run view's ETA test).
+ * Unset or 0 in normal use.
+ */
+export function testStepDelayMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SGD_STUDIO_TEST_STEP_DELAY_MS;
+  if (raw === undefined || raw === "") return 0;
+  const ms = Number(raw);
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new TrainingError(
+      "bad-spec",
+      `SGD_STUDIO_TEST_STEP_DELAY_MS must be a number of milliseconds >= 0 (got "${raw}"); unset it outside tests`,
+    );
+  }
+  return ms;
+}
+
 interface PendingStep extends StepResult {
   step: number;
   epoch: number;
   lr: number;
   batchSize: number;
   size: number;
+  /** Seconds since the run started when the step had been dispatched. */
+  dispatched: number;
 }
 
 export interface TrainerOptions {
@@ -104,6 +125,7 @@ export class Trainer {
     const t0 = performance.now();
     const seconds = () => (performance.now() - t0) / 1000;
     const resume = this.options.resumeFrom ? loadCheckpoint(this.options.resumeFrom) : null;
+    const stepDelay = testStepDelayMs();
 
     const schedule = parseSchedule(spec.schedule, "schedule");
     const backend = await this.selectBackend();
@@ -159,6 +181,7 @@ export class Trainer {
       startEpoch,
       warnings: compiled.warnings.map((w) => w.message),
       numericPath: numeric,
+      time: seconds(),
     });
 
     const augment = spec.augment ?? dataset.shape[2] === 3;
@@ -180,10 +203,20 @@ export class Trainer {
         const totals = { loss: 0, correct: 0, count: 0 };
         let windowStart = performance.now();
         const flush = async () => {
-          const elapsed = (performance.now() - windowStart) / 1000;
+          const start = windowStart;
+          const elapsed = (performance.now() - start) / 1000;
           windowStart = performance.now();
           const images = pending.reduce((n, p) => n + p.size, 0);
+          let done = 0;
           for (const p of pending) {
+            // When the step ended: on synchronous backends (cpu, wasm, tfjs-node) its dispatch
+            // ended with it; on webgpu dispatch runs ahead, so the window's time is spread over
+            // its steps by images. Either way each step has its own time, not its flush's.
+            done += p.size;
+            const time = Math.max(
+              p.dispatched,
+              (start - t0) / 1000 + (images > 0 ? (elapsed * done) / images : 0),
+            );
             const [loss, gradNormSq, correct, small] = await Promise.all([
               p.loss.data(),
               p.gradNormSq.data(),
@@ -205,6 +238,8 @@ export class Trainer {
             totals.correct += correct[0] as number;
             totals.count += p.size;
             const c = noise.c;
+            // The schedule's delta / delta_0 (LR and batch alone; compiled without C).
+            const scheduled = compiled.steps.delta[p.step] as number;
             this.emit({
               type: "step",
               step: p.step,
@@ -212,11 +247,13 @@ export class Trainer {
               loss: lossValue,
               lr: p.lr,
               batchSize: p.batchSize,
-              delta:
-                c === undefined
-                  ? (compiled.steps.delta[p.step] as number)
-                  : (p.lr * c) / Math.sqrt(p.batchSize),
+              delta: c === undefined ? scheduled : (p.lr * c) / Math.sqrt(p.batchSize),
               deltaMethod: c === undefined ? "relative" : "two-batch-estimate",
+              deltaScheduled: scheduled,
+              noiseC: c ?? null,
+              // A new observation moved the estimate: delta steps here even at constant LR and batch.
+              noiseUpdated: small !== null && c !== undefined,
+              time,
               gradNorm: Math.sqrt(gradNormSq[0] as number),
               samples,
               throughput: elapsed > 0 ? images / elapsed : 0,
@@ -251,6 +288,7 @@ export class Trainer {
           ]);
           const result = trainStep(stepModel, x, batch.labels, lr, measureNoise);
           x.dispose();
+          if (stepDelay > 0) await new Promise((resolve) => setTimeout(resolve, stepDelay));
           pending.push({
             ...result,
             step: this.step,
@@ -258,6 +296,7 @@ export class Trainer {
             lr,
             batchSize: row.batchSize,
             size: batch.size,
+            dispatched: seconds(),
           });
           this.step++;
           if (pending.length >= REPORT_EVERY) await flush();

@@ -41,6 +41,8 @@ export interface StartOptions {
   onEvent?: (event: TrainEvent) => void;
   /** Measure sharpness at this checkpoint instead of training (core/service/sharpness-job.ts). */
   sharpness?: { checkpoint: string; settings: SharpnessSettingsInput };
+  /** The library run and attempt being trained (a remote launcher names its job after them). */
+  run?: { id: string; attempt: number };
 }
 
 /** Starts training in some process: the one launcher type every host passes to the service. */

@@ -9,7 +9,9 @@
  * When the host goes away (its end of the channel closes), the worker exits:
  * an orphan must not train on without anyone recording it.
  */
-import { TrainingError } from "./events.js";
+import { TrainingError, type TrainSpecInput } from "./events.js";
+import { TorchTrainer } from "./torch/driver.js";
+import { findTorchPython } from "./torch/python.js";
 import { Trainer } from "./trainer.js";
 import type { ParentMessage, WorkerMessage } from "./worker-protocol.js";
 
@@ -26,7 +28,44 @@ function finish(message: WorkerMessage): void {
   send(message, () => process.disconnect?.());
 }
 
-let trainer: Trainer | null = null;
+/** The run's loop: TF.js (Trainer) or PyTorch (TorchTrainer), the same controls and events. */
+let trainer: Pick<Trainer, "pause" | "resume" | "stop" | "run"> | null = null;
+let starting = false;
+
+/**
+ * Backend "torch", or no backend (or "auto") when a Python with torch is
+ * found: the torch engine is the first rung of the ladder. Runs that measure
+ * sharpness stay on TF.js (the torch engine does not measure it yet).
+ */
+async function usesTorch(spec: TrainSpecInput): Promise<boolean> {
+  if (spec.backend === "torch") return true;
+  if (spec.backend !== undefined && spec.backend !== "auto") return false;
+  if (spec.sharpness) return false;
+  return (await findTorchPython()).found !== null;
+}
+
+function startRun(message: Extract<ParentMessage, { type: "start" }>): void {
+  starting = true;
+  usesTorch(message.spec)
+    .then((torch) => {
+      const emit = (event: Parameters<ConstructorParameters<typeof Trainer>[1]>[0]) =>
+        send({ type: "event", event });
+      const spec =
+        message.spec.backend === "auto" ? { ...message.spec, backend: undefined } : message.spec;
+      trainer = torch
+        ? new TorchTrainer(spec, emit, { resumeFrom: message.resumeFrom })
+        : new Trainer(spec, emit, { resumeFrom: message.resumeFrom });
+      for (const control of early.splice(0)) trainer[control]();
+      return trainer.run();
+    })
+    .then(
+      (summary) => finish({ type: "done", summary }),
+      (err) => fail(err),
+    );
+}
+
+/** Controls that arrived while the engine was being chosen. */
+const early: ("pause" | "resume" | "stop")[] = [];
 /** An on-demand sharpness measurement (the `sharpness` message) instead of training. */
 let sharpnessJob: { stop: boolean } | null = null;
 
@@ -34,19 +73,8 @@ process.on("message", (raw: unknown) => {
   const message = raw as ParentMessage;
   switch (message.type) {
     case "start":
-      if (trainer) return;
-      try {
-        trainer = new Trainer(message.spec, (event) => send({ type: "event", event }), {
-          resumeFrom: message.resumeFrom,
-        });
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      trainer.run().then(
-        (summary) => finish({ type: "done", summary }),
-        (err) => fail(err),
-      );
+      if (trainer || starting) return;
+      startRun(message);
       break;
     case "sharpness":
       if (trainer || sharpnessJob) return;
@@ -65,13 +93,13 @@ process.on("message", (raw: unknown) => {
         );
       break;
     case "pause":
-      trainer?.pause();
-      break;
     case "resume":
-      trainer?.resume();
+      if (trainer) trainer[message.type]();
+      else if (starting) early.push(message.type);
       break;
     case "stop":
-      trainer?.stop();
+      if (trainer) trainer.stop();
+      else if (starting) early.push("stop");
       if (sharpnessJob) sharpnessJob.stop = true;
       break;
   }

@@ -9,6 +9,9 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { MODEL_NAMES, type ModelName } from "../api/lists.js";
 import { cnn, mlp, resnet18, wideResnet } from "./architectures.js";
 import { CountingBuilder, LayersBuilder, type NetBuilder, type ParamCount } from "./builder.js";
+import { GraphBuilder, type ModelGraph } from "./graph.js";
+
+export type { GraphNode, ModelGraph } from "./graph.js";
 
 /** The list of models is declared in core/api/lists.ts. */
 export { MODEL_NAMES, type ModelName };
@@ -88,3 +91,10 @@ export function modelParamCount(model: tfl.LayersModel): ParamCount {
 
 export type { ParamCount } from "./builder.js";
 export { layerSeed } from "./builder.js";
+
+/** The model as a plain layer graph (for the torch engine; see graph.ts). */
+export function modelGraph(name: string, options: ModelOptions = {}): ModelGraph {
+  const b = new GraphBuilder();
+  build(check(name), b, options);
+  return { nodes: b.nodes, trainable: b.counter.count.trainable };
+}

@@ -25,7 +25,7 @@ import { join, resolve } from "node:path";
 import type { ParsedParams, ServiceEvent } from "../api/contract.js";
 import { ServiceError } from "../api/contract.js";
 import { INTERRUPTING_ERRORS, type TrainingErrorCode } from "../api/events.js";
-import { DATASET_NAMES } from "../api/lists.js";
+import { DATASET_NAMES, DATASET_TRAIN_SIZES } from "../api/lists.js";
 import { removeStaleTemporaries } from "../engine/checkpoint.js";
 import type { TrainEvent, TrainSpecInput } from "../engine/events.js";
 import type { TrainingHandle, TrainingLauncher } from "../engine/worker-client.js";
@@ -33,7 +33,8 @@ import { currentOwner, type Owner } from "../store/owner.js";
 import { isInside } from "../store/paths.js";
 import type { RunRecorder } from "../store/recorder.js";
 import { RESUMABLE } from "../store/states.js";
-import { type RunRecord, RunStore } from "../store/store.js";
+import { type ClaimFilter, type RunRecord, RunStore } from "../store/store.js";
+import { resumeLengthChange } from "./resume-length.js";
 import { resolveSchedule } from "./schedules.js";
 
 export interface RunManagerOptions {
@@ -62,6 +63,8 @@ export interface RunManagerOptions {
   lockWaitMs?: number;
   /** Give up recording after the library refused writes this long (ms; default 60 s or SGD_STUDIO_WRITE_TIMEOUT_MS). */
   writeTimeoutMs?: number;
+  /** Claim only these queued runs (`sweep run` trains its sweep's members only; core/store ClaimFilter). */
+  claimFilter?: ClaimFilter;
 }
 
 interface Active {
@@ -173,7 +176,11 @@ export class RunManager {
    * from its resume point (or from the start when it has none): queued, or
    * with `here` claimed and trained by this host at once.
    */
-  resume(id: string, here = false, override: { backend?: string; epochs?: number } = {}): void {
+  resume(
+    id: string,
+    here = false,
+    override: { backend?: string; epochs?: number; keepSchedule?: boolean } = {},
+  ): void {
     const run = this.store.getRun(id);
     const overriding = override.backend !== undefined || override.epochs !== undefined;
     if (run.status === "paused" && !overriding) {
@@ -196,7 +203,7 @@ export class RunManager {
         `override.epochs: run ${run.id} has already trained ${run.resumeEpoch + 1} epochs; give more than that`,
         "override.epochs",
       );
-    if (overriding) this.store.patchSpec(run.id, override);
+    if (overriding) this.store.patchSpec(run.id, this.lengthPatch(run, override));
     if (here) {
       this.requireTrusted("here");
       this.launch(this.store.claimRun(run.id, this.owner, this.leaseMs, RESUMABLE));
@@ -206,6 +213,53 @@ export class RunManager {
     this.emit({ type: "run.status", runId: run.id, status: "queued" });
     this.queueChanged();
     this.pump();
+  }
+
+  /**
+   * The spec changes of a resume with overrides. A new length that would change
+   * the schedule of epochs already trained (a schedule relative to the run, or
+   * fitted to it: recompiled, its whole shape moves) is refused, unless
+   * `keepSchedule` asks to keep the schedule as trained (compiled for the
+   * current length, then cut or continued): the library and the views then show
+   * the schedule the run really followed (resume-length.ts).
+   */
+  private lengthPatch(
+    run: RunRecord,
+    override: { backend?: string; epochs?: number; keepSchedule?: boolean },
+  ): { backend?: string; epochs?: number; schedule?: unknown; fit?: undefined } {
+    const { keepSchedule, ...patch } = override;
+    if (override.epochs === undefined) return patch;
+    const trained = run.resumeEpoch === null ? 0 : run.resumeEpoch + 1;
+    const env = run.environment as { dataset?: { train?: number } };
+    const datasetSize =
+      env.dataset?.train ??
+      run.spec.trainLimit ??
+      (DATASET_TRAIN_SIZES as Record<string, number>)[run.spec.dataset] ??
+      50_000;
+    let change: ReturnType<typeof resumeLengthChange>;
+    try {
+      change = resumeLengthChange(run.spec, override.epochs, trained, datasetSize);
+    } catch (err) {
+      // A schedule that does not compile: training will say why; nothing to keep here.
+      if (!keepSchedule) return patch;
+      throw new ServiceError(
+        "invalid-params",
+        `override.keepSchedule: run ${run.id}'s schedule does not compile (${(err as Error).message}), so there is no schedule as trained to keep`,
+        "override.keepSchedule",
+      );
+    }
+    if (change.currentEpochs === override.epochs) return patch;
+    if (keepSchedule) return { ...patch, schedule: change.asTrained, fit: undefined };
+    if (!change.changesTrained || trained === 0) return patch;
+    const how =
+      change.mode === "relative"
+        ? "is relative to the run's length"
+        : "was fitted to the run's length";
+    throw new ServiceError(
+      "invalid-params",
+      `override.epochs: run ${run.id}'s schedule ${how}: its ${plural(trained, "epoch")} trained followed its shape over ${plural(change.currentEpochs, "epoch")}; ${override.epochs} epochs would recompile the whole shape for ${override.epochs}, and the run would show a schedule its trained epochs never followed. Either keep the schedule as trained (its ${change.currentEpochs}-epoch shape, ${override.epochs > change.currentEpochs ? "continued past its end" : "cut"} at ${override.epochs} epochs: override.keepSchedule), or start a new run of ${override.epochs} epochs for the whole shape`,
+      "override.keepSchedule",
+    );
   }
 
   stop(id: string): void {
@@ -307,7 +361,7 @@ export class RunManager {
     if (this.closed || !this.takesQueue()) return;
     try {
       while (this.active.size < (this.options.concurrency ?? 1)) {
-        const run = this.store.claimNext(this.owner, this.leaseMs);
+        const run = this.store.claimNext(this.owner, this.leaseMs, this.options.claimFilter);
         if (!run) break;
         this.launch(run);
       }
@@ -339,6 +393,7 @@ export class RunManager {
     const handle = this.options.launch(spec, {
       resumeFrom: point?.path,
       onEvent: (event) => this.onEvent(id, recorder, event),
+      run: { id, attempt: run.attempt },
     });
     this.active.set(id, { id, handle, recorder });
     this.emit({ type: "run.status", runId: id, status: "running" });
@@ -448,6 +503,26 @@ export class RunManager {
     this.pump();
   }
 
+  // ---- for sweeps (core/service/sweeps.ts), which add queued runs to the library themselves ----
+
+  /** A run spec checked and resolved as `runs.start` does (paths, preset names), for a run queued by other means. */
+  prepareSpec(input: Record<string, unknown>): Record<string, unknown> {
+    const spec = this.checkSpec(input);
+    spec.schedule = resolveSchedule(spec.schedule);
+    return spec;
+  }
+
+  /** Runs were queued (or their sweep resumed) behind the manager's back: announce the queue and take it. */
+  queued(): void {
+    this.queueChanged();
+    this.pump();
+  }
+
+  /** Whether this host is training the run now. */
+  trains(id: string): boolean {
+    return this.active.has(id);
+  }
+
   private queueChanged(): void {
     this.emit({ type: "queue.changed", queue: this.queue() });
   }
@@ -484,4 +559,8 @@ export class RunManager {
 function isBusyError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code === "busy");
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -10,12 +10,14 @@ import { type RunSummary, ServiceError, type ServiceEvent } from "./contract.js"
 import { RunManager, type RunManagerOptions } from "./run-manager.js";
 import type { RunMethods } from "./service.js";
 import { runSharpness } from "./sharpness-job.js";
+import { sweepMethods } from "./sweeps.js";
 
 export { RunManager, type RunManagerOptions };
 export type { TrainingLauncher } from "../engine/worker-client.js";
 
 function summary(run: RunRecord): RunSummary {
-  return { ...run, name: run.scheduleName };
+  const given = (run.environment as { displayName?: unknown }).displayName;
+  return { ...run, name: typeof given === "string" && given ? given : run.scheduleName };
 }
 
 /**
@@ -57,7 +59,20 @@ export function runMethods(
   return (emit) => {
     const m = new RunManager(options, emit);
     const wrap = <T>(fn: () => T): T => mapErrors(fn, m.store.paths.db);
+    /** wrap for a handler that may return a promise: its rejection is mapped too. */
+    const wrapAsync = async (fn: () => unknown): Promise<unknown> => {
+      const result = wrap(fn);
+      if (!(result instanceof Promise)) return result;
+      try {
+        return await result;
+      } catch (err) {
+        return wrap(() => {
+          throw err;
+        });
+      }
+    };
     const ok = { ok: true } as const;
+    const sweeps = sweepMethods(m, options.launch, emit);
     const done = (fn: () => unknown) =>
       wrap(() => {
         fn();
@@ -81,9 +96,16 @@ export function runMethods(
             return runs
               .filter((r) =>
                 q
-                  ? [r.id, r.scheduleName, r.model, r.dataset, r.backend, r.note, ...r.tags].some(
-                      (f) => f?.toLowerCase().includes(q),
-                    )
+                  ? [
+                      r.id,
+                      summary(r).name,
+                      r.scheduleName,
+                      r.model,
+                      r.dataset,
+                      r.backend,
+                      r.note,
+                      ...r.tags,
+                    ].some((f) => f?.toLowerCase().includes(q))
                   : true,
               )
               .map(summary);
@@ -116,6 +138,7 @@ export function runMethods(
         "runs.tag": (p) => done(() => m.store.tag(p.id, p.tag)),
         "runs.untag": (p) => done(() => m.store.untag(p.id, p.tag)),
         "runs.note": (p) => done(() => m.store.setNote(p.id, p.note || null)),
+        "runs.rename": (p) => done(() => m.store.rename(p.id, p.name || null)),
         "runs.delete": (p) => wrap(() => ({ ...ok, ...m.delete(p.id) })),
         "runs.export": (p) =>
           wrap(() => {
@@ -132,6 +155,13 @@ export function runMethods(
         "runs.import": (p) =>
           wrap(() => m.store.importRuns(p.content, { duplicates: p.duplicates })),
         "runs.sharpness": (p) => runSharpness(m.store, options.launch, emit, p),
+        // The sweeps' handlers, with the same mapping of library errors.
+        ...(Object.fromEntries(
+          Object.entries(sweeps).map(([name, fn]) => [
+            name,
+            (p: never) => wrapAsync(() => (fn as (p: never) => unknown)(p)),
+          ]),
+        ) as typeof sweeps),
       },
     };
   };

@@ -3,6 +3,8 @@
  * payload against the contract and dispatches; `on(listener)` streams events.
  * Hosts never see anything but ServiceError on failure.
  */
+import type { WorkersList } from "../api/workers.js";
+import { applyPythonSetting } from "../engine/torch/python-setting.js";
 import { applyWasmThreadsSetting } from "../engine/wasm-threads-setting.js";
 import * as landscape from "../landscape/service.js";
 import {
@@ -23,7 +25,7 @@ export type Handlers = { [M in MethodName]: Handler<M> };
 
 /** The parts of the service that own state (the run library and queue). */
 export interface RunMethods {
-  handlers: Pick<Handlers, Extract<MethodName, `runs.${string}`>>;
+  handlers: Pick<Handlers, Extract<MethodName, `runs.${string}` | `sweeps.${string}`>>;
   close(): Promise<void> | void;
   /** The run lifecycle behind the handlers (in-process hosts: the CLI). */
   manager?: RunManager;
@@ -33,6 +35,8 @@ export interface ServiceOptions {
   /** Folder of the library and settings. */
   home: string;
   runs?: (emit: (event: ServiceEvent) => void) => RunMethods;
+  /** The workers of the Redis queue runs are dispatched to (docs/remote.md); absent: runs train locally. */
+  workers?: () => Promise<WorkersList>;
 }
 
 export class Service {
@@ -44,6 +48,7 @@ export class Service {
   constructor(options: ServiceOptions) {
     this.settings = new Settings(options.home);
     applyWasmThreadsSetting(this.settings.get().wasmThreads);
+    applyPythonSetting(this.settings.get().pythonPath);
     this.runs = options.runs ? options.runs((e) => this.emit(e)) : null;
     const notBuilt = (): never => {
       throw new ServiceError("internal", "the run library is not available in this host");
@@ -63,12 +68,24 @@ export class Service {
             "runs.tag",
             "runs.untag",
             "runs.note",
+            "runs.rename",
             "runs.delete",
             "runs.export",
             "runs.import",
             "runs.sharpness",
             "runs.queue",
             "runs.queue.move",
+            "sweeps.templates",
+            "sweeps.validate",
+            "sweeps.create",
+            "sweeps.list",
+            "sweeps.get",
+            "sweeps.pause",
+            "sweeps.resume",
+            "sweeps.cancel",
+            "sweeps.rerun",
+            "sweeps.extend",
+            "sweeps.cancelMember",
           ] as const
         ).map((m) => [m, notBuilt]),
       ) as unknown as RunMethods["handlers"]);
@@ -85,10 +102,12 @@ export class Service {
       "system.settings.set": (p) => {
         const value = this.settings.set(p.settings);
         applyWasmThreadsSetting(value.wasmThreads);
+        applyPythonSetting(value.pythonPath);
         return value;
       },
       "landscape.grid": landscape.grid,
       "landscape.experiment": landscape.experiment,
+      "workers.list": () => options.workers?.() ?? { redis: null, workers: [] },
       ...runHandlers,
     };
   }

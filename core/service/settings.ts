@@ -24,6 +24,15 @@ export const SettingsSchema = z.strictObject({
    * reaches training through SGD_STUDIO_WASM_THREADS (core/engine/wasm-threads-setting.ts).
    */
   wasmThreads: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).default("auto"),
+  /**
+   * The Python of the torch engine (null: found automatically); reaches
+   * training through SGD_STUDIO_PYTHON (core/engine/torch/python-setting.ts).
+   */
+  pythonPath: z
+    .string()
+    .min(1, { error: "pythonPath must name a Python interpreter, or be null" })
+    .nullable()
+    .default(null),
 });
 export type SettingsValue = z.output<typeof SettingsSchema>;
 

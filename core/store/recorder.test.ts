@@ -263,4 +263,46 @@ describe("RunRecorder", () => {
       { key: "inf", value: null },
     ]);
   });
+  it("records the scheduled delta every step, C where it was re-estimated, and each step's own wall time", () => {
+    const run = store.createRun(testSpec());
+    let now = 0;
+    const rec = store.recorder(run.id, { ...quiet, clock: () => now });
+    const events = [...syntheticRun({ epochs: 1, stepsPerEpoch: 10 })].map((e) => {
+      if (e.type === "start") return { ...e, time: 5 };
+      if (e.type !== "step") return e;
+      const updated = e.step % 4 === 0;
+      return {
+        ...e,
+        deltaScheduled: 1 - e.step / 100,
+        noiseC: 2 + Math.floor(e.step / 4),
+        noiseUpdated: updated,
+        // The trainer's clock: the start at 5 s, then 0.5 s a step.
+        time: 5 + 0.5 * (e.step + 1),
+      };
+    });
+    for (const e of events) {
+      // All the steps arrive together, 30 s after the start (one burst, as from a reporting window).
+      if (e.type === "step") now = 30_000;
+      rec.record(e);
+    }
+    rec.close();
+    const rows = (key: string) =>
+      libraryInternals(store)
+        .db.prepare(
+          "SELECT step, value, wall_time AS wall FROM metric_values WHERE key = ? ORDER BY step",
+        )
+        .all(key) as { step: number; value: number; wall: number }[];
+    expect(rows("deltaScheduled").map((r) => r.value)).toEqual(
+      Array.from({ length: 10 }, (_, s) => 1 - s / 100),
+    );
+    expect(rows("noiseCUpdate")).toMatchObject([
+      { step: 0, value: 2 },
+      { step: 4, value: 3 },
+      { step: 8, value: 4 },
+    ]);
+    // Wall time per step from the step's own time, not the burst's arrival.
+    expect(rows("loss").map((r) => r.wall)).toEqual(
+      Array.from({ length: 10 }, (_, s) => 0.5 * (s + 1)),
+    );
+  });
 });

@@ -8,12 +8,15 @@
  * every step costs training next to nothing (bench/store-metrics.bench.ts);
  * a crash loses at most the rows not yet flushed, never a committed one.
  *
- * Rows: step events give loss, lr, batchSize, delta, gradNorm, throughput at
- * their step; epoch events give trainLoss, trainAccuracy, testLoss,
+ * Rows: step events give loss, lr, batchSize, delta, gradNorm, throughput and
+ * deltaScheduled at their step, and noiseCUpdate (the new estimate of C) at
+ * the steps where C was re-estimated; epoch events give trainLoss, trainAccuracy, testLoss,
  * testAccuracy, noiseC (when estimated) and tensors at the epoch's last step;
  * noise events give noiseDirectC. Every row also carries the epoch, the
  * fractional epochs done, the samples seen and the wall time: seconds of
- * recorded training, measured here and continued across resumes.
+ * recorded training, continued across resumes; a step's is the trainer's
+ * time for that step (StepEvent.time, relative to the start event's), others
+ * are measured here.
  *
  * Resuming (a start event with startEpoch > 0) drops rows and checkpoint
  * records of epochs >= startEpoch: they came from the part of an attempt that
@@ -115,6 +118,8 @@ export class RunRecorder {
   private trainCount: number | null = null;
   private t0: number;
   private wallOffset = 0;
+  /** The trainer's clock (StartEvent.time) when this attempt's start event was sent. */
+  private startTime: number | null = null;
   private finished = false;
   private closed = false;
   /** Writes not yet committed, oldest first (non-empty only while the library is busy). */
@@ -188,14 +193,21 @@ export class RunRecorder {
         const within = this.trainCount
           ? Math.min(1, (event.samples - this.epochStart.samples) / this.trainCount)
           : 0;
-        const at = {
+        const at: ScalarPoint = {
           step: event.step,
           epoch: event.epoch,
           epochsDone: event.epoch + within,
           samples: event.samples,
         };
+        // The step's own time (steps arrive in bursts, one per reporting window of the trainer).
+        if (event.time !== undefined && this.startTime !== null)
+          at.wallTime = this.wallOffset + Math.max(0, event.time - this.startTime);
         const values: Record<string, number> = {};
         for (const k of STEP_KEYS) values[k] = event[k];
+        if (event.deltaScheduled !== undefined) values.deltaScheduled = event.deltaScheduled;
+        // Sparse: only where C was re-estimated (the moments the measured delta may step).
+        if (event.noiseUpdated && typeof event.noiseC === "number")
+          values.noiseCUpdate = event.noiseC;
         this.log(values, at);
         break;
       }
@@ -237,6 +249,12 @@ export class RunRecorder {
       }
       case "noise":
         this.log({ noiseDirectC: event.c }, this.epochEnd(event.epoch));
+        break;
+      case "remote":
+        // Which worker trained each delivery of a remote run (docs/remote.md): environment.remote.
+        this.appendEnvironment("remote", [
+          { attempt: event.attempt, delivery: event.delivery, worker: event.worker, at: nowIso() },
+        ]);
         break;
       case "sharpness":
         // Values at the epoch's end (sharpness, sharpnessL2, sharpnessOneStep); their settings
@@ -513,6 +531,7 @@ export class RunRecorder {
     this.loadBaseline(startEpoch);
     this.trainCount = event.dataset.train > 0 ? event.dataset.train : null;
     this.t0 = this.clock();
+    this.startTime = event.time ?? null;
     const update = {
       backend: event.backend,
       epochs: event.epochs,
@@ -525,6 +544,7 @@ export class RunRecorder {
         modelParameters: event.model.parameters,
         scheduleWarnings: event.warnings,
         numericPath: event.numericPath,
+        torch: event.torch,
       }),
       at: nowIso(),
       pk: this.pk,
@@ -560,14 +580,19 @@ export class RunRecorder {
       seconds: event.seconds ?? null,
       at,
     }));
+    this.appendEnvironment("sharpness", records);
+  }
+
+  /** Appends records to a list in the run's environment (the last 1000 kept), after the waiting rows. */
+  private appendEnvironment(key: string, records: unknown[]): void {
     this.flush(() => {
       const db = this.lib.db;
       const row = db
         .prepare("SELECT environment_json AS env FROM runs WHERE pk = ?")
         .get(this.pk) as { env: string | null } | undefined;
       const env = JSON.parse(row?.env ?? "{}") as Record<string, unknown>;
-      const list = Array.isArray(env.sharpness) ? env.sharpness : [];
-      env.sharpness = [...list, ...records].slice(-1000);
+      const list = Array.isArray(env[key]) ? env[key] : [];
+      env[key] = [...list, ...records].slice(-1000);
       db.prepare("UPDATE runs SET environment_json = ? WHERE pk = ?").run(
         JSON.stringify(env),
         this.pk,

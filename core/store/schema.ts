@@ -290,6 +290,29 @@ UPDATE runs SET
       "metrics in chunks: metric_axis, metric_chunks, metric_summaries (multi-resolution), run_metrics (final, lowest, highest per key); metric_values decodes them in SQL",
     up: migrateToChunks,
   },
+  {
+    // Self-contained: reads and writes nothing of other migrations but the runs table of v1.
+    version: 5,
+    description:
+      "sweeps (spec, state, noise level C) and each run's sweep id, member key and axis values; one run per (sweep, member key)",
+    up: (db) =>
+      db.exec(`
+CREATE TABLE sweeps (
+  pk          INTEGER PRIMARY KEY,
+  id          TEXT NOT NULL UNIQUE,
+  name        TEXT,
+  state       TEXT NOT NULL CHECK (state IN ('active','paused','cancelled')),
+  spec_json   TEXT NOT NULL CHECK (json_valid(spec_json)),
+  noise_json  TEXT CHECK (noise_json IS NULL OR json_valid(noise_json)),
+  created_at  TEXT NOT NULL,
+  updated_at  TEXT NOT NULL
+);
+ALTER TABLE runs ADD COLUMN sweep_id TEXT;
+ALTER TABLE runs ADD COLUMN sweep_member TEXT;
+ALTER TABLE runs ADD COLUMN sweep_values_json TEXT CHECK (sweep_values_json IS NULL OR json_valid(sweep_values_json));
+CREATE UNIQUE INDEX runs_sweep_member ON runs(sweep_id, sweep_member) WHERE sweep_id IS NOT NULL;
+`),
+  },
 ];
 
 export const SCHEMA_VERSION = (MIGRATIONS.at(-1) as Migration).version;

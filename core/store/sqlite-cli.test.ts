@@ -66,6 +66,7 @@ describe.runIf(missing === null || Boolean(process.env.CI))("the sqlite3 shell",
       "notes",
       "run_metrics",
       "runs",
+      "sweeps",
       "tags",
     ]);
     expect(sqlite(db, `SELECT id, status FROM runs;`).trim()).toBe(`${id}|completed`);

@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import type { CheckpointRecord, RunError, RunRecord } from "../api/records.js";
+import type { CheckpointRecord, RunError, RunRecord, SweepLink } from "../api/records.js";
 import { type TrainSpecInput, TrainSpecSchema } from "../api/spec.js";
 import { collectEnvironment, type Environment } from "./environment.js";
 import { StoreError } from "./errors.js";
@@ -59,6 +59,13 @@ export interface CreateRunOptions {
   claim?: { owner: Owner; leaseMs: number };
   /** A checkpoint outside the library the first attempt starts from (`train --resume <folder>`). */
   startFrom?: string;
+  /** The sweep this run is a member of (core/store/sweeps.ts); one run per (sweep, member key). */
+  sweep?: SweepLink;
+}
+
+/** Which queued runs a host may claim (a `sweep run` host trains its sweep's members only). */
+export interface ClaimFilter {
+  sweepId?: string;
 }
 
 export interface StoreOpenOptions extends OpenOptions {
@@ -121,6 +128,9 @@ interface RunRow {
   resume_checkpoint: string | null;
   resume_epoch: number | null;
   queue_rank: number | null;
+  sweep_id?: string | null;
+  sweep_member?: string | null;
+  sweep_values_json?: string | null;
   tags_json?: string;
   note?: string | null;
 }
@@ -235,10 +245,12 @@ export class RunStore {
       .prepare(
         `INSERT INTO runs (id, status, spec_json, schedule_json, schedule_name, model, dataset, optimizer,
            seed, backend, environment_json, created_at, updated_at, checkpoint_dir, resume_checkpoint,
-           owner_id, owner_host, owner_pid, owner_started, lease_until, attempt, started_at)
+           owner_id, owner_host, owner_pid, owner_started, lease_until, attempt, started_at,
+           sweep_id, sweep_member, sweep_values_json)
          VALUES (@id, @status, @spec, @schedule, @scheduleName, @model, @dataset, @optimizer,
            @seed, @backend, @env, @at, @at, @dir, @startFrom,
-           @ownerId, @ownerHost, @ownerPid, @ownerStarted, @lease, @attempt, @startedAt)`,
+           @ownerId, @ownerHost, @ownerPid, @ownerStarted, @lease, @attempt, @startedAt,
+           @sweepId, @sweepMember, @sweepValues)`,
       )
       .run({
         status: claim ? "running" : "queued",
@@ -250,6 +262,9 @@ export class RunStore {
         lease: claim ? Date.now() + claim.leaseMs : null,
         attempt: claim ? 1 : 0,
         startedAt: claim ? at : null,
+        sweepId: options.sweep?.id ?? null,
+        sweepMember: options.sweep?.member ?? null,
+        sweepValues: options.sweep ? JSON.stringify(options.sweep.values) : null,
         id,
         spec: JSON.stringify(spec),
         schedule: spec.schedule === undefined ? null : JSON.stringify(spec.schedule),
@@ -447,9 +462,15 @@ export class RunStore {
    * Changes fields of a run's spec for its next attempt (a resume on another
    * backend, or to another number of epochs); validated like a new spec.
    */
-  patchSpec(id: string, patch: { backend?: string; epochs?: number }): RunRecord {
+  patchSpec(
+    id: string,
+    patch: { backend?: string; epochs?: number; schedule?: unknown; fit?: "truncate" | "fit" },
+  ): RunRecord {
     const run = this.getRun(id);
-    const next = { ...run.spec, ...patch };
+    const next: Record<string, unknown> = { ...run.spec, ...patch };
+    // A key patched to undefined is removed (e.g. `fit` once the schedule is fixed in epoch time).
+    for (const k of Object.keys(patch) as (keyof typeof patch)[])
+      if (patch[k] === undefined) delete next[k];
     const parsed = TrainSpecSchema.safeParse(next);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -473,13 +494,30 @@ export class RunStore {
    * its attempt number raised. Two hosts (processes, machines) claiming at
    * once never get the same run. Null when nothing is queued.
    */
-  claimNext(owner: Owner, leaseMs: number): RunRecord | null {
+  claimNext(owner: Owner, leaseMs: number, filter: ClaimFilter = {}): RunRecord | null {
     return this.db
       .transaction(() => {
-        const next = this.queuedRunIds()[0];
+        const next = this.claimableRunIds(filter)[0];
         return next === undefined ? null : this.claimRow(next, owner, leaseMs, ["queued"]);
       })
       .immediate();
+  }
+
+  /**
+   * The queued runs a host may claim now, in queue order: not members of a
+   * paused or cancelled sweep, and only `filter.sweepId`'s members when given.
+   */
+  claimableRunIds(filter: ClaimFilter = {}): string[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id FROM runs r WHERE status = 'queued'
+           AND (r.sweep_id IS NULL OR NOT EXISTS
+                (SELECT 1 FROM sweeps s WHERE s.id = r.sweep_id AND s.state != 'active'))
+           AND (@sweep IS NULL OR r.sweep_id = @sweep)
+         ORDER BY queue_rank IS NULL, queue_rank, created_at, pk`,
+      )
+      .all({ sweep: filter.sweepId ?? null }) as { id: string }[];
+    return rows.map((r) => r.id);
   }
 
   /**
@@ -669,6 +707,34 @@ export class RunStore {
   }
 
   /** Sets the run's note; null or "" removes it. */
+  /**
+   * A run's display name, or none (null: the schedule's name shows). Kept in
+   * the run's environment JSON (`displayName`) rather than a new column, so it
+   * needs no schema change and travels with exports and imports as the
+   * environment does; training's later environment patches leave it alone.
+   */
+  rename(id: string, name: string | null): void {
+    const pk = this.pk(id);
+    const trimmed = name?.trim() ?? "";
+    if (trimmed.length > 200)
+      throw new StoreError(
+        "invalid",
+        `a run's name has at most 200 characters (got ${trimmed.length}); shorten it`,
+      );
+    if (trimmed === "")
+      this.db
+        .prepare(
+          "UPDATE runs SET environment_json = json_remove(coalesce(environment_json, '{}'), '$.displayName'), updated_at = ? WHERE pk = ?",
+        )
+        .run(nowIso(), pk);
+    else
+      this.db
+        .prepare(
+          "UPDATE runs SET environment_json = json_set(coalesce(environment_json, '{}'), '$.displayName', ?), updated_at = ? WHERE pk = ?",
+        )
+        .run(trimmed, nowIso(), pk);
+  }
+
   setNote(id: string, body: string | null): void {
     const pk = this.pk(id);
     if (!body) this.db.prepare("DELETE FROM notes WHERE run_pk = ?").run(pk);
@@ -877,6 +943,14 @@ export class RunStore {
       tags: row.tags_json ? (JSON.parse(row.tags_json) as string[]) : [],
       note: row.note ?? null,
       summary: {},
+      sweep:
+        row.sweep_id && row.sweep_member
+          ? {
+              id: row.sweep_id,
+              member: row.sweep_member,
+              values: row.sweep_values_json ? JSON.parse(row.sweep_values_json) : {},
+            }
+          : null,
     };
   }
 

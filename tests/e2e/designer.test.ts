@@ -9,6 +9,8 @@ import type { Browser, BrowserContextOptions, Locator, Page } from "playwright-c
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileSchedule } from "../../core/schedule/compile.js";
 import { findPreset, PRESETS } from "../../core/schedule/presets.js";
+import { toEpochTimeDoc } from "../../core/schedule/relative.js";
+import type { Schedule } from "../../core/schedule/spec.js";
 import { parseSchedule } from "../../core/schedule/validate.js";
 import { syntheticRun, testSpec } from "../../core/store/fixtures.js";
 import { RunStore } from "../../core/store/store.js";
@@ -107,6 +109,37 @@ describe.skipIf(!chromiumAvailable())("the schedule designer in Chromium", () =>
       .toBeCloseTo(totalsOf("warmup-cosine").finalLr, 9);
     await page.getByTestId("redo").click();
     await expect.poll(() => num(summary(page), "final-lr")).toBeCloseTo(0.025, 7);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("a schedule made shorter than its times warns in the compiler's words (as the Run view and the CLI)", async () => {
+    const page = await open();
+    await page.getByTestId("preset-paper-hybrid").click();
+    await settled(page);
+    expect(await page.getByTestId("warnings").textContent()).not.toMatch(/run-truncated/);
+    await page.getByTestId("epochs").fill("5");
+    await page.getByTestId("epochs").press("Tab");
+    // The preset in epoch time (200 epochs, a stage every 40) cut to 5 epochs, as the compiler says it.
+    const doc = toEpochTimeDoc(findPreset("paper-hybrid")?.schedule as Schedule);
+    expect(doc.epochs).toBe(200);
+    const expected = compileSchedule(doc, {
+      datasetSize: N,
+      epochs: 5,
+      fit: "truncate",
+    }).warnings.find((w) => w.code === "run-truncated")?.message;
+    expect(expected).toMatch(/LR and batch never change in these 5 epochs/);
+    const warning = page.getByTestId("warnings").locator("li", { hasText: "run-truncated" });
+    await warning.waitFor();
+    expect(await warning.textContent()).toBe(`run-truncated ${expected}`);
+    expect(await num(summary(page), "final-lr")).toBe(0.1);
+    await page
+      .getByTestId("summary")
+      .screenshot({ path: join(ARTIFACTS, "designer-truncated.png") });
+    // Back to the length its times were written for: no warning.
+    await page.getByTestId("epochs").fill("200");
+    await page.getByTestId("epochs").press("Tab");
+    await expect.poll(() => warning.count()).toBe(0);
     expect(errors).toEqual([]);
     await page.close();
   });

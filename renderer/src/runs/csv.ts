@@ -24,7 +24,8 @@ export interface CsvSeries {
   xs: ArrayLike<number>;
   steps: ArrayLike<number>;
   values: ArrayLike<number>;
-  smoothed: ArrayLike<number>;
+  /** null: the key is not smoothed (smoothable.ts); the column stays empty. */
+  smoothed: ArrayLike<number> | null;
 }
 
 /** One line per point: run_id, run_name, key, step, <x axis>, value, smoothed. */
@@ -37,7 +38,7 @@ export function seriesCsv(series: CsvSeries[], xAxis: string): string {
       for (let i = 0; i < s.values.length; i++) {
         const row: unknown[] = [s.runId, s.runName ?? "", s.key, s.steps[i]];
         if (xAxis !== "step") row.push(s.xs[i]);
-        row.push(s.values[i], s.smoothed[i]);
+        row.push(s.values[i], s.smoothed ? s.smoothed[i] : null);
         yield row;
       }
   }

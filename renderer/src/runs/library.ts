@@ -25,9 +25,31 @@ export function runDuration(run: Run, now = Date.now()): number | null {
   return Number.isFinite(s) && s >= 0 ? s : null;
 }
 
+/** Epochs with an end-of-epoch record (the last epoch is 0-based in the library). */
+export function epochsDone(run: Pick<Run, "lastEpoch">): number {
+  return run.lastEpoch === null || run.lastEpoch === undefined ? 0 : run.lastEpoch + 1;
+}
+
+/** "3/5 · 1,170 steps": epochs done of planned, and steps trained, as the Run view counts them. */
+export function progressText(
+  run: Pick<Run, "lastEpoch" | "plannedEpochs" | "lastStep" | "spec">,
+): string {
+  const planned = run.plannedEpochs ?? run.spec.epochs ?? null;
+  const steps = run.lastStep === null || run.lastStep === undefined ? 0 : run.lastStep + 1;
+  return `${epochsDone(run)}${planned === null ? "" : `/${planned}`} · ${steps.toLocaleString("en-US")} steps`;
+}
+
 export const COLUMNS: readonly Column[] = [
   { id: "status", label: "Status", value: (r) => r.status },
-  { id: "name", label: "Schedule", value: (r) => r.name ?? r.scheduleName ?? null },
+  { id: "name", label: "Name", value: (r) => r.name ?? r.scheduleName ?? null },
+  { id: "schedule", label: "Schedule", value: (r) => r.scheduleName ?? null },
+  {
+    id: "progress",
+    label: "Epochs · steps",
+    // Epochs done (counted from 1, as everywhere), then steps: sorts by epochs done.
+    value: (r) => epochsDone(r),
+    numeric: true,
+  },
   { id: "dataset", label: "Dataset", value: (r) => r.dataset },
   { id: "model", label: "Model", value: (r) => r.model },
   { id: "optimizer", label: "Optimizer", value: (r) => r.optimizer },

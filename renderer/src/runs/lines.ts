@@ -22,6 +22,8 @@ export interface ChartLine {
   /** Left out of tooltips (faint raw lines, band edges). */
   quiet?: boolean;
   dashed?: boolean;
+  /** The run (or "group:<label>") the line belongs to: hovering highlights all its lines. */
+  runId?: string;
 }
 
 export interface RunSeries {
@@ -93,14 +95,22 @@ export function runLines(series: RunSeries[], o: LineOptions): ChartLine[] {
         points: rawPoints(s, o.logY === true),
         width: 1,
         quiet: true,
+        runId: s.runId,
       });
       lines.push({
         label: s.label,
         color: s.color,
         points: smoothPoints(s, o.weight, o.logY === true),
         width: 1.6,
+        runId: s.runId,
       });
-    } else lines.push({ label: s.label, color: s.color, points: rawPoints(s, o.logY === true) });
+    } else
+      lines.push({
+        label: s.label,
+        color: s.color,
+        points: rawPoints(s, o.logY === true),
+        runId: s.runId,
+      });
   }
   return lines;
 }
@@ -146,12 +156,14 @@ export function groupLines(results: GroupResult[], o: { logY?: boolean }): Chart
   for (const g of results) {
     const a = g.smoothed;
     const name = `${g.label} (${g.runs} run${g.runs === 1 ? "" : "s"})`;
+    const runId = groupId(g.label);
     lines.push({
       label: `${name} low`,
       color: withAlpha(g.color, 0),
       points: zip(a.x, a.lo, o.logY),
       width: 0,
       quiet: true,
+      runId,
     });
     lines.push({
       label: `${name} high`,
@@ -160,6 +172,7 @@ export function groupLines(results: GroupResult[], o: { logY?: boolean }): Chart
       width: 0,
       fillPrevious: true,
       quiet: true,
+      runId,
     });
     if (g.raw)
       lines.push({
@@ -168,8 +181,20 @@ export function groupLines(results: GroupResult[], o: { logY?: boolean }): Chart
         points: zip(g.raw.x, g.raw.mean, o.logY),
         width: 1,
         quiet: true,
+        runId,
       });
-    lines.push({ label: name, color: g.color, points: zip(a.x, a.mean, o.logY), width: 1.8 });
+    lines.push({
+      label: name,
+      color: g.color,
+      points: zip(a.x, a.mean, o.logY),
+      width: 1.8,
+      runId,
+    });
   }
   return lines;
+}
+
+/** The id hovering and highlighting use for a group's lines. */
+export function groupId(label: string): string {
+  return `group:${label}`;
 }

@@ -90,3 +90,70 @@ describe("keeping the live series whole", () => {
     expect(s.testAcc).toEqual([{ x: 3, y: 0.7 }]);
   });
 });
+
+describe("delta: scheduled and measured", () => {
+  const step = (s: number, over: Partial<Extract<TrainEvent, { type: "step" }>> = {}) =>
+    ({
+      type: "step",
+      step: s,
+      epoch: 0,
+      loss: 1,
+      lr: 0.1,
+      batchSize: 100,
+      delta: 1,
+      deltaMethod: "relative",
+      deltaScheduled: 1,
+      gradNorm: 1,
+      samples: 100 * (s + 1),
+      throughput: 100,
+      ...over,
+    }) as Extract<TrainEvent, { type: "step" }>;
+
+  it("live: the measured series holds measurements only, C's re-estimations are marked", () => {
+    const s = emptySeries();
+    appendStep(s, step(0)); // no estimate of C yet: delta is delta/delta0
+    appendStep(
+      s,
+      step(1, { deltaMethod: "two-batch-estimate", delta: 0.02, noiseC: 2, noiseUpdated: true }),
+    );
+    appendStep(s, step(2, { deltaMethod: "two-batch-estimate", delta: 0.02, noiseC: 2 }));
+    appendStep(
+      s,
+      step(3, { deltaMethod: "two-batch-estimate", delta: 0.015, noiseC: 1.5, noiseUpdated: true }),
+    );
+    expect(s.deltaScheduled.map((p) => p.y)).toEqual([1, 1, 1, 1]);
+    expect(s.delta).toEqual([
+      { x: 1, y: 0.02 },
+      { x: 2, y: 0.02 },
+      { x: 3, y: 0.015 },
+    ]);
+    expect(s.cUpdates).toEqual([
+      { x: 1, y: 0.02, c: 2 },
+      { x: 3, y: 0.015, c: 1.5 },
+    ]);
+  });
+
+  it("from history: delta before C's first estimate is left out, the re-estimations are marked at the measured delta", () => {
+    const h = fromHistory([
+      series("delta", [0, 1, 2, 3], [1, 0.02, 0.02, 0.015]),
+      series("deltaScheduled", [0, 1, 2, 3], [1, 1, 1, 1]),
+      series("noiseCUpdate", [1, 3], [2, 1.5]),
+    ]);
+    expect(h.series.delta.map((p) => p.x)).toEqual([1, 2, 3]);
+    expect(h.series.deltaScheduled).toHaveLength(4);
+    expect(h.series.cUpdates).toEqual([
+      { x: 1, y: 0.02, c: 2 },
+      { x: 3, y: 0.015, c: 1.5 },
+    ]);
+    expect(h.latest).toMatchObject({ noiseC: 1.5, deltaMethod: "two-batch-estimate" });
+  });
+
+  it("runs recorded before the scheduled delta existed keep their delta as recorded", () => {
+    const s = emptySeries();
+    const old = step(0, { delta: 0.5 });
+    delete old.deltaScheduled;
+    appendStep(s, old);
+    expect(s.delta).toEqual([{ x: 0, y: 0.5 }]);
+    expect(fromHistory([series("delta", [0, 1], [1, 0.9])]).series.delta).toHaveLength(2);
+  });
+});

@@ -3,6 +3,11 @@
  * when the view re-attaches to a run that is already training, then extended
  * by the live events. Step metrics are plotted at their step; epoch metrics
  * at the number of steps done when the epoch ended (step + 1), as live.
+ *
+ * delta is two series: the scheduled delta / delta_0 (what the schedule's LR
+ * and batch imply) and the measured delta (lr * C / sqrt(b) with the running
+ * estimate of C), plus the steps where C was re-estimated (the measured delta
+ * steps there even at constant LR and batch).
  */
 import type { EpochEvent, StepEvent, TrainEvent } from "../../../core/api/events";
 import type { MetricSeries } from "./types";
@@ -10,13 +15,20 @@ import type { MetricSeries } from "./types";
 export interface Pt {
   x: number;
   y: number;
+  /** Only on C re-estimation markers: the new estimate of C. */
+  c?: number;
 }
 
 export interface LiveSeries {
   loss: Pt[];
   lr: Pt[];
   batch: Pt[];
+  /** Measured delta (lr * C / sqrt(b), C the running estimate); runs recorded before deltaScheduled: delta as recorded. */
   delta: Pt[];
+  /** delta / delta_0 as scheduled (LR and batch alone). */
+  deltaScheduled: Pt[];
+  /** The steps where C was re-estimated, at the measured delta there; c: the new estimate. */
+  cUpdates: Pt[];
   gradNorm: Pt[];
   throughput: Pt[];
   trainAcc: Pt[];
@@ -29,6 +41,8 @@ export const LIVE_KEYS = [
   "lr",
   "batchSize",
   "delta",
+  "deltaScheduled",
+  "noiseCUpdate",
   "gradNorm",
   "throughput",
   "trainAccuracy",
@@ -40,6 +54,7 @@ const STEP_SERIES: Record<string, keyof LiveSeries> = {
   lr: "lr",
   batchSize: "batch",
   delta: "delta",
+  deltaScheduled: "deltaScheduled",
   gradNorm: "gradNorm",
   throughput: "throughput",
 };
@@ -54,6 +69,8 @@ export function emptySeries(): LiveSeries {
     lr: [],
     batch: [],
     delta: [],
+    deltaScheduled: [],
+    cUpdates: [],
     gradNorm: [],
     throughput: [],
     trainAcc: [],
@@ -71,6 +88,8 @@ export interface Latest {
   gradNorm: number;
   throughput: number;
   deltaMethod?: StepEvent["deltaMethod"];
+  /** The running estimate of C (null: none yet; absent: unknown). */
+  noiseC?: number | null;
 }
 
 export interface History {
@@ -110,6 +129,21 @@ export function fromHistory(metrics: MetricSeries[]): History {
       if (n > 0) lastTestAccuracy = m.values[n - 1] as number;
     }
   }
+  const updates = metrics.find((m) => m.key === "noiseCUpdate");
+  if (updates && updates.steps.length > 0) {
+    // Before C's first estimate the recorded delta was delta / delta_0: not a measurement.
+    const first = updates.steps[0] as number;
+    const measured = series.delta.filter((p) => p.x >= first);
+    series.delta.length = 0;
+    series.delta.push(...measured);
+    for (let i = 0; i < updates.steps.length; i++) {
+      const x = updates.steps[i] as number;
+      const c = updates.values[i] as number;
+      const y = nearest(series.delta, x);
+      if (y !== null && Number.isFinite(c)) series.cUpdates.push({ x, y, c });
+    }
+    lastValue.noiseC = updates.values.at(-1) as number;
+  }
   const latest: Latest | null =
     lastStep >= 0
       ? {
@@ -120,16 +154,40 @@ export function fromHistory(metrics: MetricSeries[]): History {
           delta: lastValue.delta ?? Number.NaN,
           gradNorm: lastValue.gradNorm ?? Number.NaN,
           throughput: lastValue.throughput ?? Number.NaN,
+          ...(lastValue.noiseC !== undefined
+            ? { noiseC: lastValue.noiseC, deltaMethod: "two-batch-estimate" as const }
+            : {}),
         }
       : null;
   return { series, lastStep, epochsDone, latest, lastTestAccuracy };
+}
+
+/** The value of the point nearest to x (points sorted by x), or null when there are none. */
+function nearest(points: readonly Pt[], x: number): number | null {
+  let lo = 0;
+  let hi = points.length - 1;
+  if (hi < 0) return null;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((points[mid] as Pt).x < x) lo = mid + 1;
+    else hi = mid;
+  }
+  const after = points[lo] as Pt;
+  const before = points[lo - 1];
+  return before && x - before.x < after.x - x ? before.y : after.y;
 }
 
 export function appendStep(series: LiveSeries, e: StepEvent): void {
   series.loss.push({ x: e.step, y: e.loss });
   series.lr.push({ x: e.step, y: e.lr });
   series.batch.push({ x: e.step, y: e.batchSize });
-  series.delta.push({ x: e.step, y: e.delta });
+  if (e.deltaScheduled !== undefined) {
+    series.deltaScheduled.push({ x: e.step, y: e.deltaScheduled });
+    // The measured series holds measurements only (a relative delta is the scheduled one).
+    if (e.deltaMethod === "two-batch-estimate") series.delta.push({ x: e.step, y: e.delta });
+  } else series.delta.push({ x: e.step, y: e.delta });
+  if (e.noiseUpdated && typeof e.noiseC === "number")
+    series.cUpdates.push({ x: e.step, y: e.delta, c: e.noiseC });
   series.gradNorm.push({ x: e.step, y: e.gradNorm });
   series.throughput.push({ x: e.step, y: e.throughput });
 }

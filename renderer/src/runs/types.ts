@@ -34,6 +34,29 @@ export const KEY_LABELS: Readonly<Record<string, string>> = {
   sharpnessOneStep: "Sharpness (one-step estimate)",
 };
 
+/** The y axis' title of a key's chart, with its unit. */
+export const AXIS_LABELS: Readonly<Record<string, string>> = {
+  loss: "loss (cross-entropy, nats)",
+  trainLoss: "loss (cross-entropy, nats)",
+  testLoss: "loss (cross-entropy, nats)",
+  lr: "learning rate",
+  batchSize: "batch size (images)",
+  delta: "δ = lr·C/√b",
+  gradNorm: "gradient norm ‖g‖",
+  throughput: "images / s",
+  trainAccuracy: "accuracy (%)",
+  testAccuracy: "accuracy (%)",
+  noiseC: "noise level C",
+  sharpness: "sharpness (loss increase)",
+  sharpnessL2: "sharpness (loss increase)",
+  sharpnessOneStep: "sharpness (loss increase)",
+};
+
+/** Accuracy is a fraction in the library and shown as percent in every view (and the CLI). */
+export function isAccuracy(key: string): boolean {
+  return /accuracy/i.test(key);
+}
+
 /** A run's display name: its name (schedule name) or its id. */
 export function runLabel(run: Pick<Run, "id" | "name"> | undefined, id = ""): string {
   if (!run) return id;
