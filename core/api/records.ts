@@ -64,8 +64,24 @@ export interface RunRecord {
   owner: { host: string; pid: number | null } | null;
   tags: string[];
   note: string | null;
+  /**
+   * Per metric key: how many values, the last one and the lowest and highest
+   * (kept by the recorder in the library's run_metrics, so reading them never
+   * reads the values). Not part of an export (the values are).
+   */
+  summary: Record<string, MetricSummary>;
   /** The sweep this run is a member of (its id, member key and axis values), or null. */
   sweep: SweepLink | null;
+}
+
+/** A key's values of one run in brief (see RunRecord.summary); null values when it has none. */
+export interface MetricSummary {
+  count: number;
+  final: number | null;
+  min: number | null;
+  max: number | null;
+  /** The step of the last value. */
+  lastStep: number | null;
 }
 
 /** A run's place in a sweep (docs/sweeps.md). */

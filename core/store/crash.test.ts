@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { libraryPaths } from "./paths.js";
+import { verifySeries } from "./series.js";
 import { libraryInternals, RunStore } from "./store.js";
 
 const WRITER = fileURLToPath(new URL("./crash-writer.ts", import.meta.url));
@@ -91,6 +92,9 @@ describe("crash safety", () => {
         .db.prepare("SELECT count(DISTINCT step) AS s, max(step) AS m FROM metric_values")
         .get() as { s: number; m: number };
       expect(steps.s).toBe(steps.m + 1); // no holes
+      // Summaries, axis and run_metrics are exactly those of the committed values.
+      const pk = libraryInternals(store).pk(o.runId);
+      expect(verifySeries(libraryInternals(store).db, pk)).toEqual([]);
 
       expect(store.recoverInterrupted()).toEqual([o.runId]);
       const run = store.getRun(o.runId);
@@ -98,7 +102,38 @@ describe("crash safety", () => {
       const point = store.resumePoint(o.runId);
       expect(point).not.toBeNull();
       expect(point?.epoch).toBeGreaterThanOrEqual(0);
-      store.setStatus(o.runId, "running"); // resumable
+      // Resumed after the resume point: the cut-short epochs' values go (chunk tails trimmed),
+      // steps continue, and everything still agrees.
+      const resumeFrom = (point?.epoch ?? -1) + 1;
+      const rec = store.recorder(o.runId, { flushMs: 0, heartbeatMs: 0 });
+      rec.record({
+        type: "start",
+        backend: "cpu",
+        backendSummary: "crash test resume",
+        dataset: { name: "synthetic", train: 500 * 32, test: 0, shape: [1], source: "test" },
+        model: { name: "mlp", parameters: 1 },
+        epochs: 1_000_000,
+        steps: 500_000_000,
+        startEpoch: resumeFrom,
+        warnings: [],
+      });
+      for (let i = 0; i < 700; i++)
+        rec.log(
+          { loss: 0.5, a: i },
+          { step: resumeFrom * 500 + i, epoch: resumeFrom + Math.floor(i / 500) },
+        );
+      rec.close();
+      const after = libraryInternals(store)
+        .db.prepare(
+          "SELECT count(*) AS n, max(step) AS m, count(DISTINCT step) AS s FROM metric_values WHERE key = 'loss'",
+        )
+        .get() as { n: number; m: number; s: number };
+      expect(after).toEqual({
+        n: resumeFrom * 500 + 700,
+        m: resumeFrom * 500 + 699,
+        s: resumeFrom * 500 + 700,
+      });
+      expect(verifySeries(libraryInternals(store).db, pk)).toEqual([]);
       store.close();
     }
   });

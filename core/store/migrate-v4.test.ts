@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { libraryPaths } from "./paths.js";
 import { type Db, MIGRATIONS, openDatabase, SCHEMA_VERSION } from "./schema.js";
+import { verifySeries } from "./series.js";
 import { RUN_STATUSES } from "./states.js";
 import { libraryInternals, RunStore } from "./store.js";
 import { csvChunks } from "./transfer.js";
@@ -177,6 +178,7 @@ describe.each([2, 3])("a version-%i library", (version) => {
       { name: "testAccuracy", implicit: 0, contiguous: 0, width: 8 },
       { name: "testLoss", implicit: 0, contiguous: 0, width: 8 },
     ]);
+    for (const pk of pks) expect(verifySeries(db, pk)).toEqual([]);
     // Best and final from run_metrics agree with the values.
     const acc = store.bestAndFinal("run-completed", "testAccuracy");
     const accs = doc.runs.find((r) => r.id === "run-completed")?.metrics.testAccuracy;

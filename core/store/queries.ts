@@ -12,10 +12,11 @@
  * loss blow-up is never averaged or skipped away. The buckets are made from
  * the level-1 summaries (64 values each, stored with their lowest and
  * highest point) of the chunks inside the range, and from the values of the
- * chunks at its two ends (decoded, exact). So a 2,000-point view of any range
- * reads its summary rows and at most two chunks, and zooming in reads finer
- * data for the visible range only: once it holds 2,000 values or fewer,
- * every value. (LTTB was not chosen: each pick depends on the previous one,
+ * chunks at its two ends (decoded, exact). So a 2,000-point view of a long
+ * range reads its summary rows (one per 1,024 values) and two chunks, and zooming in reads finer
+ * data for the visible range only: the values themselves once the range is
+ * too short for the summaries (under ~32,000 values at 2,000 points), every
+ * value once it holds 2,000 or fewer. (LTTB was not chosen: each pick depends on the previous one,
  * and it may drop an extreme.)
  *
  * bestAndFinal and metricKeys read run_metrics (one row per run and key,
@@ -23,7 +24,7 @@
  */
 import type { XAxis } from "../api/lists.js";
 import type { BestAndFinal, MetricKeyInfo, MetricPoint, MetricSeries } from "../api/records.js";
-import { type Bucket, decodeSummary } from "./codec.js";
+import { BUCKET_VALUES, eachBucket } from "./codec.js";
 import { StoreError } from "./errors.js";
 import { type Columns, filterValues, SeriesReader } from "./series.js";
 import { libraryInternals, type RunStore } from "./store.js";
@@ -90,19 +91,6 @@ function xOf(c: Columns, axis: XAxis, i: number): number {
   }
 }
 
-function bucketX(p: Bucket["min"], axis: XAxis): number {
-  switch (axis) {
-    case "step":
-      return p.step;
-    case "epoch":
-      return p.epochsDone;
-    case "samples":
-      return p.samples;
-    default:
-      return p.wallTime;
-  }
-}
-
 export function queryMetrics(store: RunStore, query: MetricsQuery): MetricSeries[] {
   const x = query.x ?? "step";
   const col = X_COLUMNS[x];
@@ -151,7 +139,7 @@ function series(
     i > 0 && i < rows.length - 1 && r.x0 >= from && r.x1 <= to;
   /** The values of one chunk in range (not null), decoded. */
   const exact = (r: RangeRow): Columns => {
-    const c = reader.chunks(key, r.seq, r.seq);
+    const c = reader.chunk(key, r.seq);
     return filterValues(c, (i) => {
       const xv = xOf(c, axis, i);
       return xv >= from && xv <= to && !Number.isNaN(c.values[i] as number);
@@ -170,9 +158,15 @@ function series(
   const xs: number[] = [];
   const values: number[] = [];
   const steps: number[] = [];
+  const buckets = Math.floor((maxPoints - 2) / 2);
+  // Level 1 only when it is fine enough: at least half a summary bucket per output bucket
+  // (else the range holds under ~32 chunks at the default budget: its values are read).
+  const coarse = total / BUCKET_VALUES >= buckets / 2;
+  if (total <= maxPoints || !coarse)
+    for (const r of rows) if (!decoded.has(r.seq)) decoded.set(r.seq, exact(r));
   if (total <= maxPoints) {
     for (const r of rows) {
-      const c = decoded.get(r.seq) ?? exact(r);
+      const c = decoded.get(r.seq) as Columns;
       for (let i = 0; i < c.steps.length; i++) {
         xs.push(xOf(c, axis, i));
         values.push(c.values[i] as number);
@@ -184,34 +178,46 @@ function series(
   const units: Unit[] = [];
   let first: Unit | null = null;
   let last: Unit | null = null;
+  // Decoded values go in blocks small enough for the output buckets (at most 64, as the summaries).
+  const block = Math.max(1, Math.min(BUCKET_VALUES, Math.floor(total / buckets / 2)));
+  const xIndex = ({ step: 0, epoch: 1, samples: 2, wallTime: 3 } as const)[axis];
   for (const [i, r] of rows.entries()) {
     const c = decoded.get(r.seq);
     if (c) {
-      for (let j = 0; j < c.steps.length; j++) {
-        const v = c.values[j] as number;
-        const s = c.steps[j] as number;
-        const xv = xOf(c, axis, j);
-        const u = { count: 1, minStep: s, minX: xv, min: v, maxStep: s, maxX: xv, max: v };
-        units.push(u);
-        first ??= u;
-        last = u;
-      }
-    } else if (inside(r, i)) {
-      for (const b of decodeSummary(r.l1)) {
-        if (b.count === 0) continue;
+      const n = c.steps.length;
+      for (let j = 0; j < n; j += block) {
+        let lo = j;
+        let hi = j;
+        for (let k = j + 1; k < Math.min(n, j + block); k++) {
+          if ((c.values[k] as number) < (c.values[lo] as number)) lo = k;
+          if ((c.values[k] as number) > (c.values[hi] as number)) hi = k;
+        }
         units.push({
-          count: b.count,
-          minStep: b.min.step,
-          minX: bucketX(b.min, axis),
-          min: b.min.value,
-          maxStep: b.max.step,
-          maxX: bucketX(b.max, axis),
-          max: b.max.value,
+          count: Math.min(n, j + block) - j,
+          minStep: c.steps[lo] as number,
+          minX: xOf(c, axis, lo),
+          min: c.values[lo] as number,
+          maxStep: c.steps[hi] as number,
+          maxX: xOf(c, axis, hi),
+          max: c.values[hi] as number,
         });
       }
+      if (n > 0) {
+        const point = (k: number): Unit => {
+          const v = c.values[k] as number;
+          const st = c.steps[k] as number;
+          const xv = xOf(c, axis, k);
+          return { count: 1, minStep: st, minX: xv, min: v, maxStep: st, maxX: xv, max: v };
+        };
+        first ??= point(0);
+        last = point(n - 1);
+      }
+    } else if (inside(r, i)) {
+      eachBucket(r.l1, xIndex, (count, minStep, minX, min, maxStep, maxX, max) => {
+        units.push({ count, minStep, minX, min, maxStep, maxX, max });
+      });
     }
   }
-  const buckets = Math.floor((maxPoints - 2) / 2);
   const picked = new Map<number, { x: number; v: number }>();
   const pick = (step: number, xv: number, v: number) => picked.set(step, { x: xv, v });
   if (first) pick(first.minStep, first.minX, first.min);

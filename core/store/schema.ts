@@ -124,6 +124,7 @@ CREATE TABLE metric_axis (
   epoch0      INTEGER NOT NULL,
   max_epoch   INTEGER NOT NULL,
   samples0    INTEGER NOT NULL,
+  epoch_width INTEGER NOT NULL CHECK (epoch_width IN (1, 2)),
   epochs      BLOB NOT NULL,
   samples     BLOB NOT NULL,
   epochs_done BLOB NOT NULL,
@@ -203,7 +204,8 @@ function metricValuesView(): string {
   return `
 CREATE VIEW metric_values AS
 SELECT r.id AS run_id, k.name AS key, v.step AS step,
-  CASE WHEN v.x IS NULL THEN a.epoch0 + ${sqlUint("a.epochs", `2 * ${at}`, 2)}
+  CASE WHEN v.x IS NULL THEN a.epoch0 + CASE a.epoch_width WHEN 1 THEN ${sqlUint("a.epochs", at, 1)}
+      ELSE ${sqlUint("a.epochs", `2 * ${at}`, 2)} END
     ELSE ${whole(sqlFloat("v.x", "8 * v.i", 8))} END AS epoch,
   CASE WHEN v.x IS NULL THEN ${sqlFloat("a.epochs_done", `8 * ${at}`, 8)}
     ELSE ${sqlFloat("v.x", "8 * (v.n + v.i)", 8)} END AS epochs_done,

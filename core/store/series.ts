@@ -65,24 +65,30 @@ interface AxisRow {
   n: number;
   epoch0: number;
   samples0: number;
+  epoch_width: 1 | 2;
   epochs: Buffer;
   samples: Buffer;
   epochs_done: Buffer;
   wall_time: Buffer;
 }
 
-/** A decoded axis chunk: the x of steps first .. first + n - 1. */
+/**
+ * A decoded axis chunk: the x of steps first .. first + n - 1. Typed arrays
+ * as read (no copy); plain arrays once points are appended (the tail).
+ */
 interface AxisChunk {
   first: number;
-  epochs: number[];
-  samples: number[];
-  epochsDone: number[];
-  wallTimes: number[];
+  epochs: Columnar;
+  samples: Columnar;
+  epochsDone: Columnar;
+  wallTimes: Columnar;
   /** Changed since read: written back at the end of the operation. */
   dirty: boolean;
   /** Lowest and highest epoch and samples (kept while points are appended). */
   range?: { e: [number, number]; s: [number, number] };
 }
+
+type Columnar = number[] | Float64Array;
 
 export interface SummaryRow {
   seq: number;
@@ -180,6 +186,7 @@ class Statements {
   readonly chunkTail: Statement;
   readonly chunksFrom: Statement;
   readonly chunksAll: Statement;
+  readonly chunkAt: Statement;
   readonly putChunk: Statement;
   readonly putSummary: Statement;
   readonly dropChunks: Statement;
@@ -208,6 +215,9 @@ class Statements {
     this.chunksAll = db.prepare(
       `SELECT ${chunkCols} FROM metric_chunks WHERE run_pk = ? AND key_id = ? ORDER BY seq`,
     );
+    this.chunkAt = db.prepare(
+      `SELECT ${chunkCols} FROM metric_chunks WHERE run_pk = ? AND key_id = ? AND seq = ?`,
+    );
     this.putChunk = db.prepare(
       `INSERT OR REPLACE INTO metric_chunks (run_pk, key_id, seq, n, first_step, last_step, width, steps, x, vals)
        VALUES (@pk, @key, @seq, @n, @first, @last, @width, @steps, @x, @vals)`,
@@ -215,8 +225,8 @@ class Statements {
     this.putSummary = db.prepare(
       `INSERT OR REPLACE INTO metric_summaries (run_pk, key_id, seq, n, count, first_step, last_step,
          min_epoch, max_epoch, ed0, ed1, samples0, samples1, wall0, wall1, max_samples, max_wall, vmin, vmax, l1)
-       VALUES (@pk, @key, @seq, @n, @count, @first, @last, @minEpoch, @maxEpoch, @ed0, @ed1,
-         @samples0, @samples1, @wall0, @wall1, @maxSamples, @maxWall, @vmin, @vmax, @l1)`,
+       VALUES (@pk, @key, @seq, @n, @count, @first_step, @last_step, @min_epoch, @max_epoch, @ed0, @ed1,
+         @samples0, @samples1, @wall0, @wall1, @max_samples, @max_wall, @vmin, @vmax, @l1)`,
     );
     this.dropChunks = db.prepare(
       "DELETE FROM metric_chunks WHERE run_pk = ? AND key_id = ? AND seq >= ?",
@@ -224,7 +234,8 @@ class Statements {
     this.dropSummaries = db.prepare(
       "DELETE FROM metric_summaries WHERE run_pk = ? AND key_id = ? AND seq >= ?",
     );
-    const axisCols = "first_step, n, epoch0, samples0, epochs, samples, epochs_done, wall_time";
+    const axisCols =
+      "first_step, n, epoch0, samples0, epoch_width, epochs, samples, epochs_done, wall_time";
     this.axisTail = db.prepare(
       `SELECT ${axisCols} FROM metric_axis WHERE run_pk = ? ORDER BY first_step DESC LIMIT 1`,
     );
@@ -236,8 +247,9 @@ class Statements {
     );
     this.putAxis = db.prepare(
       `INSERT OR REPLACE INTO metric_axis (run_pk, first_step, n, epoch0, max_epoch, samples0,
-         epochs, samples, epochs_done, wall_time)
-       VALUES (@pk, @first, @n, @epoch0, @maxEpoch, @samples0, @epochs, @samples, @epochsDone, @wallTimes)`,
+         epoch_width, epochs, samples, epochs_done, wall_time)
+       VALUES (@pk, @first, @n, @epoch0, @maxEpoch, @samples0, @epochWidth, @epochs, @samples,
+         @epochsDone, @wallTimes)`,
     );
     this.dropAxis = db.prepare("DELETE FROM metric_axis WHERE run_pk = ? AND first_step = ?");
     this.axisFromEpoch = db.prepare(
@@ -281,15 +293,15 @@ function statements(db: Db): Statements {
 function decodeAxis(row: AxisRow): AxisChunk {
   return {
     first: row.first_step,
-    epochs: Array.from(decodeUints(row.epochs, row.epoch0, 2, row.n)),
-    samples: Array.from(decodeUints(row.samples, row.samples0, 4, row.n)),
-    epochsDone: Array.from(decodeF64(row.epochs_done, row.n)),
-    wallTimes: Array.from(decodeF64(row.wall_time, row.n)),
+    epochs: decodeUints(row.epochs, row.epoch0, row.epoch_width, row.n),
+    samples: decodeUints(row.samples, row.samples0, 4, row.n),
+    epochsDone: decodeF64(row.epochs_done, row.n),
+    wallTimes: decodeF64(row.wall_time, row.n),
     dirty: false,
   };
 }
 
-function minMax(xs: number[]): [number, number] {
+function minMax(xs: Columnar): [number, number] {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (const x of xs) {
@@ -386,14 +398,21 @@ class Axis {
       this.tail = c;
     }
     const c = this.tail as AxisChunk;
+    if (!Array.isArray(c.epochs)) {
+      // The tail as read: make it growable.
+      c.epochs = Array.from(c.epochs);
+      c.samples = Array.from(c.samples);
+      c.epochsDone = Array.from(c.epochsDone);
+      c.wallTimes = Array.from(c.wallTimes);
+    }
     if (c.range) {
       c.range.e = [Math.min(c.range.e[0], epoch), Math.max(c.range.e[1], epoch)];
       c.range.s = [Math.min(c.range.s[0], samples), Math.max(c.range.s[1], samples)];
     }
-    c.epochs.push(epoch);
-    c.samples.push(samples);
-    c.epochsDone.push(epochsDone);
-    c.wallTimes.push(wall);
+    (c.epochs as number[]).push(epoch);
+    (c.samples as number[]).push(samples);
+    (c.epochsDone as number[]).push(epochsDone);
+    (c.wallTimes as number[]).push(wall);
     c.dirty = true;
   }
 
@@ -418,6 +437,7 @@ class Axis {
 function writeAxisChunk(st: Statements, pk: number, c: AxisChunk): void {
   const [epoch0, maxEpoch] = minMax(c.epochs);
   const [samples0] = minMax(c.samples);
+  const epochWidth = maxEpoch - epoch0 < 256 ? 1 : 2;
   st.putAxis.run({
     pk,
     first: c.first,
@@ -425,7 +445,8 @@ function writeAxisChunk(st: Statements, pk: number, c: AxisChunk): void {
     epoch0,
     maxEpoch,
     samples0,
-    epochs: encodeUints(c.epochs, epoch0, 2),
+    epochWidth,
+    epochs: encodeUints(c.epochs, epoch0, epochWidth),
     samples: encodeUints(c.samples, samples0, 4),
     epochsDone: encodeF64(c.epochsDone),
     wallTimes: encodeF64(c.wallTimes),
@@ -491,6 +512,14 @@ function writeChunk(
         ]),
     vals: encodeValues(c.values, width),
   });
+  st.putSummary.run({ pk, key, seq, ...summaryOf(c) });
+}
+
+/** The summary row of a chunk's values (metric_summaries, without its key columns). */
+function summaryOf(c: Columns): Record<string, number | Buffer | null> {
+  const n = c.steps.length;
+  const first = c.steps[0] as number;
+  const last = c.steps[n - 1] as number;
   let count = 0;
   let vmin = Number.POSITIVE_INFINITY;
   let vmax = Number.NEGATIVE_INFINITY;
@@ -511,28 +540,25 @@ function writeChunk(
     maxSamples = Math.max(maxSamples, c.samples[i] as number);
     maxWall = Math.max(maxWall, c.wallTimes[i] as number);
   }
-  st.putSummary.run({
-    pk,
-    key,
-    seq,
+  return {
     n,
     count,
-    first,
-    last,
-    minEpoch,
-    maxEpoch,
-    ed0: c.epochsDone[0],
-    ed1: c.epochsDone[n - 1],
-    samples0: c.samples[0],
-    samples1: c.samples[n - 1],
-    wall0: c.wallTimes[0],
-    wall1: c.wallTimes[n - 1],
-    maxSamples,
-    maxWall,
+    first_step: first,
+    last_step: last,
+    min_epoch: minEpoch,
+    max_epoch: maxEpoch,
+    ed0: c.epochsDone[0] as number,
+    ed1: c.epochsDone[n - 1] as number,
+    samples0: c.samples[0] as number,
+    samples1: c.samples[n - 1] as number,
+    wall0: c.wallTimes[0] as number,
+    wall1: c.wallTimes[n - 1] as number,
+    max_samples: maxSamples,
+    max_wall: maxWall,
     vmin: count ? vmin : null,
     vmax: count ? vmax : null,
     l1: encodeSummary(c.steps, c.values, c),
-  });
+  };
 }
 
 /** Writes columns as chunks seq0, seq0 + 1, ... (CHUNK_VALUES values each). */
@@ -686,69 +712,79 @@ export function appendRows(db: Db, pk: number, rows: Float64Array, count: number
   axis.save();
 }
 
-interface MetricState {
-  rows: number;
-  count: number;
-  firstStep: number | null;
-  lastStep: number | null;
-  [k: string]: number | null;
+type MetricFields = Record<string, number | null>;
+
+function pointFields(prefix: string, c: Columns, i: number): MetricFields {
+  return {
+    [`${prefix}_value`]: c.values[i] as number,
+    [`${prefix}_step`]: c.steps[i] as number,
+    [`${prefix}_epoch`]: c.epochs[i] as number,
+    [`${prefix}_epochs_done`]: c.epochsDone[i] as number,
+    [`${prefix}_samples`]: c.samples[i] as number,
+    [`${prefix}_wall_time`]: c.wallTimes[i] as number,
+  };
 }
 
-function pointFields(prefix: string, c: Columns | null, i: number): Record<string, number | null> {
-  return {
-    [`${prefix}_value`]: c ? (c.values[i] as number) : null,
-    [`${prefix}_step`]: c ? (c.steps[i] as number) : null,
-    [`${prefix}_epoch`]: c ? (c.epochs[i] as number) : null,
-    [`${prefix}_epochs_done`]: c ? (c.epochsDone[i] as number) : null,
-    [`${prefix}_samples`]: c ? (c.samples[i] as number) : null,
-    [`${prefix}_wall_time`]: c ? (c.wallTimes[i] as number) : null,
-  };
+const METRIC_FIELDS = ["rows", "count", "first_step", "last_step"].concat(
+  ...["final", "min", "max"].map((p) =>
+    ["value", "step", "epoch", "epochs_done", "samples", "wall_time"].map((f) => `${p}_${f}`),
+  ),
+);
+
+/**
+ * A key's run_metrics row after values past every earlier step: counts, the
+ * last value, and the lowest and highest with the first step reaching them.
+ */
+function foldMetric(prev: MetricFields | undefined, add: Columns): MetricFields {
+  const next: MetricFields = {};
+  for (const f of METRIC_FIELDS) next[f] = prev?.[f] ?? null;
+  const n = add.steps.length;
+  if (n === 0) return next;
+  next.rows = (prev?.rows ?? 0) + n;
+  next.count = prev?.count ?? 0;
+  next.first_step ??= add.steps[0] as number;
+  next.last_step = add.steps[n - 1] as number;
+  let last = -1;
+  let lo = -1;
+  let hi = -1;
+  let min = next.min_value ?? Number.POSITIVE_INFINITY;
+  let max = next.max_value ?? Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const v = add.values[i] as number;
+    if (Number.isNaN(v)) continue;
+    next.count++;
+    last = i;
+    // Strict comparisons: the first step reaching the extreme is kept.
+    if (v < min) {
+      min = v;
+      lo = i;
+    }
+    if (v > max) {
+      max = v;
+      hi = i;
+    }
+  }
+  if (last >= 0) Object.assign(next, pointFields("final", add, last));
+  if (lo >= 0) Object.assign(next, pointFields("min", add, lo));
+  if (hi >= 0) Object.assign(next, pointFields("max", add, hi));
+  return next;
 }
 
 /** run_metrics after appending values past every stored step. */
 function updateMetric(st: Statements, pk: number, key: number, add: Columns): void {
-  const m = (st.metric.get(pk, key) as MetricState | undefined) ?? {
-    rows: 0,
-    count: 0,
-    firstStep: null,
-    lastStep: null,
-  };
-  const next: Record<string, number | null> = {
-    pk,
-    key,
-    rows: m.rows + add.steps.length,
-    count: m.count,
-    firstStep: (m.first_step as number | null | undefined) ?? (add.steps[0] as number),
-    lastStep: add.steps[add.steps.length - 1] as number,
-  };
-  for (const p of ["final", "min", "max"])
-    Object.assign(next, {
-      [`${p}_value`]: m[`${p}_value`] ?? null,
-      [`${p}_step`]: m[`${p}_step`] ?? null,
-      [`${p}_epoch`]: m[`${p}_epoch`] ?? null,
-      [`${p}_epochs_done`]: m[`${p}_epochs_done`] ?? null,
-      [`${p}_samples`]: m[`${p}_samples`] ?? null,
-      [`${p}_wall_time`]: m[`${p}_wall_time`] ?? null,
-    });
-  for (let i = 0; i < add.steps.length; i++) {
-    const v = add.values[i] as number;
-    if (Number.isNaN(v)) continue;
-    (next.count as number)++;
-    Object.assign(next, pointFields("final", add, i));
-    // Strict comparisons: the first step reaching the extreme is kept.
-    if (next.min_value === null || v < (next.min_value as number))
-      Object.assign(next, pointFields("min", add, i));
-    if (next.max_value === null || v > (next.max_value as number))
-      Object.assign(next, pointFields("max", add, i));
-  }
-  st.putMetric.run(next);
+  const prev = st.metric.get(pk, key) as MetricFields | undefined;
+  const row = foldMetric(prev, add);
+  st.putMetric.run({ ...row, firstStep: row.first_step, lastStep: row.last_step, pk, key });
 }
 
 /** run_metrics of one key from all its chunks (after a rewrite or a trim). */
 function recomputeMetric(st: Statements, axis: Axis, pk: number, key: number): void {
   st.dropMetric.run(pk, key);
-  for (const row of st.chunksAll.all(pk, key) as ChunkRow[])
-    updateMetric(st, pk, key, decodeChunk(row, axis));
+  let row: MetricFields | undefined;
+  for (const chunk of st.chunksAll.all(pk, key) as ChunkRow[])
+    row = foldMetric(row, decodeChunk(chunk, axis));
+  if (row)
+    st.putMetric.run({ ...row, firstStep: row.first_step, lastStep: row.last_step, pk, key });
 }
 
 /**
@@ -790,10 +826,10 @@ export function trimFromEpoch(db: Db, pk: number, epoch: number): void {
         wallTimes: [],
         dirty: true,
       };
-      piece.epochs.push(c.epochs[i] as number);
-      piece.samples.push(c.samples[i] as number);
-      piece.epochsDone.push(c.epochsDone[i] as number);
-      piece.wallTimes.push(c.wallTimes[i] as number);
+      (piece.epochs as number[]).push(c.epochs[i] as number);
+      (piece.samples as number[]).push(c.samples[i] as number);
+      (piece.epochsDone as number[]).push(c.epochsDone[i] as number);
+      (piece.wallTimes as number[]).push(c.wallTimes[i] as number);
     }
     if (piece) writeAxisChunk(st, pk, piece);
   }
@@ -867,14 +903,10 @@ export class SeriesReader {
     return out;
   }
 
-  /** The chunks seq0..seq1 of a key, decoded. */
-  chunks(key: number, seq0: number, seq1: number): Columns {
-    let out = emptyColumns();
-    for (const row of this.st.chunksFrom.all(this.pk, key, seq0) as ChunkRow[]) {
-      if (row.seq > seq1) break;
-      out = joinColumns(out, decodeChunk(row, this.axis));
-    }
-    return out;
+  /** Chunk `seq` of a key, decoded (empty when there is none). */
+  chunk(key: number, seq: number): Columns {
+    const row = this.st.chunkAt.get(this.pk, key, seq) as ChunkRow | undefined;
+    return row ? decodeChunk(row, this.axis) : emptyColumns();
   }
 }
 
@@ -889,3 +921,75 @@ export function buckets(row: SummaryRow): Bucket[] {
 }
 
 export { BUCKET_VALUES };
+
+// ---- checking ----------------------------------------------------------------------
+
+/**
+ * What is out of step in run `pk`'s series: chunks without a summary or with
+ * one that does not match their values, values whose axis point is missing,
+ * overlapping chunks, run_metrics that do not match the values. Empty when
+ * all agree (what every committed transaction leaves, crash or not).
+ */
+export function verifySeries(db: Db, pk: number): string[] {
+  const st = statements(db);
+  const axis = new Axis(st, pk);
+  const problems: string[] = [];
+  const keys = db
+    .prepare(
+      `SELECT key_id FROM metric_chunks WHERE run_pk = ? UNION SELECT key_id FROM metric_summaries WHERE run_pk = ?
+       UNION SELECT key_id FROM run_metrics WHERE run_pk = ? ORDER BY 1`,
+    )
+    .pluck()
+    .all(pk, pk, pk) as number[];
+  const same = (a: unknown, b: unknown) =>
+    Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : Object.is(a, b) || a === b;
+  for (const key of keys) {
+    const chunks = st.chunksAll.all(pk, key) as ChunkRow[];
+    const sums = new Map(
+      (
+        db
+          .prepare("SELECT * FROM metric_summaries WHERE run_pk = ? AND key_id = ?")
+          .all(pk, key) as {
+          seq: number;
+        }[]
+      ).map((r) => [r.seq, r as unknown as Record<string, unknown>]),
+    );
+    let metric: MetricFields | undefined;
+    let lastStep = -1;
+    for (const [i, row] of chunks.entries()) {
+      if (row.seq !== i) problems.push(`key ${key}: chunk ${row.seq} where ${i} was expected`);
+      if (row.first_step <= lastStep)
+        problems.push(`key ${key}: chunk ${row.seq} overlaps the one before`);
+      lastStep = row.last_step;
+      let c: Columns;
+      try {
+        c = decodeChunk(row, axis);
+      } catch (err) {
+        problems.push(`key ${key}: chunk ${row.seq}: ${(err as Error).message}`);
+        continue;
+      }
+      const want = summaryOf(c);
+      const got = sums.get(row.seq);
+      sums.delete(row.seq);
+      if (!got) problems.push(`key ${key}: chunk ${row.seq} has no summary`);
+      else
+        for (const [f, v] of Object.entries(want))
+          if (!same(got[f], v))
+            problems.push(
+              `key ${key}: chunk ${row.seq}: summary ${f} is ${got[f]}, the values say ${v}`,
+            );
+      metric = foldMetric(metric, c);
+    }
+    for (const seq of sums.keys()) problems.push(`key ${key}: summary ${seq} has no chunk`);
+    const stored = st.metric.get(pk, key) as MetricFields | undefined;
+    if (!metric !== !stored)
+      problems.push(`key ${key}: run_metrics ${stored ? "without values" : "missing"}`);
+    else if (metric && stored)
+      for (const f of METRIC_FIELDS)
+        if (!same(stored[f], metric[f]))
+          problems.push(
+            `key ${key}: run_metrics ${f} is ${stored[f]}, the values say ${metric[f]}`,
+          );
+  }
+  return problems;
+}

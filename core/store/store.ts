@@ -285,7 +285,7 @@ export class RunStore {
   getRun(idOrPart: string): RunRecord {
     const row = this.row(this.resolveId(idOrPart));
     if (!row) throw new StoreError("not-found", `no run ${idOrPart} in the library ${this.home}`);
-    return this.toRecord(row);
+    return this.withSummaries([this.toRecord(row)], [row.pk])[0] as RunRecord;
   }
 
   /** Like getRun, but null when there is no such run (still throws when ambiguous). */
@@ -340,7 +340,11 @@ export class RunStore {
     const sql = `SELECT ${RUN_COLUMNS} FROM runs r ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       ORDER BY r.created_at ${order}, r.pk ${order} LIMIT ? OFFSET ?`;
     params.push(filter.limit ?? -1, filter.offset ?? 0);
-    return (this.db.prepare(sql).all(...params) as RunRow[]).map((r) => this.toRecord(r));
+    const rows = this.db.prepare(sql).all(...params) as RunRow[];
+    return this.withSummaries(
+      rows.map((r) => this.toRecord(r)),
+      rows.map((r) => r.pk),
+    );
   }
 
   /**
@@ -863,6 +867,33 @@ export class RunStore {
     return isAbsolute(stored) ? stored : resolve(this.home, stored);
   }
 
+  /** Fills each record's summary from run_metrics (one query for all of them; no values read). */
+  private withSummaries(records: RunRecord[], pks: number[]): RunRecord[] {
+    if (records.length === 0) return records;
+    const byPk = new Map(pks.map((pk, i) => [pk, records[i] as RunRecord]));
+    const rows = this.db
+      .prepare(
+        `SELECT m.run_pk, k.name, m.count, m.final_value, m.min_value, m.max_value, m.final_step
+         FROM run_metrics m JOIN metric_keys k ON k.id = m.key_id
+         WHERE m.run_pk IN (SELECT value FROM json_each(?)) ORDER BY m.run_pk, k.name`,
+      )
+      .raw()
+      .all(JSON.stringify(pks)) as [
+      number,
+      string,
+      number,
+      number | null,
+      number | null,
+      number | null,
+      number | null,
+    ][];
+    for (const [pk, key, count, final, min, max, lastStep] of rows) {
+      const r = byPk.get(pk);
+      if (r) r.summary[key] = { count, final, min, max, lastStep };
+    }
+    return records;
+  }
+
   private toRecord(row: RunRow): RunRecord {
     const status = isRunStatus(row.status) ? row.status : "failed";
     return {
@@ -911,6 +942,7 @@ export class RunStore {
           : null,
       tags: row.tags_json ? (JSON.parse(row.tags_json) as string[]) : [],
       note: row.note ?? null,
+      summary: {},
       sweep:
         row.sweep_id && row.sweep_member
           ? {

@@ -140,7 +140,7 @@ function exportedRun(store: RunStore, run: RunRecord): ExportedRun {
     };
   }
   const { checkpointDir: _dir, scheduleName: _s, model: _m, dataset: _d, ...rest } = run;
-  const { optimizer: _o, seed: _seed, backend: _b, ...kept } = rest;
+  const { optimizer: _o, seed: _seed, backend: _b, summary: _summary, ...kept } = rest;
   return {
     ...kept,
     spec: run.spec as Record<string, unknown>,

@@ -68,6 +68,13 @@ export const COLUMNS: readonly Column[] = [
     numeric: true,
   },
   {
+    // From the run's summary (the library's run_metrics): no metric values are read for it.
+    id: "finalLoss",
+    label: "Final loss",
+    value: (r) => r.summary?.loss?.final ?? null,
+    numeric: true,
+  },
+  {
     id: "sharpness",
     label: "Sharpness",
     value: (r) => finalSharpness(r, "sharpness")?.value ?? null,
