@@ -103,8 +103,15 @@ describe.skipIf(!chromiumAvailable())("live runs and the run library in Chromium
     const rows = page.locator("[data-testid=runs-table] tbody tr");
     await expect.poll(() => rows.count()).toBe(4);
     await page.getByTestId("sort-seed").click();
+    // The seed column found by its header, wherever other columns put it.
+    const seedColumn =
+      (await page
+        .locator("[data-testid=runs-table] thead th")
+        .evaluateAll((ths) => ths.findIndex((th) => th.querySelector("[data-testid=sort-seed]")))) +
+      1;
+    expect(seedColumn).toBeGreaterThan(0);
     const seedCol = async () =>
-      (await rows.locator("td:nth-child(8)").allTextContents()).map((s) => s.trim());
+      (await rows.locator(`td:nth-child(${seedColumn})`).allTextContents()).map((s) => s.trim());
     expect(await seedCol()).toEqual(["0", "1", "2", "3"]);
     await page.getByTestId("sort-seed").click();
     expect(await seedCol()).toEqual(["3", "2", "1", "0"]);

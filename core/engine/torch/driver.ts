@@ -202,7 +202,6 @@ export class TorchTrainer {
         steps: compiled.totals.updates,
         startEpoch,
         warnings: [...compiled.warnings.map((w) => w.message), ...(ready.notes as string[])],
-        time: seconds(),
         torch: {
           python: python.python,
           pythonVersion: python.pythonVersion ?? "",
