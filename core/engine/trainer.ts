@@ -72,6 +72,19 @@ export interface TrainerOptions {
   resumeFrom?: string;
 }
 
+/** The spec both engines train, validated: a bad one is a `bad-spec` error naming the field. */
+export function parseTrainSpec(spec: TrainSpecInput): TrainSpec {
+  const parsed = TrainSpecSchema.safeParse(spec);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new TrainingError(
+      "bad-spec",
+      `invalid training spec: ${issue?.path.join(".")}: ${issue?.message}`,
+    );
+  }
+  return parsed.data;
+}
+
 export class Trainer {
   readonly spec: TrainSpec;
   private paused: { promise: Promise<void>; resolve: () => void } | null = null;
@@ -84,15 +97,7 @@ export class Trainer {
     private readonly emit: (event: TrainEvent) => void,
     private readonly options: TrainerOptions = {},
   ) {
-    const parsed = TrainSpecSchema.safeParse(spec);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new TrainingError(
-        "bad-spec",
-        `invalid training spec: ${issue?.path.join(".")}: ${issue?.message}`,
-      );
-    }
-    this.spec = parsed.data;
+    this.spec = parseTrainSpec(spec);
   }
 
   pause(): void {

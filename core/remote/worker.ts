@@ -76,6 +76,8 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const active = new Map<string, Slot>();
   let leaving = false;
 
+  /** Publishes this worker's jobs at once (set to the heartbeat below), not at the next beat. */
+  let announce: () => Promise<void> = async () => {};
   const processor = async (job: Job): Promise<unknown> => {
     const jobId = String(job.id);
     const delivery = job.attemptsStarted;
@@ -102,6 +104,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     /** Checks in a row that found the host's key gone. */
     let hostGone = 0;
     active.set(jobId, slot);
+    void announce();
     // Stream entries in the order the engine sent them, uploads included.
     let chain: Promise<unknown> = Promise.resolve();
     /** Why relaying failed (e.g. a checkpoint too big for Redis): the run stops and fails with it. */
@@ -222,6 +225,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     } finally {
       for (const t of timers) clearInterval(t);
       active.delete(jobId);
+      void announce();
       // Checkpoints live in Redis and the host's library: nothing here is needed any more.
       rmSync(dir, { recursive: true, force: true });
     }
@@ -271,6 +275,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     } catch {}
   };
   const startedAt = new Date().toISOString();
+  announce = beat;
   await beat();
   const beater = setInterval(beat, 5_000);
 

@@ -28,9 +28,8 @@ import {
   TrainingError,
   type TrainSpec,
   type TrainSpecInput,
-  TrainSpecSchema,
 } from "../events.js";
-import { loadSpecDataset, testStepDelayMs } from "../trainer.js";
+import { loadSpecDataset, parseTrainSpec, testStepDelayMs } from "../trainer.js";
 import { describeTorch, findTorchPython, type TorchProbe } from "./python.js";
 import { type PyMessage, PythonExited, PythonProcess } from "./python-process.js";
 
@@ -59,15 +58,7 @@ export class TorchTrainer {
     private readonly emit: (event: TrainEvent) => void,
     private readonly options: TorchTrainerOptions = {},
   ) {
-    const parsed = TrainSpecSchema.safeParse(spec);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new TrainingError(
-        "bad-spec",
-        `invalid training spec: ${issue?.path.join(".")}: ${issue?.message}`,
-      );
-    }
-    this.spec = parsed.data;
+    this.spec = parseTrainSpec(spec);
     if (this.spec.sharpness) {
       throw new TrainingError(
         "bad-spec",
