@@ -48,18 +48,20 @@ withRedis("the host SIGKILLed during a remote run", () => {
   it("the run is interrupted, the worker drops the orphan, a resume completes it", async () => {
     const home = tempHome("remote-host-kill-");
     const env = { SGD_STUDIO_REDIS_URL: redis.url };
-    const worker = cli(
-      ["worker", "--home", tempHome("remote-host-kill-w-"), "--lock-ms", "2000"],
-      env,
-    );
+    // Steps of a known length (tests-only knob): the orphan still trains when the host's
+    // key expires, however fast the machine (40 epochs took seconds on an idle one).
+    const worker = cli(["worker", "--home", tempHome("remote-host-kill-w-"), "--lock-ms", "2000"], {
+      ...env,
+      SGD_STUDIO_TEST_STEP_DELAY_MS: "30",
+    });
     procs.push(worker);
     const first = await serve(home, env);
     procs.push(first);
     await first.client.call("runs.list", {});
     // Long enough that the worker is still training when the host is killed.
     const spec = tinySpec(9, EPOCHS, {
-      schedule: { ...SCHEDULE, epochs: 40 },
-      epochs: 40,
+      schedule: { ...SCHEDULE, epochs: 200 },
+      epochs: 200,
       noiseEvery: 0,
     });
     const { id } = await first.client.call("runs.start", { spec });
