@@ -21,6 +21,7 @@ import { type CheckpointData, loadCheckpoint, saveCheckpoint } from "./checkpoin
 import {
   type EpochEvent,
   type SummaryEvent,
+  stepDeltaFields,
   type TrainEvent,
   TrainingError,
   type TrainSpec,
@@ -252,12 +253,7 @@ export class Trainer {
               loss: lossValue,
               lr: p.lr,
               batchSize: p.batchSize,
-              delta: c === undefined ? scheduled : (p.lr * c) / Math.sqrt(p.batchSize),
-              deltaMethod: c === undefined ? "relative" : "two-batch-estimate",
-              deltaScheduled: scheduled,
-              noiseC: c ?? null,
-              // A new observation moved the estimate: delta steps here even at constant LR and batch.
-              noiseUpdated: small !== null && c !== undefined,
+              ...stepDeltaFields(p.lr, p.batchSize, scheduled, c, small !== null),
               time,
               gradNorm: Math.sqrt(gradNormSq[0] as number),
               samples,

@@ -24,6 +24,7 @@ import { TwoBatchNoiseEstimator } from "../../smoothing/noise.js";
 import { CHECKPOINT_VERSION, type CheckpointManifest } from "../checkpoint.js";
 import {
   type SummaryEvent,
+  stepDeltaFields,
   type TrainEvent,
   TrainingError,
   type TrainSpec,
@@ -290,12 +291,7 @@ export class TorchTrainer {
               loss,
               lr,
               batchSize: bs,
-              delta: c === undefined ? scheduled : (lr * c) / Math.sqrt(bs),
-              deltaMethod: c === undefined ? "relative" : "two-batch-estimate",
-              // As the tfjs trainer: what the schedule implies, the running C, where C moved.
-              deltaScheduled: scheduled,
-              noiseC: c ?? null,
-              noiseUpdated: small !== null && c !== undefined,
+              ...stepDeltaFields(lr, bs, scheduled, c, small !== null),
               time,
               gradNorm: Math.sqrt(gradNormSq),
               samples,
