@@ -51,7 +51,7 @@ async function trainRecorded(Cls: typeof Trainer, spec: TrainSpecInput) {
 }
 
 describe("numericPath", () => {
-  it("reports the effective kernels on cpu and wasm: fused batch norm is off on wasm", async () => {
+  it("reports the effective kernels on cpu and wasm: fused batch norm on both", async () => {
     vi.stubEnv("SGD_STUDIO_FUSED_BATCH_NORM", undefined);
     vi.stubEnv("SGD_STUDIO_TFJS_FLAGS", "DEPRECATION_WARNINGS_ENABLED=false");
     const cpu = numericPath(await selectBackend("cpu"));
@@ -68,7 +68,7 @@ describe("numericPath", () => {
     expect(cpu.kernelOverrides).toContain("gradient Mean");
     expect(cpu.kernelOverrides).not.toContain("replace Conv2DBackpropInput");
     const wasm = numericPath(await selectBackend("wasm"));
-    expect(wasm).toMatchObject({ backend: "wasm", fusedBatchNorm: false });
+    expect(wasm).toMatchObject({ backend: "wasm", fusedBatchNorm: true });
     expect(wasm.kernelOverrides).toContain("replace Conv2DBackpropInput");
     expect(JSON.parse(JSON.stringify(wasm))).toEqual(wasm);
     vi.stubEnv("SGD_STUDIO_TFJS_FLAGS", undefined);

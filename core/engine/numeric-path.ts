@@ -7,8 +7,9 @@
  * run's environment (environment_json.numericPath).
  *
  * The values are the effective ones, read from the kernels' own state, not
- * only the environment: e.g. fused batch norm is off on wasm whatever
- * SGD_STUDIO_FUSED_BATCH_NORM says, and the kernels read their variables
+ * only the environment: e.g. fused batch norm is off on a backend without
+ * its kernels whatever SGD_STUDIO_FUSED_BATCH_NORM says (wasm has them
+ * since issue 19; tfjs-node has none), and the kernels read their variables
  * once, when they are loaded. Every field is always present and never null,
  * and variable-length parts are arrays, so that the recorder's JSON merge
  * patch of a resumed run's environment replaces the old path exactly.

@@ -11,6 +11,8 @@ import { promisify } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { probeBackends, selectBackend } from "./backends.js";
+import { batchNormTrain } from "./kernels/batchnorm-train.js";
+import { axpby, sumSquaresAdd } from "./kernels/fused-update.js";
 import { rand } from "./kernels/testing.js";
 import { CHUNK_WORK, kernelPool, setChunkWork } from "./kernels/wasm-parallel.js";
 import { numericPath } from "./numeric-path.js";
@@ -152,7 +154,7 @@ const t4 = (shape: [number, number, number, number], seed: number) =>
   );
 
 /** The project's JS wasm kernels, exercised through tfjs ops and gradients. */
-const KERNEL_CASES: { name: string; task: string; f: () => tf.Tensor[] }[] = [
+const KERNEL_CASES: { name: string; task: string | string[]; f: () => tf.Tensor[] }[] = [
   {
     name: "MaxPoolGrad (2x2 and overlapping 3x3 windows)",
     task: "maxPoolGradTask",
@@ -203,6 +205,51 @@ const KERNEL_CASES: { name: string; task: string; f: () => tf.Tensor[] }[] = [
         return tf.sum(tf.square(y));
       })([x, scale, offset]);
       return [gx as tf.Tensor, gs as tf.Tensor, go as tf.Tensor];
+    },
+  },
+  {
+    name: "batch norm in training as one op: moments, FusedBatchNorm, the input gradient (channels a multiple of 4: SIMD; and not)",
+    task: [
+      "centredSquareSumsTask",
+      "centredScaleTask",
+      "channelAffine2Task",
+      "batchNormGradSumsTask",
+    ],
+    f: () => {
+      const out: tf.Tensor[] = [];
+      for (const [c, seed] of [
+        [12, 20],
+        [6, 21],
+      ] as const) {
+        const x = t4([6, 10, 10, c], seed);
+        const gamma = tf.tensor1d(rand(c, seed + 1).map((v) => 1 + v));
+        const beta = tf.tensor1d(rand(c, seed + 2));
+        const w = t4([6, 10, 10, c], seed + 3);
+        const { y, mean, variance } = batchNormTrain(x, gamma, beta, 1e-3);
+        const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(batchNormTrain(a, g, b, 1e-3).y, w)),
+        )([x, gamma, beta]);
+        out.push(y, mean, variance, ...grads);
+      }
+      return out;
+    },
+  },
+  {
+    name: "ReLU's gradient (a size that is not a multiple of 4)",
+    task: "reluGradTask",
+    f: () => {
+      const x = t4([6, 10, 10, 13], 22);
+      const w = t4([6, 10, 10, 13], 23);
+      return [tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), w)))(x)];
+    },
+  },
+  {
+    name: "the optimizer's a * x + b * y and the squared gradient norm",
+    task: ["axpbyTask", "sumSquaresTask"],
+    f: () => {
+      const x = tf.tensor1d(rand(1001, 24));
+      const y = tf.tensor1d(rand(1001, 25));
+      return [axpby(x, y, 0.9, -0.01), sumSquaresAdd(tf.scalar(0.5), x)];
     },
   },
   {
@@ -271,8 +318,10 @@ describe("the wasm backend on 2 threads", () => {
     it(`${c.name}: split over the pool's threads, bit for bit one thread's result`, async () => {
       setChunkWork(64);
       const two = await onThreads(2, c.f);
-      const dispatched = kernelPool(tf.engine().backend)?.dispatches.get(c.task) ?? 0;
-      expect(dispatched, `${c.task} ran on 2 threads`).toBeGreaterThan(0);
+      for (const task of typeof c.task === "string" ? [c.task] : c.task) {
+        const dispatched = kernelPool(tf.engine().backend)?.dispatches.get(task) ?? 0;
+        expect(dispatched, `${task} ran on 2 threads`).toBeGreaterThan(0);
+      }
       const one = await onThreads(1, c.f);
       const three = await onThreads(3, c.f);
       for (let i = 0; i < one.length; i++) {

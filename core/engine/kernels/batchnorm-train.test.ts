@@ -94,24 +94,29 @@ describe("batch norm in training as one op (batchNormTrain)", () => {
     await selectBackend("cpu");
   });
 
-  it("matches tfjs's moments + batchNorm and their gradients on cpu", async () => {
-    for (const shape of SHAPES) {
-      const xv = rand(size(shape), 11);
-      const ref = await compute("cpu", () => reference(shape, xv));
-      const got = await compute("cpu", () => fused(shape, xv));
-      expectClose(got, ref, 2e-4);
-    }
-  });
+  for (const backend of ["cpu", "wasm"] as const) {
+    it(`matches tfjs's moments + batchNorm and their gradients on ${backend}`, async () => {
+      // On wasm also a shape whose channels are a multiple of 4 and that is
+      // large enough to be cut into parts (the SIMD loops and several chunks).
+      const shapes = backend === "wasm" ? [...SHAPES, [16, 20, 20, 32]] : SHAPES;
+      for (const shape of shapes) {
+        const xv = rand(size(shape), 11);
+        const ref = await compute("cpu", () => reference(shape, xv));
+        const got = await compute(backend, () => fused(shape, xv));
+        expectClose(got, ref, 2e-4);
+      }
+    });
 
-  it("keeps the variance accurate for data far from zero (two passes)", async () => {
-    const shape = [8, 4, 4, 6];
-    const xv = rand(size(shape), 5);
-    const ref = await compute("cpu", () => reference(shape, xv, 500));
-    const got = await compute("cpu", () => fused(shape, xv, 500));
-    // tfjs's float32 reference itself loses digits at this offset; the
-    // variance (row 2) and the gradients stay within 1e-3.
-    expectClose(got, ref, 1e-3);
-  });
+    it(`keeps the variance accurate for data far from zero (two passes) on ${backend}`, async () => {
+      const shape = [8, 4, 4, 6];
+      const xv = rand(size(shape), 5);
+      const ref = await compute("cpu", () => reference(shape, xv, 500));
+      const got = await compute(backend, () => fused(shape, xv, 500));
+      // tfjs's float32 reference itself loses digits at this offset; the
+      // variance (row 2) and the gradients stay within 1e-3.
+      expectClose(got, ref, 1e-3);
+    });
+  }
 
   it("runs far fewer kernels than tfjs's path, without Tile", async () => {
     await selectBackend("cpu");
@@ -128,7 +133,7 @@ describe("batch norm in training as one op (batchNormTrain)", () => {
   });
 
   it("leaks no tensors", async () => {
-    for (const backend of ["cpu"] as const) {
+    for (const backend of ["cpu", "wasm"] as const) {
       await selectBackend(backend);
       const shape = [2, 4, 4, 8];
       const xv = rand(size(shape), 4);
@@ -181,16 +186,17 @@ describe("FusedBatchNormalization layer", () => {
     }
   });
 
-  it("keeps tfjs-layers' path on wasm (faster there than these kernels in JS)", async () => {
+  it("takes the fused path on wasm too (its kernels on the kernel pool)", async () => {
     await selectBackend("wasm");
     const shape = [2, 4, 4, 8];
     const layer = batchNormalization({ axis: -1, momentum: 0.9, epsilon: EPS });
     layer.build(shape);
     const x = tf.tensor(rand(size(shape), 3), shape);
-    expect(batchNormTrainAvailable(x)).toBe(false);
+    expect(batchNormTrainAvailable(x)).toBe(true);
     const training = await kernelsRun(() => layer.apply(x, { training: true }) as tf.Tensor);
-    expect(training).not.toContain(MOMENTS);
+    expect(training).toContain(MOMENTS);
     expect(training).toContain("FusedBatchNorm");
+    expect(training).not.toContain("Mean");
     x.dispose();
   });
 

@@ -18,10 +18,10 @@
  * with k0 = gamma r, k1 = -gamma r^3 s2 / N, k2 = -k0 s1 / N - k1 mean (per
  * channel, N = rows). The four kernels (MOMENTS, BATCH_NORM_GRAD_STATS,
  * BATCH_NORM_GRAD_COEF, CHANNEL_AFFINE2) exist for cpu (below, in JS with
- * float64 sums) and webgpu (webgpu-batchnorm.ts). Not for wasm: there these
- * JS loops made the cnn step ~15% slower than tfjs-layers' path through
- * wasm's SIMD kernels and our wasm overrides (bench/RESULTS.md), so wasm
- * keeps that path. `batchNormTrainAvailable` says whether the active backend
+ * float64 sums), webgpu (webgpu-batchnorm.ts) and wasm (wasm-batchnorm-train.ts:
+ * on the kernel pool, the elementwise passes as SIMD WebAssembly; plain JS
+ * loops had made the cnn step ~15% slower there than tfjs-layers' path,
+ * bench/RESULTS.md). `batchNormTrainAvailable` says whether the active backend
  * has the four kernels; the layer (core/models/batch-norm.ts) uses tfjs's
  * own path where it has not, so those backends behave exactly as before.
  */

@@ -85,6 +85,7 @@ describe("cnn gradients on wasm vs cpu", () => {
     const y = tf.oneHot(tf.tensor1d(labels, "int32"), 10);
     let kernels: string[] = [];
     const slow = ["Conv2DBackpropInput", "MaxPoolGrad", "Tile", "FusedBatchNorm", "Identity"];
+    const replaced = ["Conv2DBackpropInput", "MaxPoolGrad", "FusedBatchNorm", "Identity"];
     const counts = await nativeCallsOf(slow, async () => {
       kernels = await kernelsRun(() => {
         const { value, grads } = tf.variableGrads(
@@ -99,12 +100,19 @@ describe("cnn gradients on wasm vs cpu", () => {
       });
     });
     expect(counts).toEqual(Object.fromEntries(slow.map((k) => [k, 0])));
-    // wasm trains batch norm through tfjs-layers' path with our overrides
-    // (faster there than the fused op's kernels in JS).
-    for (const k of [...slow, "Conv2DBackpropFilter", "SgdStudioBatchNormGradStats"]) {
+    // wasm trains batch norm as one op (its kernels on the kernel pool):
+    // no Tile, no moments through Mean / Square; ReLU's gradient is one kernel.
+    for (const k of [
+      ...replaced,
+      "Conv2DBackpropFilter",
+      "SgdStudioMoments",
+      "SgdStudioBatchNormGradStats",
+      "SgdStudioChannelAffine2",
+      "SgdStudioReluGrad",
+    ]) {
       expect(kernels).toContain(k);
     }
-    expect(kernels).not.toContain("SgdStudioMoments");
+    for (const k of ["Tile", "Square", "Step", "Mean"]) expect(kernels).not.toContain(k);
     tf.dispose([x, y]);
     model.dispose();
   });

@@ -14,8 +14,10 @@
  * norm: at most two dispatches), with a and b as uniforms, so the pipeline
  * is compiled once whatever the learning rate.
  *
- * cpu and wasm run in JS (float64 arithmetic, a and b rounded to float32 as
- * the GPU sees them); webgpu runs WGSL programs. The configs are registered
+ * cpu runs in JS (float64 arithmetic, a and b rounded to float32 as the GPU
+ * sees them); wasm on the kernel pool (wasm-parallel.ts: axpby as f32x4
+ * WebAssembly rounding each operation to float32, the sum of squares in
+ * float64 parts); webgpu runs WGSL programs. The configs are registered
  * by core/engine/kernels/index.ts. `axpby` and `sumSquaresAdd` fall back to
  * tfjs's ops on backends without the kernels (tfjs-node).
  */
@@ -40,6 +42,8 @@ import {
 } from "@tensorflow/tfjs-core";
 import { type CpuBackendLike, cpuF32 } from "./cpu-util.js";
 import { floatInput, reshapedView } from "./tensor-info.js";
+import { runTask, sumParts } from "./wasm-parallel.js";
+import { axpbyTask, sumSquaresTask } from "./wasm-parallel-tasks.js";
 import { heapF32, type WasmBackendLike } from "./wasm-util.js";
 import {
   asWebGpuBackend,
@@ -99,13 +103,21 @@ const cpuAxpby: KernelFunc = ({ inputs, backend, attrs }) => {
   return b.makeTensorInfo([...x.shape], "float32", out);
 };
 
+/**
+ * On wasm: the kernel pool's axpbyTask (f32x4 WebAssembly, wasm-simd.ts, on
+ * the backend's threads when it has them; each operation rounded to
+ * float32, as tfjs's Multiply and Sub did before this kernel).
+ */
 const wasmAxpby: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as WasmBackendLike;
   const [x, y] = axpbyInputs(inputs);
   const [ca, cb] = coefficients(attrs);
   const out = b.makeOutput([...x.shape], "float32");
-  // Views after makeOutput: allocating may grow (and detach) the heap.
-  axpbyInto(heapF32(b, x, AXPBY), heapF32(b, y, AXPBY), ca, cb, heapF32(b, out, AXPBY));
+  const n = util.sizeFromShape(x.shape);
+  if (n === 0) return out;
+  // Offsets after makeOutput: allocating may grow (and move views of) the heap.
+  const at = (t: TensorInfo) => heapF32(b, t, AXPBY).byteOffset;
+  runTask(backend, axpbyTask, [at(x), at(y), at(out), n, ca, cb], n);
   return out;
 };
 
@@ -117,12 +129,18 @@ const cpuSumSquaresAdd: KernelFunc = ({ inputs, backend }) => {
   return b.makeTensorInfo([], "float32", Float32Array.of(total));
 };
 
+/** On wasm: per-part float64 sums on the kernel pool, added in part order. */
 const wasmSumSquaresAdd: KernelFunc = ({ inputs, backend }) => {
   const b = backend as unknown as WasmBackendLike;
   const [acc, x] = sumSquaresInputs(inputs);
   const out = b.makeOutput([], "float32");
-  const total =
-    (heapF32(b, acc, SUM_SQUARES_ADD)[0] as number) + sumSquares(heapF32(b, x, SUM_SQUARES_ADD));
+  const n = util.sizeFromShape(x.shape);
+  let total = heapF32(b, acc, SUM_SQUARES_ADD)[0] as number;
+  if (n > 0) {
+    const xOffset = heapF32(b, x, SUM_SQUARES_ADD).byteOffset;
+    const { scratch, parts } = runTask(backend, sumSquaresTask, [xOffset, n], n, 8);
+    total += sumParts(scratch, parts, 1)[0] as number;
+  }
   heapF32(b, out, SUM_SQUARES_ADD)[0] = total;
   return out;
 };

@@ -34,7 +34,9 @@ import { batchNormGradConfig, wasmBatchNormGradStatsConfig } from "./batchnorm-g
 import { cpuBatchNormTrainKernels } from "./batchnorm-train.js";
 import { fusedUpdateKernels } from "./fused-update.js";
 import { deviceMeanGradConfig } from "./mean-grad.js";
+import { reluGradConfig, wasmReluGradConfig } from "./relu-grad.js";
 import { wasmBatchMatMulConfig } from "./wasm-batch-matmul.js";
+import { wasmBatchNormTrainKernels } from "./wasm-batchnorm-train.js";
 import { wasmConv2DBackpropFilterConfig } from "./wasm-conv2d-backprop-filter.js";
 import { wasmConv2DBackpropInputConfig } from "./wasm-conv2d-backprop-input.js";
 import { wasmFusedBatchNormConfig } from "./wasm-fused-batchnorm.js";
@@ -125,6 +127,10 @@ const OVERRIDES: Entry[] = [
     "batch norm in training (batchnorm-train.ts) on cpu: moments, gradient sums, gradient coefficients and the input gradient, one kernel each, instead of ~55 small kernels per layer and step",
   ),
   ...kernelEntries(
+    wasmBatchNormTrainKernels,
+    "batch norm in training on wasm (wasm-batchnorm-train.ts): moments and the input gradient as passes on the kernel pool's threads, instead of ~12 activation-sized tfjs kernels per layer and step that run on one thread",
+  ),
+  ...kernelEntries(
     webgpuBatchNormTrainKernels,
     "batch norm in training on webgpu: the op's four kernels as WGSL programs (coalesced per-channel reductions in at most two dispatches; the others in one)",
   ),
@@ -136,6 +142,16 @@ const OVERRIDES: Entry[] = [
     kind: "gradient",
     config: batchNormGradConfig,
     why: "tfjs's FusedBatchNorm gradient tiles rsqrt(variance) to the activation's size (wasm's Tile is very slow) and sums several activation-sized temporaries; on wasm ours needs one pass and one broadcasting multiply",
+  },
+  {
+    kind: "kernel",
+    config: wasmReluGradConfig,
+    why: "ReLU's gradient in one pass on the kernel pool (f32x4 WebAssembly), for the Relu gradient on wasm",
+  },
+  {
+    kind: "gradient",
+    config: reluGradConfig,
+    why: "tfjs's Relu gradient is Step + Multiply, two activation-sized kernels that run on one thread on wasm; ours is one pass over the backend's threads there (tfjs's computation elsewhere)",
   },
   {
     kind: "gradient",

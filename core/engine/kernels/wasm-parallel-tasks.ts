@@ -19,7 +19,13 @@
  * of scratch that the caller adds in part order. The number of parts
  * depends on the work, not on the threads: results are the same on any
  * number of threads.
+ *
+ * Elementwise tasks run their loops through `simd` (wasm-simd.ts: f32x4
+ * WebAssembly on the same heap; plain JS is 3-7x slower at these), with a
+ * JS fallback that rounds each operation with Math.fround, so that both
+ * give the same float32 results.
  */
+import type { SimdExports } from "./wasm-simd.js";
 
 /** [lo, hi) of `n` items for part `part` of `parts`, in order. */
 export function partRange(n: number, part: number, parts: number): number[] {
@@ -556,6 +562,305 @@ export function batchNormGradSumsTask(
   batchNormGradSumsRows(x, dy, mean, c, s1, s2, r[0] as number, r[1] as number);
 }
 
+/* -------------------------------------------- batch norm in training (wasm) */
+
+/**
+ * s[j] += sum_r (x[r, j] - mean[j])^2 over rows [r0, r1) of x viewed as
+ * [rows, c]: the second pass of the per-channel moments. Tiles of 128 rows,
+ * four channels at a time in local (float64) accumulators, as above.
+ */
+export function centredSquareSumsRows(
+  x: Float32Array,
+  mean: Float32Array,
+  c: number,
+  s: Float64Array,
+  rowStart: number,
+  rowEnd: number,
+): void {
+  const quads = c - (c % 4);
+  for (let r0 = rowStart; r0 < rowEnd; r0 += 128) {
+    const r1 = Math.min(rowEnd, r0 + 128);
+    for (let j = 0; j < quads; j += 4) {
+      const m0 = mean[j] as number;
+      const m1 = mean[j + 1] as number;
+      const m2 = mean[j + 2] as number;
+      const m3 = mean[j + 3] as number;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let r = r0, i = r0 * c + j; r < r1; r++, i += c) {
+        const d0 = (x[i] as number) - m0;
+        const d1 = (x[i + 1] as number) - m1;
+        const d2 = (x[i + 2] as number) - m2;
+        const d3 = (x[i + 3] as number) - m3;
+        a0 += d0 * d0;
+        a1 += d1 * d1;
+        a2 += d2 * d2;
+        a3 += d3 * d3;
+      }
+      s[j] = (s[j] as number) + a0;
+      s[j + 1] = (s[j + 1] as number) + a1;
+      s[j + 2] = (s[j + 2] as number) + a2;
+      s[j + 3] = (s[j + 3] as number) + a3;
+    }
+    for (let j = quads; j < c; j++) {
+      const m = mean[j] as number;
+      let a = 0;
+      for (let r = r0, i = r0 * c + j; r < r1; r++, i += c) {
+        const d = (x[i] as number) - m;
+        a += d * d;
+      }
+      s[j] = (s[j] as number) + a;
+    }
+  }
+}
+
+/**
+ * a: [xOffset, meanOffset, rows, c]; part p writes its sums of squared
+ * deviations into scratch (float64) [p, c].
+ */
+export function centredSquareSumsTask(
+  heap: ArrayBufferLike,
+  scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+): void {
+  const rows = (a[2] as number) | 0;
+  const c = (a[3] as number) | 0;
+  const x = new Float32Array(heap, a[0] as number, rows * c);
+  const mean = new Float32Array(heap, a[1] as number, c);
+  const s = new Float64Array(scratch, part * c * 8, c);
+  s.fill(0);
+  const r = partRange(rows, part, parts);
+  centredSquareSumsRows(x, mean, c, s, r[0] as number, r[1] as number);
+}
+
+/**
+ * out = a * k0[j] + b * k1[j] + k2[j] for rows [r0, r1) of a, b, out viewed
+ * as [rows, c] (coef is [>= 3, c]), every operation rounded to float32 (as
+ * wasm-simd.ts's affine2, which runs it when c is a multiple of 4).
+ */
+export function channelAffine2Rows(
+  a: Float32Array,
+  b: Float32Array,
+  coef: Float32Array,
+  c: number,
+  out: Float32Array,
+  r0: number,
+  r1: number,
+): void {
+  const f = Math.fround;
+  for (let r = r0, i = r0 * c; r < r1; r++) {
+    for (let j = 0; j < c; j++, i++) {
+      const ak = f((a[i] as number) * (coef[j] as number));
+      const bk = f((b[i] as number) * (coef[c + j] as number));
+      out[i] = f(ak + bk) + (coef[2 * c + j] as number);
+    }
+  }
+}
+
+/** a: [aOffset, bOffset, coefOffset, outOffset, rows, c]; parts over rows. */
+export function channelAffine2Task(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+  simd: SimdExports | null,
+): void {
+  const rows = (a[4] as number) | 0;
+  const c = (a[5] as number) | 0;
+  const r = partRange(rows, part, parts);
+  const r0 = r[0] as number;
+  const r1 = r[1] as number;
+  if (simd && c % 4 === 0) {
+    const skip = r0 * c * 4;
+    const n = (r1 - r0) * c;
+    simd.affine2(
+      (a[0] as number) + skip,
+      (a[1] as number) + skip,
+      a[2] as number,
+      (a[3] as number) + skip,
+      n,
+      c,
+    );
+    return;
+  }
+  const x = new Float32Array(heap, a[0] as number, rows * c);
+  const y = new Float32Array(heap, a[1] as number, rows * c);
+  const coef = new Float32Array(heap, a[2] as number, 3 * c);
+  const out = new Float32Array(heap, a[3] as number, rows * c);
+  channelAffine2Rows(x, y, coef, c, out, r0, r1);
+}
+
+/**
+ * out = (x - m[j]) * k[j] + o[j] for rows [r0, r1) of x, out viewed as
+ * [rows, c] (coef rows m, k, o), rounded to float32 after each operation
+ * (as wasm-simd.ts's centredScale).
+ */
+export function centredScaleRows(
+  x: Float32Array,
+  coef: Float32Array,
+  c: number,
+  out: Float32Array,
+  r0: number,
+  r1: number,
+): void {
+  const f = Math.fround;
+  for (let r = r0, i = r0 * c; r < r1; r++) {
+    for (let j = 0; j < c; j++, i++) {
+      const d = f((x[i] as number) - (coef[j] as number));
+      out[i] = f(d * (coef[c + j] as number)) + (coef[2 * c + j] as number);
+    }
+  }
+}
+
+/** a: [xOffset, coefOffset, outOffset, rows, c]; parts over rows. */
+export function centredScaleTask(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+  simd: SimdExports | null,
+): void {
+  const rows = (a[3] as number) | 0;
+  const c = (a[4] as number) | 0;
+  const r = partRange(rows, part, parts);
+  const r0 = r[0] as number;
+  const r1 = r[1] as number;
+  if (simd && c % 4 === 0) {
+    const skip = r0 * c * 4;
+    simd.centredScale(
+      (a[0] as number) + skip,
+      a[1] as number,
+      (a[2] as number) + skip,
+      (r1 - r0) * c,
+      c,
+    );
+    return;
+  }
+  const x = new Float32Array(heap, a[0] as number, rows * c);
+  const coef = new Float32Array(heap, a[1] as number, 3 * c);
+  const out = new Float32Array(heap, a[2] as number, rows * c);
+  centredScaleRows(x, coef, c, out, r0, r1);
+}
+
+/**
+ * [e0, e1) of n elements for part `part` of `parts`, cut at multiples of 4
+ * (the SIMD loops' step); the last part ends at n.
+ */
+export function quadRange(n: number, part: number, parts: number): number[] {
+  const r = partRange(n >> 2, part, parts);
+  return [(r[0] as number) * 4, part === parts - 1 ? n : (r[1] as number) * 4];
+}
+
+/** a: [dyOffset, xOffset, outOffset, n]: out = x > 0 ? dy : 0 (ReLU's gradient); parts over elements. */
+export function reluGradTask(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+  simd: SimdExports | null,
+): void {
+  const n = (a[3] as number) | 0;
+  const r = quadRange(n, part, parts);
+  let e = r[0] as number;
+  const e1 = r[1] as number;
+  const quads = (e1 - e) & ~3;
+  if (simd && quads > 0) {
+    simd.reluGrad(
+      (a[0] as number) + e * 4,
+      (a[1] as number) + e * 4,
+      (a[2] as number) + e * 4,
+      quads,
+    );
+    e += quads;
+  }
+  if (e === e1) return;
+  const dy = new Float32Array(heap, a[0] as number, n);
+  const x = new Float32Array(heap, a[1] as number, n);
+  const out = new Float32Array(heap, a[2] as number, n);
+  for (; e < e1; e++) out[e] = (x[e] as number) > 0 ? (dy[e] as number) : 0;
+}
+
+/**
+ * a: [xOffset, yOffset, outOffset, n, alpha, beta] (alpha, beta float32
+ * values): out = alpha * x + beta * y, rounded to float32 after each
+ * operation; parts over elements.
+ */
+export function axpbyTask(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+  simd: SimdExports | null,
+): void {
+  const n = (a[3] as number) | 0;
+  const alpha = a[4] as number;
+  const beta = a[5] as number;
+  const r = quadRange(n, part, parts);
+  let e = r[0] as number;
+  const e1 = r[1] as number;
+  const quads = (e1 - e) & ~3;
+  if (simd && quads > 0) {
+    simd.axpby(
+      (a[0] as number) + e * 4,
+      (a[1] as number) + e * 4,
+      (a[2] as number) + e * 4,
+      quads,
+      alpha,
+      beta,
+    );
+    e += quads;
+  }
+  if (e === e1) return;
+  const x = new Float32Array(heap, a[0] as number, n);
+  const y = new Float32Array(heap, a[1] as number, n);
+  const out = new Float32Array(heap, a[2] as number, n);
+  const f = Math.fround;
+  for (; e < e1; e++) out[e] = f(alpha * (x[e] as number)) + f(beta * (y[e] as number));
+}
+
+/**
+ * a: [xOffset, n]: part p writes the sum of squares of its elements
+ * (float64, four interleaved accumulators) into scratch (float64) [p].
+ */
+export function sumSquaresTask(
+  heap: ArrayBufferLike,
+  scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+): void {
+  const n = (a[1] as number) | 0;
+  const x = new Float32Array(heap, a[0] as number, n);
+  const r = quadRange(n, part, parts);
+  const e0 = r[0] as number;
+  const e1 = r[1] as number;
+  const quadEnd = e0 + ((e1 - e0) & ~3);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let i = e0; i < quadEnd; i += 4) {
+    const v0 = x[i] as number;
+    const v1 = x[i + 1] as number;
+    const v2 = x[i + 2] as number;
+    const v3 = x[i + 3] as number;
+    s0 += v0 * v0;
+    s1 += v1 * v1;
+    s2 += v2 * v2;
+    s3 += v3 * v3;
+  }
+  for (let i = quadEnd; i < e1; i++) s0 += (x[i] as number) * (x[i] as number);
+  new Float64Array(scratch, part * 8, 1)[0] = s0 + s1 + (s2 + s3);
+}
+
 /** Every function the pool's workers need, helpers included (the source they run). */
 export const WORKER_FUNCTIONS = [
   partRange,
@@ -571,6 +876,16 @@ export const WORKER_FUNCTIONS = [
   columnSumsTask,
   batchNormGradSumsRows,
   batchNormGradSumsTask,
+  centredSquareSumsRows,
+  centredSquareSumsTask,
+  channelAffine2Rows,
+  channelAffine2Task,
+  centredScaleRows,
+  centredScaleTask,
+  quadRange,
+  reluGradTask,
+  axpbyTask,
+  sumSquaresTask,
 ] as const;
 
 /** The tasks, by index (the number a worker is told to run). */
@@ -581,6 +896,23 @@ export const TASKS = [
   col2imTask,
   columnSumsTask,
   batchNormGradSumsTask,
+  centredSquareSumsTask,
+  channelAffine2Task,
+  centredScaleTask,
+  reluGradTask,
+  axpbyTask,
+  sumSquaresTask,
 ] as const;
 
-export type Task = (typeof TASKS)[number];
+/**
+ * What the pool calls: part `part` of `parts` of a kernel's work over the
+ * heap, with the SIMD loops instantiated on that heap (null: none).
+ */
+export type Task = (
+  heap: ArrayBufferLike,
+  scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+  simd: SimdExports | null,
+) => void;

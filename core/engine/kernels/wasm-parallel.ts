@@ -22,6 +22,13 @@
  */
 import { Worker } from "node:worker_threads";
 import { TASKS, type Task, WORKER_FUNCTIONS } from "./wasm-parallel-tasks.js";
+import {
+  isWasmMemory,
+  type SimdExports,
+  simdModule,
+  simdOn,
+  type WasmMemory,
+} from "./wasm-simd.js";
 
 /** Elements of work per chunk (a kernel with less than two chunks of work does not split). */
 export const CHUNK_WORK = 1 << 17;
@@ -59,10 +66,8 @@ const CTL_INTS = 16;
 const ARG_OFFSET = CTL_INTS * 4;
 const MAX_ARGS = 64;
 
-/** What a pool needs of WebAssembly.Memory (shared). */
-interface SharedMemory {
-  readonly buffer: ArrayBufferLike;
-}
+/** The wasm backend's memory (shared, for a pool). */
+type SharedMemory = WasmMemory;
 
 /**
  * The worker's program: the task functions' own source, then a loop that
@@ -78,7 +83,9 @@ const { workerData, parentPort } = require("node:worker_threads");
 var __name = (f) => f;
 ${WORKER_FUNCTIONS.map((f) => f.toString()).join("\n")}
 const tasks = [${TASKS.map((t) => t.name).join(", ")}];
-const { memory, control, scratch } = workerData;
+const { memory, control, scratch, simdModule } = workerData;
+// The SIMD loops (wasm-simd.ts) on the same shared memory as the backend.
+const simd = new WebAssembly.Instance(simdModule, { env: { memory } }).exports;
 const ctl = new Int32Array(control, 0, ${CTL_INTS});
 const args = new Float64Array(control, ${ARG_OFFSET}, ${MAX_ARGS});
 let generation = 0;
@@ -95,7 +102,7 @@ for (;;) {
     if (chunk >= chunks) break;
     if (Atomics.compareExchange(ctl, 2, claim, claim + 1) !== claim) continue;
     try {
-      tasks[Atomics.load(ctl, 1)](memory.buffer, scratch, args, chunk, chunks);
+      tasks[Atomics.load(ctl, 1)](memory.buffer, scratch, args, chunk, chunks, simd);
     } catch (e) {
       Atomics.store(ctl, 5, 1);
       parentPort.postMessage(String((e && e.stack) || e));
@@ -113,6 +120,8 @@ export class KernelPool {
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
   private readonly workers: Worker[];
+  /** The SIMD loops on the pool's memory, for the calling thread's chunks. */
+  readonly simd: SimdExports;
   private lastError = "";
   private stopped = false;
   /** Calls that were cut into chunks and offered to the workers, by task name (tests, benches). */
@@ -127,6 +136,7 @@ export class KernelPool {
     this.ctl = new Int32Array(control, 0, CTL_INTS);
     this.args = new Float64Array(control, ARG_OFFSET, MAX_ARGS);
     this.scratch = new SharedArrayBuffer(SCRATCH_BYTES);
+    this.simd = simdOn(memory);
     const source = workerSource();
     this.workers = [];
     for (let index = 1; index < threads; index++) {
@@ -134,7 +144,7 @@ export class KernelPool {
         eval: true,
         // Nothing of the host's loaders (tsx, test runners): the source is plain JS.
         execArgv: [],
-        workerData: { memory, control, scratch: this.scratch },
+        workerData: { memory, control, scratch: this.scratch, simdModule: simdModule(true) },
       });
       w.on("message", (m) => {
         if (m !== "ready") this.lastError = String(m);
@@ -186,7 +196,9 @@ export class KernelPool {
     }
     this.args.set(args);
     if (chunks === 1 || this.stopped) {
-      for (let c = 0; c < chunks; c++) task(this.memory.buffer, this.scratch, this.args, c, chunks);
+      for (let c = 0; c < chunks; c++) {
+        task(this.memory.buffer, this.scratch, this.args, c, chunks, this.simd);
+      }
       return;
     }
     const id = TASKS.indexOf(task);
@@ -209,7 +221,7 @@ export class KernelPool {
       if (chunk >= chunks) break;
       if (Atomics.compareExchange(ctl, 2, claim, claim + 1) !== claim) continue;
       try {
-        task(this.memory.buffer, this.scratch, this.args, chunk, chunks);
+        task(this.memory.buffer, this.scratch, this.args, chunk, chunks, this.simd);
       } catch (e) {
         error ??= e;
       }
@@ -277,11 +289,18 @@ export function kernelPool(backend: unknown): KernelPool | null {
 let localScratch = new ArrayBuffer(0);
 const localArgs = new Float64Array(MAX_ARGS);
 
-/** The wasm heap's buffer of a BackendWasm. */
-function heapOf(backend: unknown): ArrayBufferLike {
-  const heap = (backend as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
-  if (!heap) throw new Error("not a wasm backend: no HEAPU8");
-  return heap.buffer;
+/**
+ * The WebAssembly.Memory of a single-threaded BackendWasm (emscripten's
+ * exports hold it as `asm.memory` there; the threaded build's is
+ * Module.wasmMemory).
+ */
+function plainMemoryOf(backend: unknown): WasmMemory {
+  const wasm = (backend as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } }).wasm;
+  const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
+  if (!isWasmMemory(memory)) {
+    throw new Error("not a wasm backend: its WebAssembly.Memory is not exposed");
+  }
+  return memory;
 }
 
 /**
@@ -306,8 +325,10 @@ export function runTask(
   const bytes = chunks * scratchBytesPerChunk;
   if (localScratch.byteLength < bytes) localScratch = new ArrayBuffer(bytes);
   localArgs.set(args);
-  const heap = heapOf(backend);
-  for (let c = 0; c < chunks; c++) task(heap, localScratch, localArgs, c, chunks);
+  const memory = plainMemoryOf(backend);
+  const simd = simdOn(memory);
+  const heap = memory.buffer;
+  for (let c = 0; c < chunks; c++) task(heap, localScratch, localArgs, c, chunks, simd);
   return { scratch: localScratch, parts: chunks };
 }
 

@@ -1,0 +1,138 @@
+// The SIMD loops (wasm-simd.ts) against the tasks' JS fallbacks, bit for
+// bit, and ReLU's one-pass gradient on wasm against tfjs's own gradient.
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, describe, expect, it } from "vitest";
+import { selectBackend } from "../backends.js";
+import { RELU_GRAD } from "./relu-grad.js";
+import { cpuAndWasm, kernelsRun, maxRelError, rand } from "./testing.js";
+import {
+  axpbyTask,
+  centredScaleTask,
+  channelAffine2Task,
+  reluGradTask,
+  type Task,
+} from "./wasm-parallel-tasks.js";
+import { simdModuleBytes, simdOn, type WasmMemory } from "./wasm-simd.js";
+
+const WA = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+      validate(bytes: Uint8Array): boolean;
+    };
+  }
+).WebAssembly;
+
+/** A heap with `arrays` at 64-byte-aligned offsets + 4 bytes (unaligned for SIMD); their offsets. */
+function layout(memory: WasmMemory, arrays: Float32Array[]): number[] {
+  const offsets: number[] = [];
+  let at = 4;
+  for (const a of arrays) {
+    new Float32Array(memory.buffer, at, a.length).set(a);
+    offsets.push(at);
+    at += Math.ceil((a.length * 4 + 4) / 64) * 64 + 4;
+  }
+  return offsets;
+}
+
+/** Runs `task` over all its parts, with the SIMD loops or without; returns `n` floats at `out`. */
+function runAll(
+  memory: WasmMemory,
+  task: Task,
+  args: number[],
+  parts: number,
+  simd: boolean,
+  out: number,
+  n: number,
+): Float32Array {
+  const a = Float64Array.from(args);
+  for (let p = 0; p < parts; p++) {
+    task(memory.buffer, new ArrayBuffer(0), a, p, parts, simd ? simdOn(memory) : null);
+  }
+  return Float32Array.from(new Float32Array(memory.buffer, out, n));
+}
+
+const sameBits = (a: Float32Array, b: Float32Array) =>
+  Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+
+describe("the SIMD module", () => {
+  it("is valid WebAssembly for a shared and for a plain memory", () => {
+    expect(WA.validate(simdModuleBytes(false))).toBe(true);
+    expect(WA.validate(simdModuleBytes(true))).toBe(true);
+  });
+
+  for (const shared of [false, true]) {
+    const memory = shared
+      ? new WA.Memory({ initial: 16, maximum: 64, shared: true })
+      : new WA.Memory({ initial: 16 });
+    const kind = shared ? "shared" : "plain";
+
+    it(`affine2 and centredScale equal the JS fallbacks bit for bit (${kind} memory)`, () => {
+      const rows = 203;
+      const c = 24;
+      const n = rows * c;
+      const coef = rand(3 * c, 3).map((v, i) => (i < c ? 1 + v : v * 3));
+      const [a, b, k, out] = layout(memory, [rand(n, 1), rand(n, 2), coef, new Float32Array(n)]);
+      for (const parts of [1, 5]) {
+        const args = [a, b, k, out, rows, c] as number[];
+        const js = runAll(memory, channelAffine2Task, args, parts, false, out as number, n);
+        const wasm = runAll(memory, channelAffine2Task, args, parts, true, out as number, n);
+        expect(js.some((v) => v !== 0)).toBe(true);
+        expect(sameBits(wasm, js)).toBe(true);
+        const args2 = [a, k, out, rows, c] as number[];
+        const js2 = runAll(memory, centredScaleTask, args2, parts, false, out as number, n);
+        const wasm2 = runAll(memory, centredScaleTask, args2, parts, true, out as number, n);
+        expect(sameBits(wasm2, js2)).toBe(true);
+        expect(sameBits(wasm2, js)).toBe(false);
+      }
+    });
+
+    it(`reluGrad and axpby equal the JS fallbacks bit for bit, tails included (${kind} memory)`, () => {
+      const n = 4099;
+      const x = rand(n, 5);
+      x[7] = 0;
+      x[8] = -0;
+      const [dy, xs, y, out] = layout(memory, [rand(n, 4), x, rand(n, 6), new Float32Array(n)]);
+      for (const parts of [1, 3]) {
+        const r = [dy, xs, out, n] as number[];
+        const js = runAll(memory, reluGradTask, r, parts, false, out as number, n);
+        const wasm = runAll(memory, reluGradTask, r, parts, true, out as number, n);
+        expect(wasm).toEqual(js);
+        expect(wasm[7]).toBe(0);
+        const ab = [xs, y, out, n, Math.fround(0.9), Math.fround(-0.013)] as number[];
+        const js2 = runAll(memory, axpbyTask, ab, parts, false, out as number, n);
+        const wasm2 = runAll(memory, axpbyTask, ab, parts, true, out as number, n);
+        expect(sameBits(wasm2, js2)).toBe(true);
+      }
+    });
+  }
+});
+
+describe("ReLU's gradient on wasm", () => {
+  afterAll(async () => {
+    await selectBackend("cpu");
+  });
+
+  it("equals tfjs's dy * step(x) (computed on cpu), in one kernel", async () => {
+    for (const shape of [
+      [3, 5, 7],
+      [16, 28, 28, 8],
+    ]) {
+      const n = shape.reduce((p, q) => p * q, 1);
+      const xv = rand(n, 9);
+      xv[0] = 0;
+      const dv = rand(n, 10);
+      const f = () => {
+        const x = tf.tensor(xv, shape);
+        const w = tf.tensor(dv, shape);
+        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), w)))(x);
+      };
+      const { cpu, wasm } = await cpuAndWasm(f);
+      expect(maxRelError(wasm, cpu)).toBe(0);
+      await selectBackend("wasm");
+      const names = await kernelsRun(f);
+      expect(names).toContain(RELU_GRAD);
+      expect(names).not.toContain("Step");
+    }
+  });
+});
