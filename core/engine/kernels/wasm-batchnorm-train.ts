@@ -10,8 +10,8 @@
  * Multiply, Sub's Sum, Square's two Multiplies, the Adds that collect x's
  * three gradients). Those that are tfjs's own elementwise kernels run on
  * one thread whatever the backend's thread count. The closed form needs
- * four passes over the activation besides the forward's FusedBatchNorm
- * (two for the moments, one for the gradient sums, one for dx), all of
+ * three passes over the activation besides the forward's FusedBatchNorm
+ * (one for the moments, one for the gradient sums, one for dx), all of
  * them split over the threads. (Earlier, as plain single-threaded JS, these
  * kernels made the cnn step ~15% slower than tfjs-layers' path; they now
  * read the activation in cache-sized tiles with local accumulators.)
@@ -28,18 +28,17 @@ import {
 } from "./batchnorm-train.js";
 import { floatInput } from "./tensor-info.js";
 import { runTask, sumParts } from "./wasm-parallel.js";
-import {
-  centredSquareSumsTask,
-  channelAffine2Task,
-  columnSumsTask,
-} from "./wasm-parallel-tasks.js";
+import { channelAffine2Task, shiftedMomentsTask } from "./wasm-parallel-tasks.js";
 import { heapF32, type WasmBackendLike } from "./wasm-util.js";
 
 function channels(t: TensorInfo): number {
   return t.shape[t.shape.length - 1] as number;
 }
 
-/** x [..., C] -> [2, C]: mean, then biased variance (two passes, float64 sums). */
+/**
+ * x [..., C] -> [2, C]: mean and biased variance, in one pass of shifted
+ * float64 sums (shiftedMomentsTask; the cpu kernel makes two passes).
+ */
 const wasmMoments: KernelFunc = ({ inputs, backend: anyBackend }) => {
   const backend = anyBackend as unknown as WasmBackendLike;
   const x = floatInput(inputs, "x", MOMENTS);
@@ -47,17 +46,23 @@ const wasmMoments: KernelFunc = ({ inputs, backend: anyBackend }) => {
   const out = backend.makeOutput([2, c], "float32");
   const rows = c > 0 ? util.sizeFromShape(x.shape) / c : 0;
   if (rows === 0) return out;
-  const at = (t: TensorInfo) => heapF32(backend, t, MOMENTS).byteOffset;
-  const work = rows * c;
-  const first = runTask(anyBackend, columnSumsTask, [at(x), 1, rows, c], work, c * 8);
-  const sums = sumParts(first.scratch, first.parts, c);
+  const xv = heapF32(backend, x, MOMENTS);
+  const shift = Float64Array.from(xv.subarray(0, c));
+  const { scratch, parts } = runTask(
+    anyBackend,
+    shiftedMomentsTask,
+    [xv.byteOffset, rows, c],
+    rows * c,
+    2 * c * 8,
+  );
+  const sums = sumParts(scratch, parts, 2 * c);
   const o = heapF32(backend, out, MOMENTS);
-  for (let j = 0; j < c; j++) o[j] = (sums[j] as number) / rows;
-  // The second pass centres on the float32 mean in out's first row.
-  const second = runTask(anyBackend, centredSquareSumsTask, [at(x), at(out), rows, c], work, c * 8);
-  const squares = sumParts(second.scratch, second.parts, c);
-  const o2 = heapF32(backend, out, MOMENTS);
-  for (let j = 0; j < c; j++) o2[c + j] = (squares[j] as number) / rows;
+  for (let j = 0; j < c; j++) {
+    const s1 = sums[j] as number;
+    const s2 = sums[c + j] as number;
+    o[j] = (shift[j] as number) + s1 / rows;
+    o[c + j] = Math.max(0, (s2 - (s1 * s1) / rows) / rows);
+  }
   return out;
 };
 

@@ -565,15 +565,19 @@ export function batchNormGradSumsTask(
 /* -------------------------------------------- batch norm in training (wasm) */
 
 /**
- * s[j] += sum_r (x[r, j] - mean[j])^2 over rows [r0, r1) of x viewed as
- * [rows, c]: the second pass of the per-channel moments. Tiles of 128 rows,
- * four channels at a time in local (float64) accumulators, as above.
+ * s1[j] += sum_r d, s2[j] += sum_r d * d with d = x[r, j] - shift[j], over
+ * rows [r0, r1) of x viewed as [rows, c]: the per-channel moments in one
+ * pass. Shifting by a value of each channel (its first row) keeps the
+ * float64 sums well conditioned for data far from zero, so that
+ * var = (s2 - s1^2 / n) / n loses nothing a two-pass computation keeps.
+ * Tiles of 128 rows, four channels at a time in local accumulators.
  */
-export function centredSquareSumsRows(
+export function shiftedMomentsRows(
   x: Float32Array,
-  mean: Float32Array,
+  shift: Float32Array,
   c: number,
-  s: Float64Array,
+  s1: Float64Array,
+  s2: Float64Array,
   rowStart: number,
   rowEnd: number,
 ): void {
@@ -581,60 +585,77 @@ export function centredSquareSumsRows(
   for (let r0 = rowStart; r0 < rowEnd; r0 += 128) {
     const r1 = Math.min(rowEnd, r0 + 128);
     for (let j = 0; j < quads; j += 4) {
-      const m0 = mean[j] as number;
-      const m1 = mean[j + 1] as number;
-      const m2 = mean[j + 2] as number;
-      const m3 = mean[j + 3] as number;
+      const k0 = shift[j] as number;
+      const k1 = shift[j + 1] as number;
+      const k2 = shift[j + 2] as number;
+      const k3 = shift[j + 3] as number;
       let a0 = 0;
       let a1 = 0;
       let a2 = 0;
       let a3 = 0;
+      let b0 = 0;
+      let b1 = 0;
+      let b2 = 0;
+      let b3 = 0;
       for (let r = r0, i = r0 * c + j; r < r1; r++, i += c) {
-        const d0 = (x[i] as number) - m0;
-        const d1 = (x[i + 1] as number) - m1;
-        const d2 = (x[i + 2] as number) - m2;
-        const d3 = (x[i + 3] as number) - m3;
-        a0 += d0 * d0;
-        a1 += d1 * d1;
-        a2 += d2 * d2;
-        a3 += d3 * d3;
+        const d0 = (x[i] as number) - k0;
+        const d1 = (x[i + 1] as number) - k1;
+        const d2 = (x[i + 2] as number) - k2;
+        const d3 = (x[i + 3] as number) - k3;
+        a0 += d0;
+        a1 += d1;
+        a2 += d2;
+        a3 += d3;
+        b0 += d0 * d0;
+        b1 += d1 * d1;
+        b2 += d2 * d2;
+        b3 += d3 * d3;
       }
-      s[j] = (s[j] as number) + a0;
-      s[j + 1] = (s[j + 1] as number) + a1;
-      s[j + 2] = (s[j + 2] as number) + a2;
-      s[j + 3] = (s[j + 3] as number) + a3;
+      s1[j] = (s1[j] as number) + a0;
+      s1[j + 1] = (s1[j + 1] as number) + a1;
+      s1[j + 2] = (s1[j + 2] as number) + a2;
+      s1[j + 3] = (s1[j + 3] as number) + a3;
+      s2[j] = (s2[j] as number) + b0;
+      s2[j + 1] = (s2[j + 1] as number) + b1;
+      s2[j + 2] = (s2[j + 2] as number) + b2;
+      s2[j + 3] = (s2[j + 3] as number) + b3;
     }
     for (let j = quads; j < c; j++) {
-      const m = mean[j] as number;
+      const k = shift[j] as number;
       let a = 0;
+      let b = 0;
       for (let r = r0, i = r0 * c + j; r < r1; r++, i += c) {
-        const d = (x[i] as number) - m;
-        a += d * d;
+        const d = (x[i] as number) - k;
+        a += d;
+        b += d * d;
       }
-      s[j] = (s[j] as number) + a;
+      s1[j] = (s1[j] as number) + a;
+      s2[j] = (s2[j] as number) + b;
     }
   }
 }
 
 /**
- * a: [xOffset, meanOffset, rows, c]; part p writes its sums of squared
- * deviations into scratch (float64) [p, c].
+ * a: [xOffset, rows, c]; the shift is x's first row. Part p writes its
+ * sums into scratch (float64) [p, 2, c]: s1 then s2.
  */
-export function centredSquareSumsTask(
+export function shiftedMomentsTask(
   heap: ArrayBufferLike,
   scratch: ArrayBufferLike,
   a: Float64Array,
   part: number,
   parts: number,
 ): void {
-  const rows = (a[2] as number) | 0;
-  const c = (a[3] as number) | 0;
+  const rows = (a[1] as number) | 0;
+  const c = (a[2] as number) | 0;
   const x = new Float32Array(heap, a[0] as number, rows * c);
-  const mean = new Float32Array(heap, a[1] as number, c);
-  const s = new Float64Array(scratch, part * c * 8, c);
-  s.fill(0);
+  const shift = new Float32Array(heap, a[0] as number, c);
+  const s1 = new Float64Array(scratch, part * 2 * c * 8, c);
+  const s2 = new Float64Array(scratch, (part * 2 + 1) * c * 8, c);
+  s1.fill(0);
+  s2.fill(0);
   const r = partRange(rows, part, parts);
-  centredSquareSumsRows(x, mean, c, s, r[0] as number, r[1] as number);
+  shiftedMomentsRows(x, shift, c, s1, s2, r[0] as number, r[1] as number);
 }
 
 /**
@@ -876,8 +897,8 @@ export const WORKER_FUNCTIONS = [
   columnSumsTask,
   batchNormGradSumsRows,
   batchNormGradSumsTask,
-  centredSquareSumsRows,
-  centredSquareSumsTask,
+  shiftedMomentsRows,
+  shiftedMomentsTask,
   channelAffine2Rows,
   channelAffine2Task,
   centredScaleRows,
@@ -896,7 +917,7 @@ export const TASKS = [
   col2imTask,
   columnSumsTask,
   batchNormGradSumsTask,
-  centredSquareSumsTask,
+  shiftedMomentsTask,
   channelAffine2Task,
   centredScaleTask,
   reluGradTask,
