@@ -94,6 +94,9 @@ const CASES: Case[] = [
   { x: [2, 6, 6, 16], filter: [3, 3, 16, 8], strides: 1, pad: "same" },
   { x: [2, 9, 7, 40], filter: [3, 3, 40, 3], strides: [2, 1], pad: "valid" },
   { x: [1, 5, 5, 1], filter: [1, 1, 1, 3], strides: 1, pad: "valid" },
+  // Fewer taps than filters (the cnn's first conv): dy^T x patches, patches packed.
+  { x: [4, 12, 12, 1], filter: [3, 3, 1, 32], strides: 1, pad: "same" },
+  { x: [3, 9, 8, 2], filter: [3, 3, 2, 20], strides: 2, pad: "valid" },
 ];
 
 describe("wasm Conv2DBackpropFilter", () => {
@@ -147,6 +150,26 @@ describe("wasm Conv2DBackpropFilter", () => {
     } finally {
       setPatchChunkLimit(previous);
     }
+  });
+
+  it("gives the same result split into chunks when the product is taken the other way round (taps < filters)", async () => {
+    const c: Case = { x: [3, 9, 8, 1], filter: [3, 3, 1, 16], strides: 1, pad: "same" };
+    const dyShape = [3, 9, 8, 16];
+    const xv = rand(size(c.x), 9);
+    const dyv = rand(size(dyShape), 10);
+    const whole = await backpropFilter(c, xv, dyv, dyShape);
+    // k = 9 rows of 72 columns per image: one image per chunk, 3 chunks.
+    const previous = setPatchChunkLimit(9 * 100);
+    try {
+      const chunked = await backpropFilter(c, xv, dyv, dyShape);
+      expect(relError(chunked.values, whole.values)).toBeLessThan(1e-6);
+    } finally {
+      setPatchChunkLimit(previous);
+    }
+    await selectBackend("cpu");
+    const ref = await backpropFilter(c, xv, dyv, dyShape);
+    await selectBackend("wasm");
+    expect(relError(whole.values, ref.values)).toBeLessThan(1e-5);
   });
 
   it("does not leak wasm tensors", async () => {

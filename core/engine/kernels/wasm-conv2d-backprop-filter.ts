@@ -13,9 +13,17 @@
  * The product comes out in the filter's own [fh, fw, cin, cout] layout. Why
  * this orientation: the wasm matmul is fast only without transposed
  * operands, and it repacks its right operand (as XNNPACK "weights") on every
- * call; here that is dy (P x cout), not the patch matrix (P x fh*fw*cin, 9x
- * larger for a 3x3 filter). For the cnn's second conv this takes ~80 ms
- * against ~200 ms for patches-as-weights.
+ * call, serially, at ~5 ns per element here; here that is dy (P x cout), not
+ * the patch matrix (P x fh*fw*cin, 9x larger for a 3x3 filter over 32
+ * channels). For the cnn's second conv this takes ~80 ms against ~200 ms
+ * for patches-as-weights. When the patch matrix is the smaller one
+ * (fh*fw*cin < cout: the cnn's first conv, 9 taps of one channel against 32
+ * filters; packing its dy [100352, 32] took ~12-20 ms of a ~15-25 ms kernel)
+ * the product is taken the other way round,
+ *
+ *   dW^T[cout, fh*fw*cin] = dy^T[cout, P] x patches[P, fh*fw*cin],
+ *
+ * with both operands transposed on the kernel pool first (issue 19).
  *
  * The patch matrix is built for whole images at a time, in chunks of at most
  * MAX_PATCH_ELEMENTS floats (at least one image), and the chunk products are
@@ -34,7 +42,12 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { runTask } from "./wasm-parallel.js";
-import { im2colColumns, im2colTask, transposeBatched } from "./wasm-parallel-tasks.js";
+import {
+  im2colColumns,
+  im2colTask,
+  transposeBatched,
+  transposeTask,
+} from "./wasm-parallel-tasks.js";
 import { heapF32, one, type WasmBackendLike, wasmKernelFunc } from "./wasm-util.js";
 
 export type { WasmBackendLike } from "./wasm-util.js";
@@ -156,9 +169,13 @@ export const wasmConv2DBackpropFilter: KernelFunc = ({ inputs, backend: anyBacke
   const whole = imagesPerChunk >= g.batch;
   const outShape = [...filterShape];
   const c = g.outC;
+  // Which operand XNNPACK packs (serially, on every call: ~5 ns per element
+  // here, more than the product itself for the cnn's first conv): the
+  // smaller of dy [rows, c] and the patches [rows, k].
+  const swapped = k < c;
   const out = backend.makeOutput(outShape, "float32");
-  // Summed chunk products (only needed with more than one chunk).
-  const acc = whole ? null : new Float64Array(k * c);
+  // Summed chunk products (only needed with more than one chunk, or swapped).
+  const acc = whole && !swapped ? null : new Float64Array(k * c);
   try {
     for (let b0 = 0; b0 < g.batch; b0 += imagesPerChunk) {
       const images = Math.min(imagesPerChunk, g.batch - b0);
@@ -168,10 +185,14 @@ export const wasmConv2DBackpropFilter: KernelFunc = ({ inputs, backend: anyBacke
       // x's images channel-planar (im2colTask's first step; x itself for one channel).
       const planar =
         g.inC > 1 ? backend.makeOutput([images * g.inH * g.inW * g.inC], "float32") : null;
+      // Swapped: the patches untransposed and dy's rows transposed.
+      const patches = swapped ? backend.makeOutput([rows, k], "float32") : null;
+      const dyT = swapped ? backend.makeOutput([c, rows], "float32") : null;
       // dy's rows for these images: dy itself when there is one chunk.
-      const dyRows = whole
-        ? { dataId: dy.dataId, shape: [rows, c], dtype: dy.dtype }
-        : backend.makeOutput([rows, c], "float32");
+      const dyRows =
+        whole || swapped
+          ? { dataId: dy.dataId, shape: [rows, c], dtype: dy.dtype }
+          : backend.makeOutput([rows, c], "float32");
       let prod: TensorInfo | undefined;
       try {
         const at = (t: TensorInfo) => heapF32(backend, t, WHO).byteOffset;
@@ -183,20 +204,40 @@ export const wasmConv2DBackpropFilter: KernelFunc = ({ inputs, backend: anyBacke
           ...columnsGeometry(g, images),
         ];
         runTask(anyBackend, im2colTask, args, k * rows);
-        if (!whole) {
-          const start = b0 * perImage * c;
-          const src = heapF32(backend, dy, WHO).subarray(start, start + rows * c);
-          heapF32(backend, dyRows, WHO).set(src);
+        const dyChunk = at(dy) + b0 * perImage * c * 4;
+        if (patches && dyT) {
+          // dW^T [c, k] = dy^T [c, rows] x patches [rows, k]: XNNPACK packs the patches.
+          runTask(anyBackend, transposeTask, [at(patchesT), at(patches), 1, k, rows], k * rows);
+          runTask(anyBackend, transposeTask, [dyChunk, at(dyT), 1, rows, c], rows * c);
+          prod = one(
+            matMul({
+              inputs: { a: dyT, b: patches },
+              backend: anyBackend,
+              attrs: { transposeA: false, transposeB: false },
+            }),
+          );
+        } else {
+          if (!whole) {
+            const start = b0 * perImage * c;
+            const src = heapF32(backend, dy, WHO).subarray(start, start + rows * c);
+            heapF32(backend, dyRows, WHO).set(src);
+          }
+          prod = one(
+            matMul({
+              inputs: { a: patchesT, b: dyRows },
+              backend: anyBackend,
+              attrs: { transposeA: false, transposeB: false },
+            }),
+          );
         }
-        prod = one(
-          matMul({
-            inputs: { a: patchesT, b: dyRows },
-            backend: anyBackend,
-            attrs: { transposeA: false, transposeB: false },
-          }),
-        );
-        const part = heapF32(backend, prod, WHO); // [k, cout]
-        if (acc) {
+        const part = heapF32(backend, prod, WHO); // [k, c], or [c, k] swapped
+        if (acc && swapped) {
+          for (let t = 0; t < k; t++) {
+            for (let o = 0; o < c; o++) {
+              acc[t * c + o] = (acc[t * c + o] as number) + (part[o * k + t] as number);
+            }
+          }
+        } else if (acc) {
           for (let i = 0; i < acc.length; i++) acc[i] = (acc[i] as number) + (part[i] as number);
         } else {
           heapF32(backend, out, WHO).set(part);
@@ -204,7 +245,9 @@ export const wasmConv2DBackpropFilter: KernelFunc = ({ inputs, backend: anyBacke
       } finally {
         backend.disposeData(patchesT.dataId);
         if (planar) backend.disposeData(planar.dataId);
-        if (!whole) backend.disposeData(dyRows.dataId);
+        if (patches) backend.disposeData(patches.dataId);
+        if (dyT) backend.disposeData(dyT.dataId);
+        if (!whole && !swapped) backend.disposeData(dyRows.dataId);
         if (prod) backend.disposeData(prod.dataId);
       }
     }
