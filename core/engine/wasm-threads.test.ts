@@ -258,6 +258,7 @@ const KERNEL_CASES: { name: string; task: string | string[]; f: () => tf.Tensor[
         tf.matMul(a, b, true, false),
         tf.matMul(b, c, false, false),
         tf.matMul(a, c, false, true),
+        tf.matMul(c, a, false, true), // a wide right operand: (a x c^T)^T
       ];
     },
   },

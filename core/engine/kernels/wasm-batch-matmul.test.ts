@@ -25,6 +25,8 @@ describe("wasm BatchMatMul with transposed operands", () => {
   const cases: [number[], number[], boolean, boolean][] = [
     [[70, 33], [70, 20], true, false], // a dense layer's weight gradient x^T dy
     [[40, 20], [33, 20], false, true], // its input gradient dy W^T
+    [[8, 20], [70, 20], false, true], // the same with a wide W (n >= 4m): (W x dy^T)^T
+    [[1, 8, 20], [70, 20], false, true], // likewise, rank 3
     [[33, 70], [20, 33], true, true],
     [[3, 9, 5], [3, 9, 4], true, false], // batched
     [[2, 6, 5], [1, 4, 5], false, true], // batched, broadcast b
@@ -53,6 +55,16 @@ describe("wasm BatchMatMul with transposed operands", () => {
     });
     expect(calls).toBe(1);
     expect(tf.engine().backend.numDataIds()).toBe(ids);
-    tf.dispose([a, b]);
+    // dy W^T with a wide W goes the other way round: one call, nothing left over.
+    const dy = tf.tensor(rand(8 * 33, 3), [8, 33]);
+    const other = await nativeCalls("BatchMatMul", async () => {
+      const c = tf.matMul(dy, a, false, true);
+      expect(c.shape).toEqual([8, 70]);
+      await c.data();
+      c.dispose();
+    });
+    expect(other).toBe(1);
+    expect(tf.engine().backend.numDataIds()).toBe(ids + 1);
+    tf.dispose([a, b, dy]);
   });
 });

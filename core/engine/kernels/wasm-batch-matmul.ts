@@ -22,7 +22,7 @@ import {
 } from "@tensorflow/tfjs-core";
 import { runTask } from "./wasm-parallel.js";
 import { transposeTask } from "./wasm-parallel-tasks.js";
-import { heapF32, runNative, type WasmBackendLike } from "./wasm-util.js";
+import { heapF32, one, runNative, type WasmBackendLike } from "./wasm-util.js";
 
 const WHO = "BatchMatMul";
 
@@ -40,6 +40,41 @@ function transposedCopy(backend: WasmBackendLike, t: TensorInfo): TensorInfo {
   return copy;
 }
 
+/**
+ * a [.., m, k] x b^T for b [.., n, k] with n >= 4m and no batch: computed as
+ * (b x a^T)^T, so that XNNPACK packs a^T (k x m) instead of b^T (k x n).
+ * XNNPACK repacks its right operand on every call, serially (~3 ns per
+ * element here): for the cnn's dense-layer input gradient dy [128, 128] x
+ * W^T (W [3136, 128]) that is 16 K elements instead of 401 K, ~1.3 ms of the
+ * step on any thread count, for one more transpose (on the kernel pool).
+ */
+function smallPackedProduct(
+  backend: WasmBackendLike,
+  anyBackend: unknown,
+  a: TensorInfo,
+  b: TensorInfo,
+): TensorInfo | null {
+  const m = a.shape[a.shape.length - 2] as number;
+  const n = b.shape[b.shape.length - 2] as number;
+  const unbatched = (t: TensorInfo) => util.sizeFromShape(t.shape.slice(0, -2)) === 1;
+  if (!unbatched(a) || !unbatched(b) || n < 4 * m) return null;
+  const at = transposedCopy(backend, a); // [.., k, m]
+  let prod: TensorInfo | undefined;
+  try {
+    prod = one(
+      runNative(WHO, {
+        inputs: { a: b, b: at },
+        backend: anyBackend,
+        attrs: { transposeA: false, transposeB: false },
+      }),
+    ); // [.., n, m]
+    return transposedCopy(backend, prod);
+  } finally {
+    backend.disposeData(at.dataId);
+    if (prod) backend.disposeData(prod.dataId);
+  }
+}
+
 export const wasmBatchMatMul: KernelFunc = (args) => {
   const { inputs, backend: anyBackend, attrs } = args;
   const backend = anyBackend as unknown as WasmBackendLike;
@@ -50,6 +85,10 @@ export const wasmBatchMatMul: KernelFunc = (args) => {
     return runNative(WHO, args);
   }
   if (a.shape.length < 2 || b.shape.length < 2) return runNative(WHO, args);
+  if (transposeB && !transposeA) {
+    const small = smallPackedProduct(backend, anyBackend, a, b);
+    if (small) return small;
+  }
   const at = transposeA ? transposedCopy(backend, a) : a;
   let bt: TensorInfo | undefined;
   try {
