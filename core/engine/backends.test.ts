@@ -234,6 +234,7 @@ describe("this machine", () => {
       expect([o.kernelName, o.backend, o.status]).toEqual([o.kernelName, o.backend, status(o)]);
     const wasmReplaced = sel.overrides.filter((o) => o.kind === "replace" && o.backend === "wasm");
     expect(wasmReplaced.map((o) => o.kernelName).sort()).toEqual([
+      "Add",
       "BatchMatMul",
       "Cast",
       "Conv2DBackpropInput",
@@ -241,6 +242,7 @@ describe("this machine", () => {
       "Identity",
       "MaxPoolGrad",
       "Mean",
+      "Relu",
       "Sum",
       "Tile",
     ]);

@@ -239,6 +239,19 @@ const KERNEL_CASES: { name: string; task: string | string[]; f: () => tf.Tensor[
     },
   },
   {
+    name: "Relu and a bias Add (a size that is not a multiple of 4; channels that are and are not)",
+    task: ["reluTask", "centredScaleTask"],
+    f: () => {
+      const x = t4([6, 10, 10, 13], 26);
+      const y = t4([6, 10, 10, 12], 27);
+      return [
+        tf.relu(x),
+        tf.add(x, tf.tensor1d(rand(13, 28))),
+        tf.add(y, tf.tensor1d(rand(12, 29))),
+      ];
+    },
+  },
+  {
     name: "the optimizer's a * x + b * y and the squared gradient norm",
     task: ["axpbyTask", "sumSquaresTask"],
     f: () => {

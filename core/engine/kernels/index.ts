@@ -39,6 +39,7 @@ import { wasmBatchMatMulConfig } from "./wasm-batch-matmul.js";
 import { wasmBatchNormTrainKernels } from "./wasm-batchnorm-train.js";
 import { wasmConv2DBackpropFilterConfig } from "./wasm-conv2d-backprop-filter.js";
 import { wasmConv2DBackpropInputConfig } from "./wasm-conv2d-backprop-input.js";
+import { wasmAddConfig, wasmReluConfig } from "./wasm-elementwise.js";
 import { wasmFusedBatchNormConfig } from "./wasm-fused-batchnorm.js";
 import { wasmCastConfig, wasmIdentityConfig } from "./wasm-identity.js";
 import { wasmMaxPoolGradConfig } from "./wasm-maxpool-grad.js";
@@ -106,6 +107,16 @@ const OVERRIDES: Entry[] = [
     kind: "replace",
     config: wasmCastConfig,
     why: "wasm's Cast copies even to the same dtype (moments casts float32 to float32); ours shares the data then",
+  },
+  {
+    kind: "replace",
+    config: wasmReluConfig,
+    why: "on the threaded build wasm's Relu goes to XNNPACK's thread pool even for a [128, 256] tensor, whose wake-up and wait cost more than the split saves (and stall when a thread is descheduled); ours is the kernel pool's SIMD loop, inline under 2^18 elements",
+  },
+  {
+    kind: "replace",
+    config: wasmAddConfig,
+    why: "a dense layer's bias add, likewise: the kernel pool's SIMD loop instead of XNNPACK's thread pool (other Adds: wasm's own kernel)",
   },
   {
     kind: "replace",

@@ -820,6 +820,30 @@ export function reluGradTask(
   for (; e < e1; e++) out[e] = (x[e] as number) > 0 ? (dy[e] as number) : 0;
 }
 
+/** a: [xOffset, outOffset, n]: out = max(x, 0) (ReLU; NaN stays NaN); parts over elements. */
+export function reluTask(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+  simd: SimdExports | null,
+): void {
+  const n = (a[2] as number) | 0;
+  const r = quadRange(n, part, parts);
+  let e = r[0] as number;
+  const e1 = r[1] as number;
+  const quads = (e1 - e) & ~3;
+  if (simd && quads > 0) {
+    simd.relu((a[0] as number) + e * 4, (a[1] as number) + e * 4, quads);
+    e += quads;
+  }
+  if (e === e1) return;
+  const x = new Float32Array(heap, a[0] as number, n);
+  const out = new Float32Array(heap, a[1] as number, n);
+  for (; e < e1; e++) out[e] = Math.max(x[e] as number, 0);
+}
+
 /**
  * a: [xOffset, yOffset, outOffset, n, alpha, beta] (alpha, beta float32
  * values): out = alpha * x + beta * y, rounded to float32 after each
@@ -917,6 +941,7 @@ export const WORKER_FUNCTIONS = [
   centredScaleTask,
   quadRange,
   reluGradTask,
+  reluTask,
   axpbyTask,
   sumSquaresTask,
 ] as const;
@@ -933,6 +958,7 @@ export const TASKS = [
   channelAffine2Task,
   centredScaleTask,
   reluGradTask,
+  reluTask,
   axpbyTask,
   sumSquaresTask,
 ] as const;

@@ -4,12 +4,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../backends.js";
 import { RELU_GRAD } from "./relu-grad.js";
-import { cpuAndWasm, kernelsRun, maxRelError, rand } from "./testing.js";
+import { cpuAndWasm, kernelsRun, maxRelError, nativeCallsOf, rand } from "./testing.js";
 import {
   axpbyTask,
   centredScaleTask,
   channelAffine2Task,
   reluGradTask,
+  reluTask,
   type Task,
 } from "./wasm-parallel-tasks.js";
 import { simdModuleBytes, simdOn, type WasmMemory } from "./wasm-simd.js";
@@ -103,9 +104,80 @@ describe("the SIMD module", () => {
         const js2 = runAll(memory, axpbyTask, ab, parts, false, out as number, n);
         const wasm2 = runAll(memory, axpbyTask, ab, parts, true, out as number, n);
         expect(sameBits(wasm2, js2)).toBe(true);
+        const js3 = runAll(
+          memory,
+          reluTask,
+          [xs, out, n] as number[],
+          parts,
+          false,
+          out as number,
+          n,
+        );
+        const wasm3 = runAll(
+          memory,
+          reluTask,
+          [xs, out, n] as number[],
+          parts,
+          true,
+          out as number,
+          n,
+        );
+        expect(sameBits(wasm3, js3)).toBe(true);
+        expect(wasm3.every((v) => v >= 0)).toBe(true);
       }
     });
   }
+});
+
+describe("Relu and a bias Add on wasm", () => {
+  afterAll(async () => {
+    await selectBackend("cpu");
+  });
+
+  it("equal tfjs's cpu kernels (NaN kept), through the pool's kernels", async () => {
+    for (const shape of [
+      [3, 5, 7],
+      [128, 256],
+      [16, 28, 28, 8],
+    ]) {
+      const n = shape.reduce((p, q) => p * q, 1);
+      const c = shape[shape.length - 1] as number;
+      const xv = rand(n, 11);
+      xv[1] = Number.NaN;
+      const bv = rand(c, 12);
+      const f = () => {
+        const x = tf.tensor(xv, shape);
+        return [tf.relu(x), tf.add(x, tf.tensor1d(bv)), tf.add(x, tf.tensor(bv, [1, c]))];
+      };
+      const { cpu, wasm } = await cpuAndWasm(f);
+      for (const [i, v] of wasm.values.entries()) {
+        expect(Number.isNaN(v[1])).toBe(true);
+        const ref = cpu.values[i] as Float32Array;
+        expect(v.every((x, j) => Object.is(x, ref[j]) || x === ref[j])).toBe(true);
+      }
+      await selectBackend("wasm");
+      const calls = await nativeCallsOf(["Relu", "Add"], async () => {
+        tf.dispose(tf.tidy(f));
+      });
+      expect(calls).toEqual({ Relu: 0, Add: 0 });
+    }
+  });
+
+  it("hands other Adds and int32 to wasm's own kernels", async () => {
+    const f = () => [
+      tf.add(tf.tensor2d(rand(12, 1), [3, 4]), tf.tensor2d(rand(3, 2), [3, 1])),
+      tf.add(tf.tensor1d(rand(4, 3)), tf.tensor2d(rand(12, 4), [3, 4])),
+      tf.add(tf.tensor2d([1, 2, 3, 4], [2, 2], "int32"), tf.tensor1d([5, 6], "int32")),
+      tf.relu(tf.tensor1d([-1, 2], "int32")),
+    ];
+    const { cpu, wasm } = await cpuAndWasm(f);
+    expect(wasm.values).toEqual(cpu.values);
+    await selectBackend("wasm");
+    const calls = await nativeCallsOf(["Relu", "Add"], async () => {
+      tf.dispose(tf.tidy(f));
+    });
+    expect(calls).toEqual({ Relu: 1, Add: 3 });
+  });
 });
 
 describe("ReLU's gradient on wasm", () => {

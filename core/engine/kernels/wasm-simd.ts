@@ -20,6 +20,7 @@
  *   affine2(a, b, coef, out, n, c)  out = a * k0[j] + b * k1[j] + k2[j]   (coef rows k0, k1, k2 of c; c % 4 == 0)
  *   centredScale(x, coef, out, n, c) out = (x - m[j]) * k[j] + o[j]        (coef rows m, k, o of c; c % 4 == 0)
  *   reluGrad(dy, x, out, n)         out = x > 0 ? dy : 0
+ *   relu(x, out, n)                 out = max(x, 0)   (NaN stays NaN, as Math.max)
  *   axpby(x, y, out, n, a, b)       out = a * x + b * y
  *
  * with j the channel (the element's index mod c); every operation rounds to
@@ -31,6 +32,7 @@ export interface SimdExports {
   affine2(a: number, b: number, coef: number, out: number, n: number, c: number): void;
   centredScale(x: number, coef: number, out: number, n: number, c: number): void;
   reluGrad(dy: number, x: number, out: number, n: number): void;
+  relu(x: number, out: number, n: number): void;
   axpby(x: number, y: number, out: number, n: number, a: number, b: number): void;
 }
 
@@ -100,6 +102,7 @@ const AND = simd(0x4e); // v128.and
 const FADD = simd(0xe4);
 const FSUB = simd(0xe5);
 const FMUL = simd(0xe6);
+const FMAX = simd(0xe9); // f32x4.max: NaN if either is NaN
 const V128_ZERO = [...simd(0x0c), ...new Array(16).fill(0)];
 
 /** *(base + off) as v128, base and off locals. */
@@ -262,6 +265,14 @@ const reluGrad: Fn = {
   ]),
 };
 
+// relu(x0, out1, n2); locals e3 end4
+const relu: Fn = {
+  name: "relu",
+  params: [I32, I32, I32],
+  locals: [I32, I32],
+  body: loop(2, 3, 4, [...get(1), ...get(3), ...ADD, ...at(0, 3), ...V128_ZERO, ...FMAX, ...STORE]),
+};
+
 // axpby(x0, y1, out2, n3, a4: f32, b5: f32); locals e6 end7 va8 vb9
 const axpby: Fn = {
   name: "axpby",
@@ -290,7 +301,7 @@ const axpby: Fn = {
   ],
 };
 
-const FUNCTIONS: Fn[] = [affine2, centredScale, reluGrad, axpby];
+const FUNCTIONS: Fn[] = [affine2, centredScale, reluGrad, axpby, relu];
 
 /** Most pages the imported memory may have (4 GiB; a shared import must state one). */
 const MAX_PAGES = 65536;
