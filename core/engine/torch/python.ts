@@ -78,6 +78,30 @@ export function torchEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
   };
 }
 
+/**
+ * glibc malloc settings of the training process. By default glibc serves
+ * large blocks (a conv net's activations and gradients: megabytes each) with
+ * fresh mmaps and gives freed heap back to the system, so every step faults
+ * its memory in again, zeroed by the kernel: on cnn (batch 128, CPU) that
+ * was ~12,000 page faults and ~60% of the step's CPU time. Blocks up to
+ * 32 MiB (glibc's largest mmap threshold) now come from the heap, and freed
+ * heap is kept for the next step: the process stays at its peak memory
+ * instead. Values only, never numerics. Other C libraries ignore these.
+ */
+export const TRAINING_MALLOC_ENV = {
+  MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20),
+  MALLOC_TRIM_THRESHOLD_: String(2 ** 40),
+} as const;
+
+/**
+ * torchEnv plus TRAINING_MALLOC_ENV for the training process, unless the
+ * user tunes malloc already (any MALLOC_* variable, or GLIBC_TUNABLES): theirs wins.
+ */
+export function trainingEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const own = Object.keys(env).some((k) => k === "GLIBC_TUNABLES" || k.startsWith("MALLOC_"));
+  return { ...torchEnv(env), ...(own ? {} : TRAINING_MALLOC_ENV) };
+}
+
 function onPath(name: string, env: NodeJS.ProcessEnv): string | null {
   for (const dir of (env.PATH ?? "").split(path.delimiter)) {
     if (!dir) continue;
