@@ -26,7 +26,11 @@
  * The torch engine (backend "torch", core/engine/torch) is measured as a
  * product too (bench/torch-engine.ts: a real run through the training worker,
  * data pipeline included), beside the bare loop at the same device, thread
- * count and precision; the report gives engine / bare (target >= 0.9).
+ * count, precision and step counts; the report gives engine / bare (target
+ * >= 0.9) for the median rounds and paired per round (each round runs the
+ * bare loop, then the engine), CPU ms per step of both, the bare loop also
+ * with the engine's malloc settings (--bare-malloc), and where an engine
+ * step's wall time goes (python/sgd_studio_torch/phases.py).
  * On a GPU machine without npm: node --import tsx bench/speed.bench.ts ...
  */
 import { execFile } from "node:child_process";
@@ -530,6 +534,16 @@ const ENGINE_MALLOC = "engine-malloc";
 const torchBackend = (dev: string, precision: string) =>
   precision === "fp32" ? dev : `${dev} bf16+CL`;
 const torchRuns: TorchRun[] = [];
+const engineOn = torch !== null && opts.engine !== "off";
+const { engineStepCounts, measureTorchEngine, syntheticCifarFile } = await import(
+  "./torch-engine.js"
+);
+if (engineOn) {
+  const c = engineStepCounts(warmup, steps);
+  notes.push(
+    `torch (bare loop and engine): ${c.warmup} warm-up and ${c.steps} timed steps, the engine's whole 10-step report windows`,
+  );
+}
 
 /** bench/torch_speed.py at one device, thread count and precision: a row per model. */
 async function measureBareTorch(
@@ -541,6 +555,9 @@ async function measureBareTorch(
 ): Promise<void> {
   if (!torch) return;
   const backend = `${torchBackend(dev, precision)}${engineMalloc ? ` ${ENGINE_MALLOC}` : ""}`;
+  // With the engine measured, the bare loop warms up and times as many steps as the engine
+  // (whole windows of 10): the same warmth on both sides of the ratio.
+  const counts = engineOn ? engineStepCounts(warmup, steps) : { warmup, steps };
   const args = [
     TORCH_SCRIPT,
     "--models",
@@ -548,9 +565,9 @@ async function measureBareTorch(
     "--batch",
     String(batch),
     "--steps",
-    String(steps),
+    String(counts.steps),
     "--warmup",
-    String(warmup),
+    String(counts.warmup),
     "--max-seconds",
     String(maxSeconds),
     "--device",
@@ -600,8 +617,7 @@ async function measureBareTorch(
 /* --------------------------------------------------------- torch engine */
 
 const engineRuns: { device: string; precision: string; threads?: number; torch?: unknown }[] = [];
-const engineOn = torch !== null && opts.engine !== "off";
-const { measureTorchEngine, syntheticCifarFile } = await import("./torch-engine.js");
+
 let cifar: ReturnType<typeof syntheticCifarFile> | null = null;
 
 /** The torch engine through the real training worker: one row for `model`. */

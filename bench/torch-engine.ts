@@ -113,6 +113,18 @@ export function syntheticCifarFile(
   return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The warm-up and timed steps the engine actually runs for --warmup and --steps: whole
+ * 10-step windows, at least 3 timed. The bench gives the bare loop the same counts, so
+ * neither figure has colder steps in it than the other.
+ */
+export function engineStepCounts(warmup: number, steps: number): { warmup: number; steps: number } {
+  return {
+    warmup: Math.ceil(warmup / WINDOW) * WINDOW,
+    steps: Math.max(WINDOW * 3, Math.ceil(steps / WINDOW) * WINDOW),
+  };
+}
+
 export async function measureTorchEngine(o: {
   model: string;
   dataset: string;
@@ -123,8 +135,8 @@ export async function measureTorchEngine(o: {
   maxSeconds: number;
   options: Partial<TorchOptions>;
 }): Promise<EngineTiming> {
-  const skip = Math.ceil(o.warmup / WINDOW) * WINDOW;
-  const want = skip + Math.max(WINDOW * 3, Math.ceil(o.steps / WINDOW) * WINDOW);
+  const { warmup: skip, steps: timedSteps } = engineStepCounts(o.warmup, o.steps);
+  const want = skip + timedSteps;
   const perEpoch = Math.floor(o.trainCount / o.batch);
   const epochs = Math.max(1, Math.ceil(want / perEpoch));
   const spec: TrainSpecInput = {
