@@ -1,7 +1,7 @@
 // Schema version 4 (metrics in chunks) from a version-2 or version-3 library with runs of every
 // status: every run kept as it was, and every value: the metric_values view, the JSON export and
 // the CSV export give exactly what the old rows gave (computed here with the old export's SQL).
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -186,6 +186,38 @@ describe.each([2, 3])("a version-%i library", (version) => {
     expect(acc.best?.value).toBe(Math.max(...(accs?.value as number[])));
     expect(acc.count).toBe(4);
     expect(store.bestAndFinal("run-stopped", "testLoss").count).toBe(1);
+    store.close();
+  });
+});
+
+describe("a version-3 library of some size", () => {
+  it("is compacted after the migration: the old table's pages are given back, every value kept", () => {
+    const old = openDatabase(libraryPaths(home).db, { migrations: MIGRATIONS.slice(0, 3) });
+    const insert = old.prepare(
+      `INSERT INTO runs (id, status, spec_json, model, dataset, optimizer, seed, created_at, updated_at)
+       VALUES (?, 'completed', '{"dataset":"default","model":"mlp","seed":1}', 'mlp', 'default', 'sgd', 1,
+         '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')`,
+    );
+    // 6 runs x 60 epochs x 37 steps: ~45,000 rows, a few MB in the one-row-per-value table.
+    old.transaction(() => {
+      for (let r = 0; r < 6; r++)
+        oldRows(old, Number(insert.run(`run-${r}`).lastInsertRowid), r + 1, 60);
+    })();
+    const values = (old.prepare("SELECT count(*) AS n FROM metrics").get() as { n: number }).n;
+    expect(values).toBeGreaterThan(40_000);
+    old.pragma("wal_checkpoint(TRUNCATE)");
+    const bytesBefore = statSync(libraryPaths(home).db).size;
+    old.close();
+
+    const store = RunStore.open(home, { recover: false });
+    const db = libraryInternals(store).db;
+    const pages = db.pragma("page_count", { simple: true }) as number;
+    expect(db.pragma("freelist_count", { simple: true }) as number).toBeLessThan(pages * 0.05);
+    // The file itself shrank (not only its live pages), the log folded in.
+    const bytesAfter = statSync(libraryPaths(home).db).size;
+    expect(bytesAfter).toBeLessThan(bytesBefore * 0.6);
+    const after = db.prepare("SELECT count(*) AS n FROM metric_values").get() as { n: number };
+    expect(after.n).toBe(values);
     store.close();
   });
 });

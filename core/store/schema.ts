@@ -25,6 +25,8 @@ export interface Migration {
   version: number;
   description: string;
   up: (db: Db) => void;
+  /** Drops most of what the file held (the file is compacted after it: see compactAfterMigration). */
+  reclaims?: boolean;
 }
 
 const V1 = `
@@ -289,6 +291,7 @@ UPDATE runs SET
     description:
       "metrics in chunks: metric_axis, metric_chunks, metric_summaries (multi-resolution), run_metrics (final, lowest, highest per key); metric_values decodes them in SQL",
     up: migrateToChunks,
+    reclaims: true,
   },
   {
     // Self-contained: reads and writes nothing of other migrations but the runs table of v1.
@@ -340,8 +343,10 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
     }
   };
   check(schemaVersion(db));
+  let reclaimed = false;
   for (const m of migrations) {
     if (m.version <= schemaVersion(db)) continue;
+    if (m.reclaims) reclaimed = true;
     db.transaction(() => {
       // Another process may have migrated between our read and this lock.
       const current = schemaVersion(db);
@@ -362,6 +367,32 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
       db.pragma(`application_id = ${APPLICATION_ID}`);
       db.pragma(`user_version = ${m.version}`);
     }).immediate();
+  }
+  if (reclaimed) compactAfterMigration(db);
+}
+
+/** Share of the file in free pages above which a migration that dropped data compacts it. */
+const COMPACT_FREE_SHARE = 0.2;
+
+/**
+ * After a migration that dropped most of the file (version 4 moved every value into chunks ~4x
+ * smaller and dropped the old table), SQLite keeps the freed pages in the file: a 4.7 GB library
+ * stayed 4.7 GB. VACUUM rewrites it at its new size, once, while the user already waits for the
+ * migration. It is best effort: when it cannot run (another process reading the library, a full
+ * disk), SQLite leaves the file as it was, every value in place, and the space stays free pages
+ * that later writes reuse.
+ */
+export function compactAfterMigration(db: Db): boolean {
+  const pages = db.pragma("page_count", { simple: true }) as number;
+  const free = db.pragma("freelist_count", { simple: true }) as number;
+  if (!(pages > 0 && free / pages > COMPACT_FREE_SHARE)) return false;
+  try {
+    db.exec("VACUUM");
+    // In WAL mode VACUUM writes the new file through the log: fold it in so the file shrinks now.
+    db.pragma("wal_checkpoint(TRUNCATE)");
+    return true;
+  } catch {
+    return false;
   }
 }
 
