@@ -50,8 +50,19 @@ export interface PythonDiscovery {
 
 export const TORCH_FIX = `install PyTorch for a Python 3 (Debian/Ubuntu: apt-get install python3-torch; elsewhere: pip install torch numpy), or point ${PYTHON_ENV} (or the pythonPath setting) at a Python that imports torch`;
 
-/** The folder holding the sgd_studio_torch package (the repository's python/). */
-export function torchPackageRoot(from: string = import.meta.url): string {
+/**
+ * The folder holding the sgd_studio_torch package: resources/python in the packaged app
+ * (electron-builder's extra resources: the user's Python cannot read inside app.asar), else the
+ * repository's python/ above this file.
+ */
+export function torchPackageRoot(
+  from: string = import.meta.url,
+  resources: string | undefined = (process as { resourcesPath?: string }).resourcesPath,
+): string {
+  if (resources) {
+    const packaged = path.join(resources, "python");
+    if (existsSync(path.join(packaged, "sgd_studio_torch", "__init__.py"))) return packaged;
+  }
   let dir = path.dirname(fileURLToPath(from));
   for (;;) {
     const candidate = path.join(dir, "python");
