@@ -26,7 +26,11 @@
  * The torch engine (backend "torch", core/engine/torch) is measured as a
  * product too (bench/torch-engine.ts: a real run through the training worker,
  * data pipeline included), beside the bare loop at the same device, thread
- * count and precision; the report gives engine / bare (target >= 0.9).
+ * count, precision and step counts; the report gives engine / bare (target
+ * >= 0.9) for the median rounds and paired per round (each round runs the
+ * bare loop, then the engine), CPU ms per step of both, the bare loop also
+ * with the engine's malloc settings (--bare-malloc), and where an engine
+ * step's wall time goes (python/sgd_studio_torch/phases.py).
  * On a GPU machine without npm: node --import tsx bench/speed.bench.ts ...
  */
 import { execFile } from "node:child_process";
@@ -45,6 +49,7 @@ import {
 } from "../core/engine/backends.js";
 import { Optimizer } from "../core/engine/optimizers.js";
 import { trainStep } from "../core/engine/step.js";
+import { TRAINING_MALLOC_ENV } from "../core/engine/torch/python.js";
 import { wasmThreadsState } from "../core/engine/wasm-threads.js";
 import type { AdapterSummary } from "../core/engine/webgpu-node.js";
 import { createModel, DEFAULT_INPUT_SHAPE } from "../core/models/index.js";
@@ -78,6 +83,10 @@ const USAGE = `Usage: tsx bench/speed.bench.ts [options]
   --engine auto|off            the torch engine through the real training worker (auto: with torch)
   --engine-models LIST         models for the engine (default mlp,cnn on CPU, plus resnet18 on CUDA;
                                resnet18 trains on a synthetic 32x32x3 dataset)
+  --bare-malloc plain|engine|both
+                               torch cpu bare loop with glibc's default malloc (plain: what a user's
+                               script gets), with the engine's malloc settings (engine:
+                               TRAINING_MALLOC_ENV, core/engine/torch/python.ts), or both (default)
   --json                       print one JSON object with every figure at the end`;
 
 function fail(message: string): never {
@@ -104,6 +113,7 @@ function parse() {
       precisions: { type: "string", default: "fp32" },
       engine: { type: "string", default: "auto" },
       "engine-models": { type: "string" },
+      "bare-malloc": { type: "string", default: "both" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -246,6 +256,12 @@ interface Row extends Timing {
   /** CPU threads it ran on (wasm, pure JS, torch cpu); absent for GPU engines and libtensorflow. */
   threads?: number;
   batch: number;
+  /** --repeat: its round (a round's bare torch and torch engine rows ran one after the other). */
+  round?: number;
+  /** torch rows: the Python process's CPU time per timed step (all its threads). */
+  cpuMsPerStep?: number;
+  /** torch engine: wall ms per step in each part of its loop (bench/torch-engine.ts). */
+  phases?: Record<string, number>;
   /** imgPerSec over the model's baseline row. */
   vsBaseline?: number;
   baseline?: string;
@@ -509,150 +525,200 @@ for (const p of precisions) {
   if (p !== "fp32" && p !== "bf16-cl") fail(`--precisions takes fp32 and/or bf16-cl, got ${p}`);
 }
 /** "cuda", or "cuda bf16+CL": the torch rows' backend column. */
+const bareMalloc = opts["bare-malloc"];
+if (!["plain", "engine", "both"].includes(bareMalloc)) {
+  fail(`--bare-malloc takes plain, engine or both, got ${bareMalloc}`);
+}
+/** The backend column of a bare torch row run with the engine's malloc settings. */
+const ENGINE_MALLOC = "engine-malloc";
 const torchBackend = (dev: string, precision: string) =>
   precision === "fp32" ? dev : `${dev} bf16+CL`;
 const torchRuns: TorchRun[] = [];
-for (let round = 1; round <= repeat; round++) {
-  for (const dev of torchDevices) {
-    // cpu: once per --torch-threads count (0 = torch's default, all cores).
-    for (const [torchThreads, precision] of (dev === "cpu" ? torchThreadList : [0]).flatMap((t) =>
-      precisions.map((p) => [t, p] as const),
-    )) {
-      if (!torch) break;
-      const args = [
-        TORCH_SCRIPT,
-        "--models",
-        modelList.join(","),
-        "--batch",
-        String(batch),
-        "--steps",
-        String(steps),
-        "--warmup",
-        String(warmup),
-        "--max-seconds",
-        String(maxSeconds),
-        "--device",
-        dev,
-        "--json",
-        ...(torchThreads > 0 ? ["--threads", String(torchThreads)] : []),
-        ...(precision === "bf16-cl" ? ["--bf16-cl"] : []),
-      ];
-      progress(
-        `torch ${dev}${torchThreads > 0 ? ` ${torchThreads}t` : ""}: ${modelList.join(", ")} ...`,
-      );
-      try {
-        const { stdout } = await execFileP(torch.interpreter, args, {
-          maxBuffer: 16 * 2 ** 20,
-          // Warm-up and timing are each bounded by --max-seconds; add room for start-up.
-          timeout: (modelList.length * (2 * maxSeconds + 60) + 60) * 1000,
-        });
-        const run = JSON.parse(lastLine(stdout)) as TorchRun;
-        torchRuns.push(run);
-        const deviceClass: DeviceClass = dev === "cuda" ? "gpu" : "cpu";
-        const device =
-          dev === "cuda" ? run.deviceName : `${run.deviceName}, ${run.threads} threads`;
-        for (const model of modelList) {
-          const t = run.results[model];
-          if (!t) continue;
-          rows.push({
-            engine: "torch",
-            backend: torchBackend(dev, precision),
-            model,
-            deviceClass,
-            device,
-            ...(dev === "cpu" && { threads: run.threads }),
-            batch,
-            ...t,
-          });
-        }
-      } catch (e) {
-        const stderr = (e as { stderr?: string }).stderr;
-        const why = stderr ? lastLine(stderr) : errorText(e);
-        skipped.push({ engine: "torch", backend: dev, reason: `failed: ${why}`, failure: true });
-        progress(`torch ${dev} failed: ${why}`);
-      }
+const engineOn = torch !== null && opts.engine !== "off";
+const { engineStepCounts, measureTorchEngine, syntheticCifarFile } = await import(
+  "./torch-engine.js"
+);
+if (engineOn) {
+  const c = engineStepCounts(warmup, steps);
+  notes.push(
+    `torch (bare loop and engine): ${c.warmup} warm-up and ${c.steps} timed steps, the engine's whole 10-step report windows`,
+  );
+}
+
+/** bench/torch_speed.py at one device, thread count and precision: a row per model. */
+async function measureBareTorch(
+  dev: "cpu" | "cuda",
+  torchThreads: number,
+  precision: string,
+  round: number,
+  engineMalloc = false,
+): Promise<void> {
+  if (!torch) return;
+  const backend = `${torchBackend(dev, precision)}${engineMalloc ? ` ${ENGINE_MALLOC}` : ""}`;
+  // With the engine measured, the bare loop warms up and times as many steps as the engine
+  // (whole windows of 10): the same warmth on both sides of the ratio.
+  const counts = engineOn ? engineStepCounts(warmup, steps) : { warmup, steps };
+  const args = [
+    TORCH_SCRIPT,
+    "--models",
+    modelList.join(","),
+    "--batch",
+    String(batch),
+    "--steps",
+    String(counts.steps),
+    "--warmup",
+    String(counts.warmup),
+    "--max-seconds",
+    String(maxSeconds),
+    "--device",
+    dev,
+    "--json",
+    ...(torchThreads > 0 ? ["--threads", String(torchThreads)] : []),
+    ...(precision === "bf16-cl" ? ["--bf16-cl"] : []),
+  ];
+  progress(
+    `torch ${backend}${torchThreads > 0 ? ` ${torchThreads}t` : ""}: ${modelList.join(", ")} ...`,
+  );
+  try {
+    const { stdout } = await execFileP(torch.interpreter, args, {
+      // glibc reads its malloc settings when the process starts.
+      env: engineMalloc ? { ...process.env, ...TRAINING_MALLOC_ENV } : process.env,
+      maxBuffer: 16 * 2 ** 20,
+      // Warm-up and timing are each bounded by --max-seconds; add room for start-up.
+      timeout: (modelList.length * (2 * maxSeconds + 60) + 60) * 1000,
+    });
+    const run = JSON.parse(lastLine(stdout)) as TorchRun;
+    torchRuns.push(run);
+    const deviceClass: DeviceClass = dev === "cuda" ? "gpu" : "cpu";
+    const device = dev === "cuda" ? run.deviceName : `${run.deviceName}, ${run.threads} threads`;
+    for (const model of modelList) {
+      const t = run.results[model];
+      if (!t) continue;
+      rows.push({
+        engine: "torch",
+        backend,
+        model,
+        deviceClass,
+        device,
+        ...(dev === "cpu" && { threads: run.threads }),
+        batch,
+        round,
+        ...t,
+      });
     }
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr;
+    const why = stderr ? lastLine(stderr) : errorText(e);
+    skipped.push({ engine: "torch", backend: dev, reason: `failed: ${why}`, failure: true });
+    progress(`torch ${dev} failed: ${why}`);
   }
 }
 
 /* --------------------------------------------------------- torch engine */
 
 const engineRuns: { device: string; precision: string; threads?: number; torch?: unknown }[] = [];
-if (torch && opts.engine !== "off") {
-  const { measureTorchEngine, syntheticCifarFile } = await import("./torch-engine.js");
-  let cifar: ReturnType<typeof syntheticCifarFile> | null = null;
-  for (let round = 1; round <= repeat; round++) {
-    for (const dev of torchDevices) {
-      const engineModels = (
-        opts["engine-models"]?.split(",") ??
-        (dev === "cuda" ? ["mlp", "cnn", "resnet18"] : ["mlp", "cnn"])
-      ).filter((m) => modelList.includes(m as Model)) as Model[];
-      for (const [torchThreads, precision] of (dev === "cpu" ? torchThreadList : [0]).flatMap((t) =>
-        precisions.map((p) => [t, p] as const),
-      )) {
-        // The bare loop's thread count (torch_speed.py: --threads, else every core).
-        const threads = dev === "cpu" ? torchThreads || os.availableParallelism() : undefined;
-        for (const model of engineModels) {
-          progress(`torch engine ${torchBackend(dev, precision)} ${model} ...`);
-          try {
-            const rgb = model === "resnet18";
-            if (rgb && !cifar) cifar = syntheticCifarFile(Math.max(4096, batch * 12));
-            const t = await measureTorchEngine({
-              model,
-              dataset: rgb ? (cifar as { file: string }).file : "default",
-              trainCount: rgb ? Math.max(4096, batch * 12) : 10_000,
-              batch,
-              steps,
-              warmup,
-              maxSeconds,
-              options: {
-                device: dev,
-                ...(threads !== undefined && { threads }),
-                ...(precision === "bf16-cl"
-                  ? { autocast: "bf16", channelsLast: true }
-                  : { autocast: "off", channelsLast: false }),
-              },
-            });
-            engineRuns.push({ device: dev, precision, threads, torch: t.torch });
-            rows.push({
-              engine: "torch engine",
-              backend: torchBackend(dev, precision),
-              model,
-              deviceClass: dev === "cuda" ? "gpu" : "cpu",
-              device: t.torch?.device ?? dev,
-              ...(threads !== undefined && { threads }),
-              batch,
-              imgPerSec: t.imgPerSec,
-              msPerStep: t.msPerStep,
-              medianMsPerStep: t.medianMsPerStep,
-              firstStepMs: t.firstStepMs,
-              steps: t.steps,
-              warmupSteps: t.warmupSteps,
-              stoppedByTime: t.stoppedByTime,
-            } as Row);
-          } catch (e) {
-            const why = errorText(e);
-            skipped.push({
-              engine: "torch",
-              backend: `engine ${dev}`,
-              model,
-              reason: `failed: ${why}`,
-              failure: true,
-            });
-            progress(`torch engine ${dev} ${model} failed: ${why}`);
-          }
-        }
+
+let cifar: ReturnType<typeof syntheticCifarFile> | null = null;
+
+/** The torch engine through the real training worker: one row for `model`. */
+async function measureEngine(
+  dev: "cpu" | "cuda",
+  torchThreads: number,
+  precision: string,
+  model: Model,
+  round: number,
+): Promise<void> {
+  // The bare loop's thread count (torch_speed.py: --threads, else every core).
+  const threads = dev === "cpu" ? torchThreads || os.availableParallelism() : undefined;
+  progress(`torch engine ${torchBackend(dev, precision)} ${model} ...`);
+  try {
+    const rgb = model === "resnet18";
+    if (rgb && !cifar) cifar = syntheticCifarFile(Math.max(4096, batch * 12));
+    const t = await measureTorchEngine({
+      model,
+      dataset: rgb ? (cifar as { file: string }).file : "default",
+      trainCount: rgb ? Math.max(4096, batch * 12) : 10_000,
+      batch,
+      steps,
+      warmup,
+      maxSeconds,
+      options: {
+        device: dev,
+        ...(threads !== undefined && { threads }),
+        ...(precision === "bf16-cl"
+          ? { autocast: "bf16", channelsLast: true }
+          : { autocast: "off", channelsLast: false }),
+      },
+    });
+    engineRuns.push({ device: dev, precision, threads, torch: t.torch });
+    rows.push({
+      engine: "torch engine",
+      backend: torchBackend(dev, precision),
+      model,
+      deviceClass: dev === "cuda" ? "gpu" : "cpu",
+      device: t.torch?.device ?? dev,
+      ...(threads !== undefined && { threads }),
+      batch,
+      round,
+      imgPerSec: t.imgPerSec,
+      msPerStep: t.msPerStep,
+      medianMsPerStep: t.medianMsPerStep,
+      firstStepMs: t.firstStepMs,
+      steps: t.steps,
+      warmupSteps: t.warmupSteps,
+      stoppedByTime: t.stoppedByTime,
+      ...(t.cpuMsPerStep !== undefined && { cpuMsPerStep: t.cpuMsPerStep }),
+      ...(t.phases && { phases: t.phases }),
+    });
+  } catch (e) {
+    const why = errorText(e);
+    skipped.push({
+      engine: "torch",
+      backend: `engine ${dev}`,
+      model,
+      reason: `failed: ${why}`,
+      failure: true,
+    });
+    progress(`torch engine ${dev} ${model} failed: ${why}`);
+  }
+}
+
+// Each round measures the bare loop and then the engine at the same device, threads and
+// precision, one right after the other: on a shared machine the load drifts over minutes,
+// and the engine / bare ratio is taken per round (the pair that ran side by side).
+for (let round = 1; round <= repeat; round++) {
+  for (const dev of torchDevices) {
+    const engineModels = (
+      opts["engine-models"]?.split(",") ??
+      (dev === "cuda" ? ["mlp", "cnn", "resnet18"] : ["mlp", "cnn"])
+    ).filter((m) => modelList.includes(m as Model)) as Model[];
+    // cpu: once per --torch-threads count (0 = torch's default, all cores).
+    for (const [torchThreads, precision] of (dev === "cpu" ? torchThreadList : [0]).flatMap((t) =>
+      precisions.map((p) => [t, p] as const),
+    )) {
+      // The engine's allocator settings matter on the CPU only (CUDA memory has its own allocator).
+      if (dev === "cuda" || bareMalloc !== "engine") {
+        await measureBareTorch(dev, torchThreads, precision, round);
+      }
+      if (dev === "cpu" && bareMalloc !== "plain") {
+        await measureBareTorch(dev, torchThreads, precision, round, true);
+      }
+      if (!engineOn) continue;
+      for (const model of engineModels) {
+        await measureEngine(dev, torchThreads, precision, model, round);
       }
     }
   }
-  cifar?.dispose();
 }
+(cifar as ReturnType<typeof syntheticCifarFile> | null)?.dispose();
 
 /* ------------------------------------------------------------- report */
 
 // --repeat: each figure is the round with the median img/s (all rounds kept in `rounds`).
 // The median, not the best: on a shared VM a round can be slowed by a neighbour,
 // and also sped up (a host core's other hyperthread going idle).
+/** Every round's rows (the engine / bare ratios pair rows of the same round). */
+const allRows = [...rows];
 if (repeat > 1) {
   const groups = new Map<string, Row[]>();
   for (const r of rows) {
@@ -702,7 +768,8 @@ interface Ratio {
   ratio?: number;
 }
 const ratios: Ratio[] = [];
-for (const t of rows.filter((r) => r.engine === "torch")) {
+// The bare loop as a user's script runs it (the engine-malloc variant is for the engine's ratio).
+for (const t of rows.filter((r) => r.engine === "torch" && !r.backend.endsWith(ENGINE_MALLOC))) {
   const best = rows
     .filter((r) => r.engine === "tfjs" && r.model === t.model && r.deviceClass === t.deviceClass)
     .reduce<Row | undefined>((a, r) => (!a || r.imgPerSec > a.imgPerSec ? r : a), undefined);
@@ -778,29 +845,59 @@ for (const model of modelList) {
 interface EngineRatio {
   model: Model;
   backend: string;
+  /** The bare row's backend: the same, or with " engine-malloc" (the engine's malloc settings). */
+  bare: string;
   threads?: number;
+  /** The median rounds' figures (the table's). */
   engineImgPerSec: number;
   bareImgPerSec: number;
+  /** engineImgPerSec / bareImgPerSec. */
   ratio: number;
+  /** engine / bare img/s of each round (the two ran one after the other). */
+  pairedRatios: number[];
+  /** Their median: the figure the target is judged by. */
+  pairedRatio: number;
+  /** bare / engine CPU ms per step, each round, and their median (1 = no CPU time added). */
+  cpuRatios: number[];
+  cpuRatio?: number;
 }
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
 const engineRatios: EngineRatio[] = [];
+const sameSetting = (a: Row, b: Row) =>
+  a.backend === b.backend && a.model === b.model && a.threads === b.threads;
 for (const e of rows.filter((r) => r.engine === "torch engine")) {
-  const bare = rows.find(
-    (r) =>
-      r.engine === "torch" &&
-      r.backend === e.backend &&
-      r.model === e.model &&
-      r.threads === e.threads,
-  );
-  if (!bare) continue;
-  engineRatios.push({
-    model: e.model,
-    backend: e.backend,
-    ...(e.threads !== undefined && { threads: e.threads }),
-    engineImgPerSec: e.imgPerSec,
-    bareImgPerSec: bare.imgPerSec,
-    ratio: e.imgPerSec / bare.imgPerSec,
-  });
+  // Against the plain bare loop (the target), then against the bare loop with the engine's
+  // malloc settings (what the engine's own loop costs beyond the same PyTorch process).
+  for (const bareBackend of [e.backend, `${e.backend} ${ENGINE_MALLOC}`]) {
+    const like = (r: Row) => r.engine === "torch" && sameSetting(r, { ...e, backend: bareBackend });
+    const bare = rows.find(like);
+    if (!bare) continue;
+    const pairs = allRows
+      .filter((r) => r.engine === "torch engine" && sameSetting(r, e))
+      .map((er) => [er, allRows.find((r) => like(r) && r.round === er.round)] as const)
+      .filter((p): p is readonly [Row, Row] => p[1] !== undefined);
+    const pairedRatios = pairs.map(([er, br]) => er.imgPerSec / br.imgPerSec);
+    const cpuRatios = pairs
+      .filter(([er, br]) => er.cpuMsPerStep && br.cpuMsPerStep)
+      .map(([er, br]) => (br.cpuMsPerStep as number) / (er.cpuMsPerStep as number));
+    engineRatios.push({
+      model: e.model,
+      backend: e.backend,
+      bare: bareBackend,
+      ...(e.threads !== undefined && { threads: e.threads }),
+      engineImgPerSec: e.imgPerSec,
+      bareImgPerSec: bare.imgPerSec,
+      ratio: e.imgPerSec / bare.imgPerSec,
+      pairedRatios,
+      pairedRatio: pairedRatios.length ? median(pairedRatios) : e.imgPerSec / bare.imgPerSec,
+      cpuRatios,
+      ...(cpuRatios.length && { cpuRatio: median(cpuRatios) }),
+    });
+  }
 }
 
 const date = new Date().toISOString();
@@ -854,7 +951,7 @@ for (const run of torchRuns) {
 }
 out.push("");
 const header = ["model", "engine", "class", "img/s", "ms/step", "median", "steps", "x baseline"];
-const widths = [9, 20, 5, 9, 9, 9, 6, 0];
+const widths = [9, 27, 5, 9, 9, 9, 6, 0];
 const line = (cells: string[]) =>
   cells
     .map((c, i) => (i >= 3 && i <= 6 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
@@ -928,10 +1025,43 @@ if (engineRatios.length) {
   out.push(
     "torch engine (real worker, data pipeline) / bare torch loop, same device, threads, precision (target >= 0.90):",
   );
+  out.push(
+    "  img/s: the median rounds; paired: the median of each round's engine / bare (they ran one after the other);",
+  );
+  out.push(
+    "  CPU: bare / engine CPU ms per step, median of rounds (1.00 = the engine adds no CPU time; neighbours hardly move it)",
+  );
+  const r2 = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(" ");
   for (const q of engineRatios) {
+    const target = q.bare === q.backend;
+    const name = label({ engine: "torch", backend: q.backend, threads: q.threads });
     out.push(
-      `${q.model}: ${label({ engine: "torch", backend: q.backend, threads: q.threads })}: engine ${fmt(q.engineImgPerSec)} img/s / bare ${fmt(q.bareImgPerSec)} img/s = ${q.ratio.toFixed(2)}${q.ratio >= 0.9 ? "" : "  (below 0.90)"}`,
+      `${q.model}: ${name}: engine ${fmt(q.engineImgPerSec)} img/s / bare${target ? "" : ` (${ENGINE_MALLOC})`} ${fmt(q.bareImgPerSec)} img/s = ${q.ratio.toFixed(2)}; paired ${q.pairedRatio.toFixed(2)}${q.pairedRatios.length > 1 ? ` (${r2(q.pairedRatios)})` : ""}${target && q.pairedRatio < 0.9 ? "  (below 0.90)" : ""}${q.cpuRatio === undefined ? "" : `; CPU ${q.cpuRatio.toFixed(2)}${q.cpuRatios.length > 1 ? ` (${r2(q.cpuRatios)})` : ""}`}`,
     );
+  }
+  out.push(
+    `  (${ENGINE_MALLOC}: the bare loop with the engine's malloc settings, TRAINING_MALLOC_ENV: what the engine's own loop costs)`,
+  );
+  const phased = rows.filter((r) => r.engine === "torch engine" && r.phases);
+  if (phased.length) {
+    out.push("");
+    out.push(
+      "torch engine: where a step's wall time goes (ms/step, median round; python/sgd_studio_torch/phases.py); CPU ms/step, bare loop's beside:",
+    );
+    for (const r of phased) {
+      const p = r.phases as Record<string, number>;
+      const bareCpu = (backend: string) =>
+        rows.find((b) => b.engine === "torch" && sameSetting(b, { ...r, backend }))?.cpuMsPerStep;
+      const plain = bareCpu(r.backend);
+      const tuned = bareCpu(`${r.backend} ${ENGINE_MALLOC}`);
+      const phaseText = Object.entries(p)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(", ");
+      const cpu = r.cpuMsPerStep === undefined ? "?" : fmt(r.cpuMsPerStep);
+      out.push(
+        `${r.model}: ${label(r)}: ${phaseText}; CPU ${cpu} (bare ${plain === undefined ? "?" : fmt(plain)}, bare ${ENGINE_MALLOC} ${tuned === undefined ? "?" : fmt(tuned)})`,
+      );
+    }
   }
 }
 if (skipped.length) {

@@ -9,11 +9,22 @@
  *
  * img/s comes from the step events: each carries its 10-step window's
  * throughput, so sum(batch) / sum(batch / throughput) over the timed steps
- * is images over the time spent in steps (evaluation between epochs is
- * not counted, as the bare loop has none). The first windows (>= warmup
- * steps) are warm-up.
+ * is images over the time spent in steps. A window is Python's wall time
+ * from the end of one report to the end of the next: pause/stop checks,
+ * the batch gather (index, normalise, augment when the run augments, to the
+ * device), forward, backward, the metrics (loss, squared gradient norm,
+ * correct count, the quarter-batch gradient for C every noiseEvery steps),
+ * the update, and the one read-back and message per window. Not in it:
+ * evaluation and checkpoints between epochs, the Node side's work (another
+ * process: events, the next epoch's order), start-up. The bare loop has
+ * none of those either. The first windows (>= warmup steps) are warm-up.
+ *
+ * The worker also writes where each window's time went (python/
+ * sgd_studio_torch/phases.py, through SGD_STUDIO_TORCH_PHASES) and its CPU
+ * time: the bench prints the breakdown, and CPU ms/step beside the bare
+ * loop's (a neighbour on a shared machine stretches wall time, hardly CPU time).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StepEvent, TorchInfo, TrainEvent, TrainSpecInput } from "../core/api/index.js";
@@ -30,6 +41,42 @@ export interface EngineTiming {
   warmupSteps: number;
   stoppedByTime: boolean;
   torch: TorchInfo | undefined;
+  /** CPU time of the Python process per timed step (all its threads). */
+  cpuMsPerStep?: number;
+  /** Wall ms per timed step in each part of the loop (phases.py's names). */
+  phases?: Record<PhaseName, number>;
+}
+
+export const PHASE_NAMES = ["control", "data", "step", "report"] as const;
+export type PhaseName = (typeof PHASE_NAMES)[number];
+/** One line of the phases file (python/sgd_studio_torch/phases.py). */
+interface PhaseWindow {
+  first: number;
+  steps: number;
+  images: number;
+  wall: number;
+  cpu: number;
+  phases: Record<PhaseName, number>;
+}
+
+/** CPU ms and each phase's wall ms per step over the windows of steps first..last. */
+export function phaseSummary(
+  lines: PhaseWindow[],
+  first: number,
+  last: number,
+): { cpuMsPerStep: number; phases: Record<PhaseName, number> } | undefined {
+  const timed = lines.filter((w) => w.first >= first && w.first <= last);
+  const steps = timed.reduce((n, w) => n + w.steps, 0);
+  if (steps === 0) return undefined;
+  const per = (f: (w: PhaseWindow) => number) =>
+    (1000 * timed.reduce((t, w) => t + f(w), 0)) / steps;
+  return {
+    cpuMsPerStep: per((w) => w.cpu),
+    phases: Object.fromEntries(PHASE_NAMES.map((p) => [p, per((w) => w.phases[p] ?? 0)])) as Record<
+      PhaseName,
+      number
+    >,
+  };
 }
 
 const WINDOW = 10;
@@ -66,6 +113,18 @@ export function syntheticCifarFile(
   return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The warm-up and timed steps the engine actually runs for --warmup and --steps: whole
+ * 10-step windows, at least 3 timed. The bench gives the bare loop the same counts, so
+ * neither figure has colder steps in it than the other.
+ */
+export function engineStepCounts(warmup: number, steps: number): { warmup: number; steps: number } {
+  return {
+    warmup: Math.ceil(warmup / WINDOW) * WINDOW,
+    steps: Math.max(WINDOW * 3, Math.ceil(steps / WINDOW) * WINDOW),
+  };
+}
+
 export async function measureTorchEngine(o: {
   model: string;
   dataset: string;
@@ -76,8 +135,8 @@ export async function measureTorchEngine(o: {
   maxSeconds: number;
   options: Partial<TorchOptions>;
 }): Promise<EngineTiming> {
-  const skip = Math.ceil(o.warmup / WINDOW) * WINDOW;
-  const want = skip + Math.max(WINDOW * 3, Math.ceil(o.steps / WINDOW) * WINDOW);
+  const { warmup: skip, steps: timedSteps } = engineStepCounts(o.warmup, o.steps);
+  const want = skip + timedSteps;
   const perEpoch = Math.floor(o.trainCount / o.batch);
   const epochs = Math.max(1, Math.ceil(want / perEpoch));
   const spec: TrainSpecInput = {
@@ -117,10 +176,32 @@ export async function measureTorchEngine(o: {
       }
     }
   };
-  handle = startTraining(spec, { onEvent });
-  await handle.done;
+  // The worker process inherits this environment, and its Python process in turn.
+  const phaseDir = mkdtempSync(join(tmpdir(), "torch-engine-phases-"));
+  const phaseFile = join(phaseDir, "phases.jsonl");
+  const before = process.env.SGD_STUDIO_TORCH_PHASES;
+  process.env.SGD_STUDIO_TORCH_PHASES = phaseFile;
+  try {
+    handle = startTraining(spec, { onEvent });
+  } finally {
+    if (before === undefined) delete process.env.SGD_STUDIO_TORCH_PHASES;
+    else process.env.SGD_STUDIO_TORCH_PHASES = before;
+  }
+  let lines: PhaseWindow[] = [];
+  try {
+    await handle.done;
+    if (existsSync(phaseFile)) {
+      lines = readFileSync(phaseFile, "utf8")
+        .split("\n")
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as PhaseWindow);
+    }
+  } finally {
+    rmSync(phaseDir, { recursive: true, force: true });
+  }
   const timed = steps.slice(skip).filter((s) => s.throughput > 0);
   if (timed.length === 0) throw new Error(`the torch engine ran ${steps.length} steps, none timed`);
+  const phases = phaseSummary(lines, timed[0]?.step ?? 0, timed.at(-1)?.step ?? 0);
   const images = timed.reduce((n, s) => n + s.batchSize, 0);
   const seconds = timed.reduce((t, s) => t + s.batchSize / s.throughput, 0);
   const perStep = timed.map((s) => (1000 * s.batchSize) / s.throughput).sort((a, b) => a - b);
@@ -133,5 +214,6 @@ export async function measureTorchEngine(o: {
     warmupSteps: skip,
     stoppedByTime,
     torch,
+    ...phases,
   };
 }

@@ -207,6 +207,9 @@ def measure(name, device, batch, steps, warmup, max_seconds, bare, bf16_cl=False
         warm_done += 1
     times = []
     start = time.perf_counter()
+    # The process's CPU time (all its threads) beside the wall time: a neighbour taking the
+    # cores stretches wall time but hardly CPU time (the engine's phases file reports the same).
+    cpu_start = time.process_time()
     while len(times) < steps:
         s = time.perf_counter()
         step()
@@ -214,11 +217,13 @@ def measure(name, device, batch, steps, warmup, max_seconds, bare, bf16_cl=False
         if time.perf_counter() - start >= max_seconds:
             break
     total = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     ms = total * 1000 / len(times)
     return {
         "imgPerSec": batch * len(times) / total,
         "msPerStep": ms,
         "medianMsPerStep": statistics.median(times) * 1000,
+        "cpuMsPerStep": cpu * 1000 / len(times),
         "firstStepMs": first_ms,
         "steps": len(times),
         "warmupSteps": warm_done,

@@ -1,6 +1,9 @@
 // electron-builder.yml against electron-builder's own schema, the icon, and package.json's entry.
-import { existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const root = new URL("../", import.meta.url);
@@ -80,5 +83,24 @@ describe("the icon", () => {
     });
     expect(existsSync(new URL("assets/fashion-mnist-12k.sgdds.gz", root))).toBe(true);
     expect(config.files).toContain("!assets/*.sgdds.gz");
+  });
+
+  it("ships the torch engine's Python package as an extra resource, where the engine looks for it", async () => {
+    const extra = config.extraResources as { from: string; to: string; filter?: string[] }[];
+    const entry = extra.find((e) => e.from === "python/sgd_studio_torch");
+    expect(entry?.to).toBe("python/sgd_studio_torch");
+    // The package's modules all match the filter (only .py files: no caches).
+    expect(entry?.filter).toEqual(["**/*.py"]);
+    const dir = new URL("python/sgd_studio_torch/", root);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".py"))).toContain("__init__.py");
+    // A packaged app's resources folder laid out as electron-builder copies it: the engine finds it there.
+    const { torchPackageRoot } = await import("../core/engine/torch/python.js");
+    const resources = mkdtempSync(join(tmpdir(), "sgd-resources-"));
+    cpSync(fileURLToPath(dir), join(resources, "python", "sgd_studio_torch"), { recursive: true });
+    expect(torchPackageRoot(import.meta.url, resources)).toBe(join(resources, "python"));
+    // Without one (development, CLI), the repository's python/.
+    expect(torchPackageRoot(import.meta.url, undefined)).toBe(
+      fileURLToPath(new URL("python", root)),
+    );
   });
 });

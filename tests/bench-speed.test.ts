@@ -63,6 +63,7 @@ interface Row {
   steps: number;
   batch: number;
   threads?: number;
+  phases?: Record<string, number>;
 }
 interface Report {
   ok: boolean;
@@ -82,6 +83,15 @@ interface Report {
   torch: { torch: string; runs: { device: string; step: string }[] } | null;
   scaling: { model: string; threads: number; speedup: number; parallelFraction: number }[];
   equalThreads: { model: string; threads: number; ratio: number }[];
+  engineRatios: {
+    model: string;
+    backend: string;
+    bare: string;
+    ratio: number;
+    pairedRatios: number[];
+    pairedRatio: number;
+    cpuRatio?: number;
+  }[];
 }
 
 async function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -185,6 +195,26 @@ describe("bench/speed.bench.ts", () => {
       expect(ratio?.tfjsImgPerSec).toBe(best.imgPerSec);
       expect(ratio?.torchImgPerSec).toBe(torchRow?.imgPerSec);
       expect(ratio?.ratio).toBeCloseTo((torchRow?.imgPerSec ?? 0) / best.imgPerSec, 9);
+
+      // The torch engine against the bare loop, plain and with the engine's malloc settings,
+      // each paired with the bare run of its round, with the CPU time ratio beside.
+      expect(report.engineRatios.map((q) => [q.model, q.backend, q.bare])).toEqual([
+        ["mlp", "cpu", "cpu"],
+        ["mlp", "cpu", "cpu engine-malloc"],
+      ]);
+      for (const q of report.engineRatios) {
+        expect(q.pairedRatios).toHaveLength(1);
+        expect(q.pairedRatio).toBeCloseTo(q.ratio, 9);
+        expect(q.cpuRatio).toBeGreaterThan(0);
+      }
+      const engineRow = report.rows.find((q) => (q.engine as string) === "torch engine");
+      expect(Object.keys(engineRow?.phases ?? {}).sort()).toEqual([
+        "control",
+        "data",
+        "report",
+        "step",
+      ]);
+      expect(r.stdout).toMatch(/where a step's wall time goes/);
     },
     90_000,
   );

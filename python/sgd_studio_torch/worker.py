@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from . import PROTOCOL_VERSION
 from .models import build_model, trainable_count
+from .phases import from_env as phases_from_env
 from .protocol import Channel
 
 REPORT_EVERY = 10
@@ -68,6 +69,23 @@ def make_optimizer(spec, params):
     raise EngineError("bad-spec", f"unknown optimizer {kind!r}")
 
 
+def model_input(x, device, flat, channels_last):
+    """NHWC float32 -> the model's input on `device`: as it is for a model that starts
+    by flattening, else NCHW (plain strides, or channels-last memory when asked for)."""
+    x = x.to(device, non_blocking=True)
+    if flat:
+        return x
+    x = x.permute(0, 3, 1, 2)
+    if channels_last:
+        return x.contiguous(memory_format=torch.channels_last)
+    # Not x.contiguous(): a 1-channel batch is already "contiguous" after the permute, with
+    # strides (HW, 1, W, 1) that torch also reads as channels-last, and the convolutions then
+    # ran the whole network channels-last (cnn on Fashion-MNIST: ~15% more CPU time per step
+    # than the same model in NCHW, and not what "channels-last off" says). A copy into plain
+    # NCHW strides costs ~0.1 ms.
+    return torch.empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
+
+
 def sum_squares(tensors):
     return torch.stack([t.detach().float().pow(2).sum() for t in tensors]).sum()
 
@@ -88,6 +106,8 @@ class Engine:
         # Tests only: every step takes this much longer (the Run view's ETA test).
         self.step_delay = float(init.get("stepDelayMs") or 0) / 1000
         self.pad = init.get("augmentPadding", 4)
+        # Benchmarks only (SGD_STUDIO_TORCH_PHASES): where each window's time went.
+        self.phases = phases_from_env()
         self.model = build_model(init["graph"], init["seed"]).to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         # A model that starts by flattening (mlp) takes the NHWC rows as they are:
@@ -206,14 +226,7 @@ class Engine:
         return self.train_f
 
     def _to_model(self, x):
-        """NHWC float32 -> the model's input (NCHW, or channels-last memory) on the device."""
-        x = x.to(self.device, non_blocking=True)
-        if self.flat_input:
-            return x
-        x = x.permute(0, 3, 1, 2)
-        if self.channels_last:
-            return x.contiguous(memory_format=torch.channels_last)
-        return x.contiguous()
+        return model_input(x, self.device, self.flat_input, self.channels_last)
 
     def batch(self, idx, aug=None):
         """Images idx of the training set, augmented as core/data/augment.ts writeTransformed."""
@@ -283,7 +296,9 @@ class Engine:
         step = msg["firstStep"]
         self.model.train()
         pending = []
+        phases = self.phases
         window = time.perf_counter()
+        phases.start()
         stopped = False
         for b in range(n_batches):
             if self.ch.paused.is_set():
@@ -291,19 +306,24 @@ class Engine:
                 pending = []
                 self.ch.wait_while_paused()
                 window = time.perf_counter()
+                phases.start()
             if self.ch.stopped.is_set():
                 stopped = True
                 break
+            phases.lap("control")
             lo = b * bs
             hi = min(lo + bs, order.shape[0])
             idx = order[lo:hi]
             aug = None if aug_all is None else tuple(a[lo:hi] for a in aug_all)
             x, y = self.batch(idx, aug)
+            phases.lap("data")
             size = hi - lo
             measure = self.noise_every > 0 and step % self.noise_every == 0 and size >= 8
             loss, gsq, correct, small, k = self.step(x, y, lrs[b], measure)
+            phases.lap("step")
             if self.step_delay > 0:
                 time.sleep(self.step_delay)
+                phases.lap("control")
             pending.append((step, size, loss, gsq, correct, small, k))
             step += 1
             if len(pending) >= REPORT_EVERY:
@@ -332,6 +352,7 @@ class Engine:
         for p, v in zip(pending, values):
             rows.append([p[0], p[1], v[0], v[1], v[2], v[3] if p[5] is not None else None, p[6]])
         self.ch.send({"type": "steps", "elapsed": now - window, "rows": rows})
+        self.phases.window(pending[0][0], len(pending), sum(p[1] for p in pending))
         return now
 
     # ---------------------------------------------------------- measuring

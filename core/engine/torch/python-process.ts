@@ -6,7 +6,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { torchEnv } from "./python.js";
+import { trainingEnv } from "./python.js";
 
 export type PyMessage = { type: string; [key: string]: unknown };
 
@@ -35,7 +35,7 @@ export class PythonProcess {
 
   constructor(python: string, env: NodeJS.ProcessEnv = process.env) {
     this.child = spawn(python, ["-u", "-m", "sgd_studio_torch"], {
-      env: torchEnv(env),
+      env: trainingEnv(env),
       stdio: ["pipe", "pipe", "pipe"],
     });
     this.child.stderr.on("data", (chunk: Buffer) => {

@@ -50,8 +50,19 @@ export interface PythonDiscovery {
 
 export const TORCH_FIX = `install PyTorch for a Python 3 (Debian/Ubuntu: apt-get install python3-torch; elsewhere: pip install torch numpy), or point ${PYTHON_ENV} (or the pythonPath setting) at a Python that imports torch`;
 
-/** The folder holding the sgd_studio_torch package (the repository's python/). */
-export function torchPackageRoot(from: string = import.meta.url): string {
+/**
+ * The folder holding the sgd_studio_torch package: resources/python in the packaged app
+ * (electron-builder's extra resources: the user's Python cannot read inside app.asar), else the
+ * repository's python/ above this file.
+ */
+export function torchPackageRoot(
+  from: string = import.meta.url,
+  resources: string | undefined = (process as { resourcesPath?: string }).resourcesPath,
+): string {
+  if (resources) {
+    const packaged = path.join(resources, "python");
+    if (existsSync(path.join(packaged, "sgd_studio_torch", "__init__.py"))) return packaged;
+  }
   let dir = path.dirname(fileURLToPath(from));
   for (;;) {
     const candidate = path.join(dir, "python");
@@ -76,6 +87,30 @@ export function torchEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
     PYTHONUNBUFFERED: "1",
     PYTHONDONTWRITEBYTECODE: "1",
   };
+}
+
+/**
+ * glibc malloc settings of the training process. By default glibc serves
+ * large blocks (a conv net's activations and gradients: megabytes each) with
+ * fresh mmaps and gives freed heap back to the system, so every step faults
+ * its memory in again, zeroed by the kernel: on cnn (batch 128, CPU) that
+ * was ~12,000 page faults and ~60% of the step's CPU time. Blocks up to
+ * 32 MiB (glibc's largest mmap threshold) now come from the heap, and freed
+ * heap is kept for the next step: the process stays at its peak memory
+ * instead. Values only, never numerics. Other C libraries ignore these.
+ */
+export const TRAINING_MALLOC_ENV = {
+  MALLOC_MMAP_THRESHOLD_: String(32 * 2 ** 20),
+  MALLOC_TRIM_THRESHOLD_: String(2 ** 40),
+} as const;
+
+/**
+ * torchEnv plus TRAINING_MALLOC_ENV for the training process, unless the
+ * user tunes malloc already (any MALLOC_* variable, or GLIBC_TUNABLES): theirs wins.
+ */
+export function trainingEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const own = Object.keys(env).some((k) => k === "GLIBC_TUNABLES" || k.startsWith("MALLOC_"));
+  return { ...torchEnv(env), ...(own ? {} : TRAINING_MALLOC_ENV) };
 }
 
 function onPath(name: string, env: NodeJS.ProcessEnv): string | null {

@@ -26,7 +26,14 @@ import { nodeSystem } from "../system.js";
 import { Trainer } from "../trainer.js";
 import { startTraining } from "../worker-client.js";
 import { TorchTrainer } from "./driver.js";
-import { findTorchPython, PYTHON_ENV, pythonCandidates, torchEnv } from "./python.js";
+import {
+  findTorchPython,
+  PYTHON_ENV,
+  pythonCandidates,
+  TRAINING_MALLOC_ENV,
+  torchEnv,
+  trainingEnv,
+} from "./python.js";
 
 const discovery = await findTorchPython();
 const python = discovery.found?.python;
@@ -364,6 +371,132 @@ describe("torch engine: finding Python", () => {
   );
 });
 
+describe("torch engine: speed", () => {
+  withTorch(
+    "a 1-channel batch reaches the model in plain NCHW strides, so convolutions run NCHW",
+    () => {
+      const py = requireTorch();
+      // permute + contiguous() left strides (HW, 1, W, 1) that torch reads as channels-last:
+      // the cnn then ran channels-last with "channels-last off" (slower on the CPU).
+      const script = `
+import json, torch
+from sgd_studio_torch.worker import model_input
+cpu = torch.device("cpu")
+conv = torch.nn.Conv2d(1, 4, 3, padding=1, bias=False)
+out = {}
+for name, cl in (("plain", False), ("cl", True)):
+    x = torch.randn(4, 5, 6, 1)
+    y = model_input(x, cpu, False, cl)
+    out[name] = {"shape": list(y.shape), "stride": list(y.stride()), "same": bool(torch.equal(y, x.permute(0, 3, 1, 2))),
+                 "conv": list(conv(y).stride())}
+print(json.dumps(out))`;
+      const out = JSON.parse(
+        execFileSync(py, ["-c", script], { env: torchEnv(), timeout: 120_000 }).toString(),
+      );
+      expect(out.plain).toEqual({
+        shape: [4, 1, 5, 6],
+        stride: [30, 30, 6, 1],
+        same: true,
+        conv: [120, 30, 6, 1], // NCHW output
+      });
+      expect(out.cl.same).toBe(true);
+      expect(out.cl.conv).toEqual([120, 1, 24, 4]); // channels-last output, as asked
+    },
+    120_000,
+  );
+
+  it("the training process gets the engine's malloc settings unless the user tunes malloc", () => {
+    expect(trainingEnv({ PATH: "/bin" })).toMatchObject(TRAINING_MALLOC_ENV);
+    for (const own of [
+      { MALLOC_ARENA_MAX: "2" },
+      { GLIBC_TUNABLES: "glibc.malloc.tcache_count=0" },
+    ]) {
+      const env = trainingEnv({ PATH: "/bin", ...own });
+      expect(env.MALLOC_MMAP_THRESHOLD_).toBeUndefined();
+      expect(env.MALLOC_TRIM_THRESHOLD_).toBeUndefined();
+      expect(env).toMatchObject(own);
+    }
+  });
+
+  withTorch(
+    "with those settings a cnn training step stops faulting its memory in again",
+    () => {
+      const py = requireTorch();
+      const graph = modelGraph("cnn", { inputShape: [28, 28, 1], numClasses: 10 });
+      // Minor page faults per step (steps 3-5) of cnn at batch 128: deterministic counts, not times.
+      const script = `
+import json, resource, sys, torch, torch.nn.functional as F
+from sgd_studio_torch.models import build_model
+torch.set_num_threads(1)
+m = build_model(json.load(sys.stdin), 0)
+opt = torch.optim.SGD(m.parameters(), lr=0.01)
+x = torch.randn(128, 1, 28, 28); y = torch.arange(128) % 10
+faults = []
+for i in range(6):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    opt.zero_grad(set_to_none=True)
+    F.cross_entropy(m(x), y).backward()
+    opt.step()
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps(sum(faults[3:]) / 3))`;
+      const faults = (env: NodeJS.ProcessEnv) =>
+        Number(
+          execFileSync(py, ["-c", script], {
+            input: JSON.stringify(graph),
+            env,
+            timeout: 120_000,
+          }).toString(),
+        );
+      const plain = faults(torchEnv());
+      const tuned = faults(trainingEnv());
+      expect(plain).toBeGreaterThan(2000); // glibc's defaults: ~10,000 faults a step
+      expect(tuned).toBeLessThan(plain / 10);
+    },
+    120_000,
+  );
+
+  withTorch(
+    "SGD_STUDIO_TORCH_PHASES writes where each reported window's time went",
+    async () => {
+      requireTorch();
+      const file = join(tempDir(), "phases.jsonl");
+      process.env.SGD_STUDIO_TORCH_PHASES = file;
+      let run: Awaited<ReturnType<typeof trainTorch>>;
+      try {
+        run = await trainTorch(spec());
+      } finally {
+        delete process.env.SGD_STUDIO_TORCH_PHASES;
+      }
+      const lines = readFileSync(file, "utf8")
+        .trim()
+        .split("\n")
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              first: number;
+              steps: number;
+              images: number;
+              wall: number;
+              cpu: number;
+              phases: Record<string, number>;
+            },
+        );
+      // One line per "steps" message: every step once, in order, the images of each window.
+      const covered = lines.flatMap((w) => Array.from({ length: w.steps }, (_, i) => w.first + i));
+      expect(covered).toEqual(run.steps.map((e) => e.step));
+      expect(lines.reduce((n, w) => n + w.images, 0)).toBe(run.steps.at(-1)?.samples);
+      for (const w of lines) {
+        expect(Object.keys(w.phases).sort()).toEqual(["control", "data", "report", "step"]);
+        const sum = Object.values(w.phases).reduce((a, b) => a + b, 0);
+        expect(sum).toBeCloseTo(w.wall, 6);
+        expect(w.phases.step).toBeGreaterThan(0);
+        expect(w.cpu).toBeGreaterThan(0);
+      }
+    },
+    120_000,
+  );
+});
+
 describe("torch engine: processes", () => {
   withTorch(
     "Python exits when its worker is killed; a killed Python interrupts the run",
@@ -376,6 +509,10 @@ describe("torch engine: processes", () => {
       await until(() => events.some((e) => e.type === "step"), "a first step", 120_000);
       const [py] = childPids(handle.pid as number);
       expect(py).toBeGreaterThan(0);
+      // The training Python runs with the engine's malloc settings (speed: no page faults per step).
+      const environ = readFileSync(`/proc/${py}/environ`, "utf8").split("\0");
+      for (const [k, v] of Object.entries(TRAINING_MALLOC_ENV))
+        expect(environ).toContain(`${k}=${v}`);
       handle.kill("SIGKILL");
       await expect(handle.done).rejects.toMatchObject({ code: "worker-exited" });
       await until(
