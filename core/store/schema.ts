@@ -343,10 +343,12 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
     }
   };
   check(schemaVersion(db));
+  // Only an existing library has data a migration can drop (a new one starts at 0).
+  const existing = schemaVersion(db) > 0;
   let reclaimed = false;
   for (const m of migrations) {
     if (m.version <= schemaVersion(db)) continue;
-    if (m.reclaims) reclaimed = true;
+    if (m.reclaims && existing) reclaimed = true;
     db.transaction(() => {
       // Another process may have migrated between our read and this lock.
       const current = schemaVersion(db);
