@@ -261,8 +261,8 @@ const KERNEL_CASES: { name: string; task: string | string[]; f: () => tf.Tensor[
     },
   },
   {
-    name: "BatchMatMul with transposed operands",
-    task: "transposeTask",
+    name: "BatchMatMul with transposed operands, and our product",
+    task: ["transposeTask", "gemmTask"],
     f: () => {
       const a = tf.tensor2d(rand(300 * 40, 8), [300, 40]);
       const b = tf.tensor2d(rand(300 * 24, 9), [300, 24]);
@@ -273,6 +273,18 @@ const KERNEL_CASES: { name: string; task: string | string[]; f: () => tf.Tensor[
         tf.matMul(a, c, false, true),
         tf.matMul(c, a, false, true), // a wide right operand: (a x c^T)^T
       ];
+    },
+  },
+  {
+    name: "a dense layer (_FusedMatMul + bias + ReLU) and small broadcasting Sub / Multiply / Neg",
+    task: ["gemmTask", "centredScaleTask", "reluTask"],
+    f: () => {
+      const x = tf.tensor2d(rand(128 * 72, 30), [128, 72]);
+      const w = tf.tensor2d(rand(72 * 40, 31), [72, 40]);
+      const bias = tf.tensor1d(rand(40, 32));
+      const y = tf.fused.matMul({ a: x, b: w, bias, activation: "relu" });
+      const col = tf.tensor2d(rand(128, 33), [128, 1]);
+      return [y, tf.sub(y, col), tf.mul(col, y), tf.neg(y)];
     },
   },
 ];

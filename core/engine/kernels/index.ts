@@ -35,11 +35,17 @@ import { cpuBatchNormTrainKernels } from "./batchnorm-train.js";
 import { fusedUpdateKernels } from "./fused-update.js";
 import { deviceMeanGradConfig } from "./mean-grad.js";
 import { reluGradConfig, wasmReluGradConfig } from "./relu-grad.js";
-import { wasmBatchMatMulConfig } from "./wasm-batch-matmul.js";
+import { wasmBatchMatMulConfig, wasmFusedMatMulConfig } from "./wasm-batch-matmul.js";
 import { wasmBatchNormTrainKernels } from "./wasm-batchnorm-train.js";
 import { wasmConv2DBackpropFilterConfig } from "./wasm-conv2d-backprop-filter.js";
 import { wasmConv2DBackpropInputConfig } from "./wasm-conv2d-backprop-input.js";
-import { wasmAddConfig, wasmReluConfig } from "./wasm-elementwise.js";
+import {
+  wasmAddConfig,
+  wasmMultiplyConfig,
+  wasmNegConfig,
+  wasmReluConfig,
+  wasmSubConfig,
+} from "./wasm-elementwise.js";
 import { wasmFusedBatchNormConfig } from "./wasm-fused-batchnorm.js";
 import { wasmCastConfig, wasmIdentityConfig } from "./wasm-identity.js";
 import { wasmMaxPoolGradConfig } from "./wasm-maxpool-grad.js";
@@ -81,7 +87,12 @@ const OVERRIDES: Entry[] = [
   {
     kind: "replace",
     config: wasmBatchMatMulConfig,
-    why: "wasm's BatchMatMul is ~12x slower with a transposed operand (every dense layer's gradients); ours transposes explicitly first",
+    why: "wasm's BatchMatMul is ~12x slower with a transposed operand (every dense layer's gradients), repacks its right operand serially on every call and splits even tiny products over XNNPACK's thread pool; ours transposes explicitly, then (unbatched) runs a register-blocked f32x4 product on the kernel pool (inline when small)",
+  },
+  {
+    kind: "replace",
+    config: wasmFusedMatMulConfig,
+    why: "a dense layer's fused product + bias (+ ReLU): our BatchMatMul, bias Add and Relu instead of XNNPACK's fully-connected operator on its thread pool (unbatched float32; anything else: wasm's own)",
   },
   {
     kind: "replace",
@@ -116,8 +127,15 @@ const OVERRIDES: Entry[] = [
   {
     kind: "replace",
     config: wasmAddConfig,
-    why: "a dense layer's bias add, likewise: the kernel pool's SIMD loop instead of XNNPACK's thread pool (other Adds: wasm's own kernel)",
+    why: "a dense layer's bias add, likewise: the kernel pool's SIMD loop instead of XNNPACK's thread pool (other small Adds: a JS loop on the calling thread; large ones: wasm's own kernel)",
   },
+  ...([wasmSubConfig, wasmMultiplyConfig, wasmNegConfig] as const).map(
+    (config): Entry => ({
+      kind: "replace",
+      config,
+      why: "on the threaded build wasm hands even a [128, 10] Sub / Multiply / Neg (softmax cross-entropy) to XNNPACK's thread pool, 0.2-0.5 ms each on 2 threads against ~0.01 ms on one; ours runs tensors of up to 16 K elements in a JS loop on the calling thread (larger ones: wasm's own kernel)",
+    }),
+  ),
   {
     kind: "replace",
     config: wasmTileConfig,

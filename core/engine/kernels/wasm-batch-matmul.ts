@@ -13,15 +13,20 @@
  * without transposes.
  */
 import {
+  _FusedMatMul,
+  type _FusedMatMulAttrs,
+  Add,
   BatchMatMul,
   type BatchMatMulAttrs,
+  getKernel,
   type KernelConfig,
   type KernelFunc,
+  Relu,
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
 import { runTask } from "./wasm-parallel.js";
-import { transposeTask } from "./wasm-parallel-tasks.js";
+import { gemmTask, transposeTask } from "./wasm-parallel-tasks.js";
 import { heapF32, one, runNative, type WasmBackendLike } from "./wasm-util.js";
 
 const WHO = "BatchMatMul";
@@ -40,6 +45,49 @@ function transposedCopy(backend: WasmBackendLike, t: TensorInfo): TensorInfo {
   return copy;
 }
 
+/** Matrices in a tensor's leading (batch) axes. */
+const batchOf = (t: TensorInfo) => util.sizeFromShape(t.shape.slice(0, -2));
+
+/**
+ * a [.., m, k] x b [.., k, n] for unbatched float32 operands (batch axes of
+ * size 1 only): our own SIMD product (wasm-simd.ts's gemm8, on the kernel
+ * pool's threads; wasm-parallel-tasks.ts's gemmTask), not XNNPACK's.
+ *
+ * Why (issue 19): XNNPACK repacks its right operand on every call (the
+ * weights change every step) serially, and splits even a [128,128] x
+ * [128,10] product across its threadpool, whose call returns only once
+ * every thread has checked in: on 2 threads the mlp's small products took
+ * 0.2-0.4 ms instead of 0.02-0.08 and its large ones were no faster than on
+ * one. The pool's chunks go to whichever thread is free (a late thread
+ * costs nothing), each output element is summed in the same order
+ * whatever the chunking (results independent of the thread count), and
+ * products under two chunks of work run on the calling thread alone.
+ */
+function gemm(backend: WasmBackendLike, a: TensorInfo, b: TensorInfo): TensorInfo {
+  const ra = a.shape.length;
+  const m = a.shape[ra - 2] as number;
+  const k = a.shape[ra - 1] as number;
+  const n = b.shape[b.shape.length - 1] as number;
+  const lead = a.shape.length >= b.shape.length ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+  const out = backend.makeOutput([...lead, m, n], "float32");
+  const c = heapF32(backend, out, WHO);
+  if (k === 0 || m === 0 || n === 0) {
+    c.fill(0);
+    return out;
+  }
+  const at = (info: TensorInfo) => heapF32(backend, info, WHO).byteOffset;
+  runTask(
+    backend,
+    gemmTask,
+    [at(a), at(b), c.byteOffset, m, k, n],
+    (m * n * k) / GEMM_WORK_PER_ELEMENT,
+  );
+  return out;
+}
+
+/** Multiply-adds counted as one element of a chunk's work (pool chunks of ~1 M multiply-adds). */
+const GEMM_WORK_PER_ELEMENT = 8;
+
 /**
  * a [.., m, k] x b^T for b [.., n, k] with n >= 4m and no batch: computed as
  * (b x a^T)^T, so that XNNPACK packs a^T (k x m) instead of b^T (k x n).
@@ -56,23 +104,34 @@ function smallPackedProduct(
 ): TensorInfo | null {
   const m = a.shape[a.shape.length - 2] as number;
   const n = b.shape[b.shape.length - 2] as number;
-  const unbatched = (t: TensorInfo) => util.sizeFromShape(t.shape.slice(0, -2)) === 1;
-  if (!unbatched(a) || !unbatched(b) || n < 4 * m) return null;
+  if (batchOf(a) !== 1 || batchOf(b) !== 1 || n < 4 * m) return null;
   const at = transposedCopy(backend, a); // [.., k, m]
   let prod: TensorInfo | undefined;
   try {
-    prod = one(
-      runNative(WHO, {
-        inputs: { a: b, b: at },
-        backend: anyBackend,
-        attrs: { transposeA: false, transposeB: false },
-      }),
-    ); // [.., n, m]
+    prod = ownProducts
+      ? gemm(backend, b, at)
+      : one(
+          runNative(WHO, {
+            inputs: { a: b, b: at },
+            backend: anyBackend,
+            attrs: { transposeA: false, transposeB: false },
+          }),
+        ); // [.., n, m]
     return transposedCopy(backend, prod);
   } finally {
     backend.disposeData(at.dataId);
     if (prod) backend.disposeData(prod.dataId);
   }
+}
+
+/** Unbatched products through gemm (true) or XNNPACK (false: A/B measurements, tests). */
+let ownProducts = true;
+
+/** Chooses gemm or XNNPACK for unbatched products; returns the previous choice. */
+export function setOwnProducts(on: boolean): boolean {
+  const previous = ownProducts;
+  ownProducts = on;
+  return previous;
 }
 
 export const wasmBatchMatMul: KernelFunc = (args) => {
@@ -81,10 +140,11 @@ export const wasmBatchMatMul: KernelFunc = (args) => {
   const a = inputs.a as TensorInfo;
   const b = inputs.b as TensorInfo;
   const { transposeA, transposeB } = attrs as unknown as BatchMatMulAttrs;
-  if ((!transposeA && !transposeB) || a.dtype !== "float32" || b.dtype !== "float32") {
+  if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) {
     return runNative(WHO, args);
   }
-  if (a.shape.length < 2 || b.shape.length < 2) return runNative(WHO, args);
+  const own = ownProducts && batchOf(a) === 1 && batchOf(b) === 1;
+  if (!transposeA && !transposeB) return own ? gemm(backend, a, b) : runNative(WHO, args);
   if (transposeB && !transposeA) {
     const small = smallPackedProduct(backend, anyBackend, a, b);
     if (small) return small;
@@ -93,6 +153,7 @@ export const wasmBatchMatMul: KernelFunc = (args) => {
   let bt: TensorInfo | undefined;
   try {
     bt = transposeB ? transposedCopy(backend, b) : b;
+    if (own) return gemm(backend, at, bt);
     return runNative(WHO, {
       inputs: { a: at, b: bt },
       backend: anyBackend,
@@ -108,4 +169,59 @@ export const wasmBatchMatMulConfig: KernelConfig = {
   kernelName: BatchMatMul,
   backendName: "wasm",
   kernelFunc: wasmBatchMatMul,
+};
+
+/**
+ * _FusedMatMul (a dense layer's a x b + bias, then linear or ReLU): for
+ * unbatched float32 operands, our product (BatchMatMul above) then the bias
+ * Add and Relu kernels registered on wasm (wasm-elementwise.ts's, inline for
+ * small tensors), instead of XNNPACK's fully-connected operator on its
+ * thread pool (issue 19: the mlp's last layer, [128,128] x [128,10], took
+ * ~0.3-0.4 ms on 2 threads against ~0.05 on one). XNNPACK starts each sum
+ * from the bias, ours adds it last: equal within float rounding. Anything
+ * else (batched operands, other activations, PReLU weights): wasm's own.
+ */
+const wasmFusedMatMul: KernelFunc = (args) => {
+  const { inputs, backend: anyBackend, attrs } = args;
+  const backend = anyBackend as unknown as WasmBackendLike;
+  const a = inputs.a as TensorInfo;
+  const b = inputs.b as TensorInfo;
+  const bias = inputs.bias as TensorInfo | undefined;
+  const { transposeA, transposeB, activation } = attrs as unknown as _FusedMatMulAttrs;
+  const plain =
+    ownProducts &&
+    a.dtype === "float32" &&
+    b.dtype === "float32" &&
+    a.shape.length >= 2 &&
+    b.shape.length >= 2 &&
+    batchOf(a) === 1 &&
+    batchOf(b) === 1 &&
+    inputs.preluActivationWeights === undefined &&
+    (activation === undefined || activation === "linear" || activation === "relu") &&
+    (bias === undefined || (bias.dtype === "float32" && bias.shape.length <= 1));
+  if (!plain) return runNative(_FusedMatMul, args);
+  let out = one(
+    wasmBatchMatMul({ inputs: { a, b }, backend: anyBackend, attrs: { transposeA, transposeB } }),
+  );
+  for (const [kernel, more] of [
+    [Add, bias ? { b: bias } : null],
+    [Relu, activation === "relu" ? {} : null],
+  ] as const) {
+    if (!more) continue;
+    const k = getKernel(kernel, "wasm");
+    if (!k) throw new Error(`wasm kernel ${kernel} is not registered`);
+    const inputsOf = kernel === Add ? { a: out, ...more } : { x: out };
+    const next = one(
+      k.kernelFunc({ inputs: inputsOf, backend: anyBackend, attrs: {} }) as TensorInfo,
+    );
+    backend.disposeData(out.dataId);
+    out = next;
+  }
+  return out;
+};
+
+export const wasmFusedMatMulConfig: KernelConfig = {
+  kernelName: _FusedMatMul,
+  backendName: "wasm",
+  kernelFunc: wasmFusedMatMul,
 };

@@ -18,9 +18,13 @@
  */
 import {
   Add,
+  backend_util,
   type KernelConfig,
   type KernelFunc,
+  Multiply,
+  Neg,
   Relu,
+  Sub,
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
@@ -49,12 +53,107 @@ function isBias(a: TensorInfo, b: TensorInfo): boolean {
   return b.shape[b.shape.length - 1] === c && b.shape.slice(0, -1).every((d) => d === 1);
 }
 
+/**
+ * Elementwise ops on small tensors (at most SMALL output elements) run here
+ * in JS, on the calling thread. Why (issue 19): the threaded build gives
+ * every float32 Add / Sub / Multiply / Neg to XNNPACK's thread pool, and a
+ * softmax cross-entropy's [128, 10] Sub, Multiply and Neg took 0.2-0.5 ms
+ * each on 2 threads against ~0.01 ms on one (the pool's wake-up and wait),
+ * and kept XNNPACK's worker spinning beside the kernel pool's. A loop over
+ * 1,280 elements takes a few microseconds. IEEE single operations: the same
+ * values as XNNPACK's.
+ */
+export const SMALL = 1 << 14;
+
+type BinaryOp = (x: number, y: number) => number;
+const OPS: Record<string, BinaryOp> = {
+  [Add]: (x, y) => x + y,
+  [Sub]: (x, y) => x - y,
+  [Multiply]: (x, y) => x * y,
+};
+
+/** Strides of `shape` broadcast to rank-4 `out` (0 along broadcast axes), padded in front. */
+function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const padded = [...new Array(4 - shape.length).fill(1), ...shape];
+  const strides = [0, 0, 0, 0];
+  let s = 1;
+  for (let i = 3; i >= 0; i--) {
+    const d = padded[i] as number;
+    strides[i] = d === 1 && (out[i] as number) !== 1 ? 0 : s;
+    s *= d;
+  }
+  return strides;
+}
+
+/** a op b with broadcasting, in JS, for float32 outputs of at most SMALL elements and rank <= 4; null otherwise. */
+function smallBinary(
+  backend: WasmBackendLike,
+  name: string,
+  a: TensorInfo,
+  b: TensorInfo,
+): TensorInfo | null {
+  const op = OPS[name];
+  if (!op || a.dtype !== "float32" || b.dtype !== "float32") return null;
+  const shape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const n = util.sizeFromShape(shape);
+  if (n > SMALL || shape.length > 4) return null;
+  const out = backend.makeOutput(shape, "float32");
+  const o = heapF32(backend, out, name);
+  const x = heapF32(backend, a, name);
+  const y = heapF32(backend, b, name);
+  const s4 = [...new Array(4 - shape.length).fill(1), ...shape];
+  const sa = broadcastStrides(a.shape, s4);
+  const sb = broadcastStrides(b.shape, s4);
+  const [d0, d1, d2, d3] = s4 as [number, number, number, number];
+  let e = 0;
+  for (let i0 = 0; i0 < d0; i0++) {
+    for (let i1 = 0; i1 < d1; i1++) {
+      for (let i2 = 0; i2 < d2; i2++) {
+        let ia = i0 * (sa[0] as number) + i1 * (sa[1] as number) + i2 * (sa[2] as number);
+        let ib = i0 * (sb[0] as number) + i1 * (sb[1] as number) + i2 * (sb[2] as number);
+        const ka = sa[3] as number;
+        const kb = sb[3] as number;
+        for (let i3 = 0; i3 < d3; i3++, ia += ka, ib += kb) {
+          o[e++] = op(x[ia] as number, y[ib] as number);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Sub and Multiply: small ones here (smallBinary), the others by wasm's own kernels. */
+function smallBinaryKernel(name: string): KernelFunc {
+  return (args) => {
+    const backend = args.backend as unknown as WasmBackendLike;
+    const small = smallBinary(
+      backend,
+      name,
+      args.inputs.a as TensorInfo,
+      args.inputs.b as TensorInfo,
+    );
+    return small ?? runNative(name, args);
+  };
+}
+
+const wasmNeg: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackendLike;
+  const x = args.inputs.x as TensorInfo;
+  const n = util.sizeFromShape(x.shape);
+  if (x.dtype !== "float32" || n > SMALL) return runNative(Neg, args);
+  const out = backend.makeOutput([...x.shape], "float32");
+  const o = heapF32(backend, out, Neg);
+  const v = heapF32(backend, x, Neg);
+  for (let i = 0; i < n; i++) o[i] = -(v[i] as number);
+  return out;
+};
+
 const wasmAdd: KernelFunc = (args) => {
   const backend = args.backend as unknown as WasmBackendLike;
   const a = args.inputs.a as TensorInfo;
   const b = args.inputs.b as TensorInfo;
   if (a.dtype !== "float32" || b.dtype !== "float32" || !isBias(a, b)) {
-    return runNative(Add, args);
+    return smallBinary(backend, Add, a, b) ?? runNative(Add, args);
   }
   const c = a.shape[a.shape.length - 1] as number;
   // (x - 0) * 1 + bias: centredScale's rows m = 0, k = 1, o = bias (exact but for the add).
@@ -84,4 +183,22 @@ export const wasmAddConfig: KernelConfig = {
   kernelName: Add,
   backendName: "wasm",
   kernelFunc: wasmAdd,
+};
+
+export const wasmSubConfig: KernelConfig = {
+  kernelName: Sub,
+  backendName: "wasm",
+  kernelFunc: smallBinaryKernel(Sub),
+};
+
+export const wasmMultiplyConfig: KernelConfig = {
+  kernelName: Multiply,
+  backendName: "wasm",
+  kernelFunc: smallBinaryKernel(Multiply),
+};
+
+export const wasmNegConfig: KernelConfig = {
+  kernelName: Neg,
+  backendName: "wasm",
+  kernelFunc: wasmNeg,
 };

@@ -918,6 +918,98 @@ export function sumSquaresTask(
   new Float64Array(scratch, part * 8, 1)[0] = s0 + s1 + (s2 + s3);
 }
 
+/* ----------------------------------------------------------------- matmul */
+
+/**
+ * C[i, j] = sum over p of A[i, p] * B[p, j] for rows [r0, r1) and columns
+ * [c0, c1), in JS: p in order, each product and sum rounded to float32 (the
+ * same per element as wasm-simd.ts's gemm8 / gemm4).
+ */
+export function gemmBlockJs(
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+  k: number,
+  n: number,
+  r0: number,
+  r1: number,
+  c0: number,
+  c1: number,
+): void {
+  for (let i = r0; i < r1; i++) {
+    const ai = i * k;
+    for (let j = c0; j < c1; j++) {
+      let acc = 0;
+      for (let p = 0, bp = j; p < k; p++, bp += n) {
+        acc = Math.fround(acc + Math.fround((A[ai + p] as number) * (B[bp] as number)));
+      }
+      C[i * n + j] = acc;
+    }
+  }
+}
+
+/**
+ * a: [aOffset, bOffset, cOffset, m, k, n]: C [m, n] = A [m, k] x B [k, n],
+ * row-major, k >= 1. Parts over blocks of 8 columns when C has at least 64
+ * columns, else over blocks of 4 rows; each part runs the SIMD blocks
+ * (gemm8, gemm4) and does the ragged edges in JS. Every element is
+ * computed the same way whatever the part it falls in: results do not
+ * depend on the parts, nor on the threads.
+ */
+export function gemmTask(
+  heap: ArrayBufferLike,
+  _scratch: ArrayBufferLike,
+  a: Float64Array,
+  part: number,
+  parts: number,
+  simd: SimdExports | null,
+): void {
+  const aOff = a[0] as number;
+  const bOff = a[1] as number;
+  const cOff = a[2] as number;
+  const m = (a[3] as number) | 0;
+  const k = (a[4] as number) | 0;
+  const n = (a[5] as number) | 0;
+  let r0 = 0;
+  let r1 = m;
+  let c0 = 0;
+  let c1 = n;
+  if (n >= 64) {
+    const r = partRange(Math.ceil(n / 8), part, parts);
+    c0 = (r[0] as number) * 8;
+    c1 = Math.min(n, (r[1] as number) * 8);
+  } else {
+    const r = partRange(Math.ceil(m / 4), part, parts);
+    r0 = (r[0] as number) * 4;
+    r1 = Math.min(m, (r[1] as number) * 4);
+  }
+  if (r0 >= r1 || c0 >= c1) return;
+  if (simd) {
+    const rq = r0 + ((r1 - r0) & ~3);
+    const rows = rq - r0;
+    const aRows = aOff + r0 * k * 4;
+    const cRows = cOff + r0 * n * 4;
+    let cq = c0;
+    if (rows > 0) {
+      const c8 = c0 + ((c1 - c0) & ~7);
+      if (c8 > c0) simd.gemm8(aRows, bOff, cRows, rows, k, n, c0, c8);
+      cq = c8;
+      if (c1 - cq >= 4) {
+        simd.gemm4(aRows, bOff, cRows, rows, k, n, cq, cq + 4);
+        cq += 4;
+      }
+      // Columns the blocks left, in their rows; then the rows they left.
+      if (cq < c1) simd.gemm1(aRows, bOff, cRows, rows, k, n, cq, c1);
+    }
+    if (rq < r1) simd.gemm1(aOff + rq * k * 4, bOff, cOff + rq * n * 4, r1 - rq, k, n, c0, c1);
+    return;
+  }
+  const A = new Float32Array(heap, aOff, m * k);
+  const B = new Float32Array(heap, bOff, k * n);
+  const C = new Float32Array(heap, cOff, m * n);
+  gemmBlockJs(A, B, C, k, n, r0, r1, c0, c1);
+}
+
 /** Every function the pool's workers need, helpers included (the source they run). */
 export const WORKER_FUNCTIONS = [
   partRange,
@@ -944,6 +1036,8 @@ export const WORKER_FUNCTIONS = [
   reluTask,
   axpbyTask,
   sumSquaresTask,
+  gemmBlockJs,
+  gemmTask,
 ] as const;
 
 /** The tasks, by index (the number a worker is told to run). */
@@ -961,6 +1055,7 @@ export const TASKS = [
   reluTask,
   axpbyTask,
   sumSquaresTask,
+  gemmTask,
 ] as const;
 
 /**

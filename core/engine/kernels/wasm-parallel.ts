@@ -60,7 +60,8 @@ export function chunksFor(work: number, scratchBytesPerChunk = 0): number {
 /**
  * Control block, Int32: [0] generation (a new call), [1] task, [2] claim
  * word ((generation & 0x7fff) << 16 | next chunk), [3] chunks, [4] chunks
- * done, [5] failed; float64 arguments from ARG_OFFSET.
+ * done, [5] failed, [6] chunks the workers ran (ever; benches); float64
+ * arguments from ARG_OFFSET.
  */
 const CTL_INTS = 16;
 const ARG_OFFSET = CTL_INTS * 4;
@@ -107,6 +108,7 @@ for (;;) {
       Atomics.store(ctl, 5, 1);
       parentPort.postMessage(String((e && e.stack) || e));
     }
+    Atomics.add(ctl, 6, 1);
     if (Atomics.add(ctl, 4, 1) + 1 === chunks) Atomics.notify(ctl, 4);
   }
 }
@@ -234,6 +236,11 @@ export class KernelPool {
     if (Atomics.load(ctl, 5) !== 0) {
       throw new Error(`kernel pool: ${task.name} failed in a worker: ${this.lastError}`);
     }
+  }
+
+  /** Chunks the workers (not the calling thread) have run since the pool started. */
+  get workerChunks(): number {
+    return Atomics.load(this.ctl, 6);
   }
 
   terminate(): void {

@@ -22,6 +22,11 @@
  *   reluGrad(dy, x, out, n)         out = x > 0 ? dy : 0
  *   relu(x, out, n)                 out = max(x, 0)   (NaN stays NaN, as Math.max)
  *   axpby(x, y, out, n, a, b)       out = a * x + b * y
+ *   gemm8 / gemm4(a, b, c, m, k, n, j0, j1)
+ *                                   C[i, j] = sum over p of A[i, p] * B[p, j], for rows 0 .. m - 1
+ *                                   (m % 4 == 0) and columns j0 .. j1 - 1 (a multiple of 8 / 4 of
+ *                                   them); A [m, k], B [k, n], C [m, n] row-major, k >= 1
+ *   gemm1(a, b, c, m, k, n, j0, j1) the same in scalar f32, any m >= 1 and j1 > j0 (ragged edges)
  *
  * with j the channel (the element's index mod c); every operation rounds to
  * float32, in this order.
@@ -34,6 +39,36 @@ export interface SimdExports {
   reluGrad(dy: number, x: number, out: number, n: number): void;
   relu(x: number, out: number, n: number): void;
   axpby(x: number, y: number, out: number, n: number, a: number, b: number): void;
+  gemm8(
+    a: number,
+    b: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    j0: number,
+    j1: number,
+  ): void;
+  gemm4(
+    a: number,
+    b: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    j0: number,
+    j1: number,
+  ): void;
+  gemm1(
+    a: number,
+    b: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    j0: number,
+    j1: number,
+  ): void;
 }
 
 /* ----------------------------------------------------------- the encoding */
@@ -87,6 +122,9 @@ const set = (i: number) => [0x21, ...uleb(i)];
 const tee = (i: number) => [0x22, ...uleb(i)];
 const i32c = (v: number) => [0x41, ...sleb(v)];
 const ADD = [0x6a];
+const MUL = [0x6c];
+/** f32.load, alignment 4, offset 0. */
+const F32_LOAD = [0x2a, 2, 0];
 const SHL = [0x74];
 const NE = [0x47];
 const LT_U = [0x49];
@@ -103,6 +141,9 @@ const FADD = simd(0xe4);
 const FSUB = simd(0xe5);
 const FMUL = simd(0xe6);
 const FMAX = simd(0xe9); // f32x4.max: NaN if either is NaN
+/** v128.load / store at a constant byte offset. */
+const loadAt = (offset: number) => [...simd(0x00), 0, ...uleb(offset)];
+const storeAt = (offset: number) => [...simd(0x0b), 0, ...uleb(offset)];
 const V128_ZERO = [...simd(0x0c), ...new Array(16).fill(0)];
 
 /** *(base + off) as v128, base and off locals. */
@@ -301,7 +342,265 @@ const axpby: Fn = {
   ],
 };
 
-const FUNCTIONS: Fn[] = [affine2, centredScale, reluGrad, axpby, relu];
+/**
+ * gemm8 / gemm4 (a0, b1, c2, m3, k4, n5, j06, j17): a register-blocked
+ * product, 4 rows x `cols` columns of C per block (8 or 4 accumulators of
+ * f32x4), over column blocks j0 .. j1 (outer: the block's panel of B stays
+ * in cache while A streams) and row blocks (inner). For each block, p runs
+ * 0 .. k - 1 in order and acc = acc + a * b, each operation rounded to
+ * float32 (wasm SIMD has no fused multiply-add): the same per element as
+ * the JS loop `acc = fround(acc + fround(a * b))`, whatever the blocking.
+ * Locals: jb8 jEnd9 lda10 lda2_11 lda3_12 ldb13 arow14 aEnd15 pc16 pa17
+ * kend18 pb19; v128: s20, b 21.., accumulators after them.
+ */
+function gemm(fnName: string, cols: 8 | 4): Fn {
+  const vecs = cols / 4;
+  const S = 20;
+  const B0 = 21;
+  const ACC = B0 + vecs;
+  const acc = (r: number, v: number) => ACC + r * vecs + v;
+  const rowOffset = [[], [...get(10), ...ADD], [...get(11), ...ADD], [...get(12), ...ADD]];
+  const inner: number[] = [];
+  for (let v = 0; v < vecs; v++) inner.push(...get(19), ...loadAt(16 * v), ...set(B0 + v));
+  for (let r = 0; r < 4; r++) {
+    inner.push(...get(17), ...(rowOffset[r] as number[]), ...F32_LOAD, ...SPLAT, ...set(S));
+    for (let v = 0; v < vecs; v++) {
+      inner.push(...get(acc(r, v)), ...get(S), ...get(B0 + v), ...FMUL, ...FADD, ...set(acc(r, v)));
+    }
+  }
+  const zero: number[] = [];
+  const store: number[] = [];
+  for (let r = 0; r < 4; r++) {
+    for (let v = 0; v < vecs; v++) {
+      zero.push(...V128_ZERO, ...set(acc(r, v)));
+      store.push(...get(16), ...get(13), ...i32c(r), ...MUL, ...ADD);
+      store.push(...get(acc(r, v)), ...storeAt(16 * v));
+    }
+  }
+  return {
+    name: fnName,
+    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    locals: [...new Array(12).fill(I32), ...new Array(1 + vecs + 4 * vecs).fill(V128)],
+    body: [
+      ...get(4),
+      ...i32c(2),
+      ...SHL,
+      ...set(10),
+      ...get(10),
+      ...i32c(1),
+      ...SHL,
+      ...set(11),
+      ...get(11),
+      ...get(10),
+      ...ADD,
+      ...set(12),
+      ...get(5),
+      ...i32c(2),
+      ...SHL,
+      ...set(13),
+      ...get(6),
+      ...i32c(2),
+      ...SHL,
+      ...set(8),
+      ...get(7),
+      ...i32c(2),
+      ...SHL,
+      ...set(9),
+      ...get(0),
+      ...get(3),
+      ...get(10),
+      ...MUL,
+      ...ADD,
+      ...set(15),
+      0x03,
+      0x40, // loop over column blocks
+      ...get(0),
+      ...set(14),
+      ...get(2),
+      ...get(8),
+      ...ADD,
+      ...set(16),
+      0x03,
+      0x40, // loop over row blocks
+      ...zero,
+      ...get(14),
+      ...set(17),
+      ...get(14),
+      ...get(10),
+      ...ADD,
+      ...set(18),
+      ...get(1),
+      ...get(8),
+      ...ADD,
+      ...set(19),
+      0x03,
+      0x40, // loop over p
+      ...inner,
+      ...get(19),
+      ...get(13),
+      ...ADD,
+      ...set(19),
+      ...get(17),
+      ...i32c(4),
+      ...ADD,
+      ...tee(17),
+      ...get(18),
+      ...LT_U,
+      0x0d,
+      0,
+      0x0b,
+      ...store,
+      ...get(16),
+      ...get(13),
+      ...i32c(2),
+      ...SHL,
+      ...ADD,
+      ...set(16),
+      ...get(14),
+      ...get(10),
+      ...i32c(2),
+      ...SHL,
+      ...ADD,
+      ...tee(14),
+      ...get(15),
+      ...LT_U,
+      0x0d,
+      0,
+      0x0b,
+      ...get(8),
+      ...i32c(4 * cols),
+      ...ADD,
+      ...tee(8),
+      ...get(9),
+      ...LT_U,
+      0x0d,
+      0,
+      0x0b,
+    ],
+  };
+}
+
+/**
+ * gemm1 (a0, b1, c2, m3, k4, n5, j06, j17): one element at a time in scalar
+ * f32 (the edges the blocks leave), p in order, acc = acc + a * b.
+ * Locals: pa8 aEnd9 lda10 ldb11 jb12 jEnd13 pc14 pp15 kend16 pb17; f32 acc18.
+ */
+const gemm1: Fn = {
+  name: "gemm1",
+  params: [I32, I32, I32, I32, I32, I32, I32, I32],
+  locals: [...new Array(10).fill(I32), F32],
+  body: [
+    ...get(4),
+    ...i32c(2),
+    ...SHL,
+    ...set(10),
+    ...get(5),
+    ...i32c(2),
+    ...SHL,
+    ...set(11),
+    ...get(0),
+    ...get(3),
+    ...get(10),
+    ...MUL,
+    ...ADD,
+    ...set(9),
+    ...get(7),
+    ...i32c(2),
+    ...SHL,
+    ...set(13),
+    ...get(0),
+    ...set(8),
+    ...get(2),
+    ...set(14),
+    0x03,
+    0x40, // loop over rows
+    ...get(6),
+    ...i32c(2),
+    ...SHL,
+    ...set(12),
+    0x03,
+    0x40, // loop over columns
+    0x43,
+    0,
+    0,
+    0,
+    0,
+    ...set(18), // f32.const 0
+    ...get(8),
+    ...set(15),
+    ...get(8),
+    ...get(10),
+    ...ADD,
+    ...set(16),
+    ...get(1),
+    ...get(12),
+    ...ADD,
+    ...set(17),
+    0x03,
+    0x40, // loop over p
+    ...get(18),
+    ...get(15),
+    ...F32_LOAD,
+    ...get(17),
+    ...F32_LOAD,
+    0x94,
+    0x92,
+    ...set(18),
+    ...get(17),
+    ...get(11),
+    ...ADD,
+    ...set(17),
+    ...get(15),
+    ...i32c(4),
+    ...ADD,
+    ...tee(15),
+    ...get(16),
+    ...LT_U,
+    0x0d,
+    0,
+    0x0b,
+    ...get(14),
+    ...get(12),
+    ...ADD,
+    ...get(18),
+    0x38,
+    2,
+    0, // f32.store
+    ...get(12),
+    ...i32c(4),
+    ...ADD,
+    ...tee(12),
+    ...get(13),
+    ...LT_U,
+    0x0d,
+    0,
+    0x0b,
+    ...get(14),
+    ...get(11),
+    ...ADD,
+    ...set(14),
+    ...get(8),
+    ...get(10),
+    ...ADD,
+    ...tee(8),
+    ...get(9),
+    ...LT_U,
+    0x0d,
+    0,
+    0x0b,
+  ],
+};
+
+const FUNCTIONS: Fn[] = [
+  affine2,
+  centredScale,
+  reluGrad,
+  axpby,
+  relu,
+  gemm("gemm8", 8),
+  gemm("gemm4", 4),
+  gemm1,
+];
 
 /** Most pages the imported memory may have (4 GiB; a shared import must state one). */
 const MAX_PAGES = 65536;
