@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../core/engine/backends.js";
 import { setOwnProducts } from "../core/engine/kernels/wasm-batch-matmul.js";
+import { setPoolSpin } from "../core/engine/kernels/wasm-parallel.js";
 import { Optimizer } from "../core/engine/optimizers.js";
 import { trainStep } from "../core/engine/step.js";
 import { createModel } from "../core/models/index.js";
@@ -24,6 +25,11 @@ const modelName = arg("model", "mlp") as "mlp" | "cnn";
 const ownList = arg("own", "on")
   .split(",")
   .map((v) => v === "on");
+/** --spin W:M,W:M: kernel pool spin times (worker:main, microseconds) to alternate. */
+const spinList = arg("spin", "")
+  .split(",")
+  .filter(Boolean)
+  .map((v) => v.split(":").map(Number) as [number, number]);
 const threadList = arg("threads", "1,2").split(",").map(Number);
 const perKernel = process.argv.includes("--kernels");
 
@@ -61,14 +67,24 @@ const results = new Map<
   string,
   { med: number[]; mean: number[]; cpu: number[]; kernels: Map<string, number[]> }
 >();
-const configs = threadList.flatMap((threads) => ownList.map((own) => ({ threads, own })));
-const label = (c: { threads: number; own: boolean }) =>
-  ownList.length > 1 ? `${c.threads}t ${c.own ? "own" : "xnn"}` : `${c.threads}t`;
+type Config = { threads: number; own: boolean; spin: [number, number] | null };
+const configs: Config[] = threadList.flatMap((threads) =>
+  ownList.flatMap((own) =>
+    (spinList.length && threads > 1 ? spinList : [null]).map((spin) => ({ threads, own, spin })),
+  ),
+);
+const label = (c: Config) =>
+  `${c.threads}t${ownList.length > 1 ? (c.own ? " own" : " xnn") : ""}${c.spin ? ` spin ${c.spin.join(":")}` : ""}`;
 for (let round = 1; round <= rounds; round++) {
   for (const config of configs) {
     const { threads } = config;
     const key = label(config);
     setOwnProducts(config.own);
+    if (config.spin) {
+      // A pool starts with the spin times in force: start a fresh backend.
+      setPoolSpin(...config.spin);
+      await selectBackend("wasm", { wasmThreads: 1 });
+    }
     await selectBackend("wasm", { wasmThreads: threads });
     const model = createModel(modelName, { inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
     const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);

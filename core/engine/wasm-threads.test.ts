@@ -276,7 +276,7 @@ const KERNEL_CASES: { name: string; task: string | string[]; f: () => tf.Tensor[
     },
   },
   {
-    name: "a dense layer (_FusedMatMul + bias + ReLU) and small broadcasting Sub / Multiply / Neg",
+    name: "a dense layer (_FusedMatMul + bias + ReLU) and small broadcasting Sub / Multiply / RealDiv / Neg",
     task: ["gemmTask", "centredScaleTask", "reluTask"],
     f: () => {
       const x = tf.tensor2d(rand(128 * 72, 30), [128, 72]);
@@ -284,7 +284,7 @@ const KERNEL_CASES: { name: string; task: string | string[]; f: () => tf.Tensor[
       const bias = tf.tensor1d(rand(40, 32));
       const y = tf.fused.matMul({ a: x, b: w, bias, activation: "relu" });
       const col = tf.tensor2d(rand(128, 33), [128, 1]);
-      return [y, tf.sub(y, col), tf.mul(col, y), tf.neg(y)];
+      return [y, tf.sub(y, col), tf.mul(col, y), tf.div(y, col), tf.neg(y)];
     },
   },
 ];

@@ -43,6 +43,7 @@ import {
   wasmAddConfig,
   wasmMultiplyConfig,
   wasmNegConfig,
+  wasmRealDivConfig,
   wasmReluConfig,
   wasmSubConfig,
 } from "./wasm-elementwise.js";
@@ -129,11 +130,11 @@ const OVERRIDES: Entry[] = [
     config: wasmAddConfig,
     why: "a dense layer's bias add, likewise: the kernel pool's SIMD loop instead of XNNPACK's thread pool (other small Adds: a JS loop on the calling thread; large ones: wasm's own kernel)",
   },
-  ...([wasmSubConfig, wasmMultiplyConfig, wasmNegConfig] as const).map(
+  ...([wasmSubConfig, wasmMultiplyConfig, wasmRealDivConfig, wasmNegConfig] as const).map(
     (config): Entry => ({
       kind: "replace",
       config,
-      why: "on the threaded build wasm hands even a [128, 10] Sub / Multiply / Neg (softmax cross-entropy) to XNNPACK's thread pool, 0.2-0.5 ms each on 2 threads against ~0.01 ms on one; ours runs tensors of up to 16 K elements in a JS loop on the calling thread (larger ones: wasm's own kernel)",
+      why: "on the threaded build wasm hands even a [128, 10] Sub / Multiply / RealDiv / Neg (softmax cross-entropy) to XNNPACK's thread pool, 0.2-0.5 ms each on 2 threads against ~0.01 ms on one, and its worker then spins for the next op through the whole step; ours runs tensors of up to 16 K elements in a JS loop on the calling thread (larger ones: wasm's own kernel)",
     }),
   ),
   {

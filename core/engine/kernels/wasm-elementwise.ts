@@ -23,6 +23,7 @@ import {
   type KernelFunc,
   Multiply,
   Neg,
+  RealDiv,
   Relu,
   Sub,
   type TensorInfo,
@@ -56,10 +57,13 @@ function isBias(a: TensorInfo, b: TensorInfo): boolean {
 /**
  * Elementwise ops on small tensors (at most SMALL output elements) run here
  * in JS, on the calling thread. Why (issue 19): the threaded build gives
- * every float32 Add / Sub / Multiply / Neg to XNNPACK's thread pool, and a
- * softmax cross-entropy's [128, 10] Sub, Multiply and Neg took 0.2-0.5 ms
- * each on 2 threads against ~0.01 ms on one (the pool's wake-up and wait),
- * and kept XNNPACK's worker spinning beside the kernel pool's. A loop over
+ * every float32 Add / Sub / Multiply / RealDiv / Neg to XNNPACK's thread
+ * pool, and a softmax cross-entropy's [128, 10] Sub, Multiply and Neg took
+ * 0.2-0.5 ms each on 2 threads against ~0.01 ms on one (the pool's wake-up
+ * and wait). Worse, after each such op XNNPACK's worker spins for its next
+ * command (pthreadpool's spin-wait) for longer than an mlp's step: one
+ * scalar RealDiv per step (the loss's mean) kept a core busy spinning, and
+ * every kernel of the step, ours included, ran ~1.4x slower on 2 threads. A loop over
  * 1,280 elements takes a few microseconds. IEEE single operations: the same
  * values as XNNPACK's.
  */
@@ -70,6 +74,7 @@ const OPS: Record<string, BinaryOp> = {
   [Add]: (x, y) => x + y,
   [Sub]: (x, y) => x - y,
   [Multiply]: (x, y) => x * y,
+  [RealDiv]: (x, y) => x / y,
 };
 
 /** Strides of `shape` broadcast to rank-4 `out` (0 along broadcast axes), padded in front. */
@@ -122,7 +127,7 @@ function smallBinary(
   return out;
 }
 
-/** Sub and Multiply: small ones here (smallBinary), the others by wasm's own kernels. */
+/** Sub, Multiply, RealDiv: small ones here (smallBinary), the others by wasm's own kernels. */
 function smallBinaryKernel(name: string): KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as WasmBackendLike;
@@ -201,4 +206,10 @@ export const wasmNegConfig: KernelConfig = {
   kernelName: Neg,
   backendName: "wasm",
   kernelFunc: wasmNeg,
+};
+
+export const wasmRealDivConfig: KernelConfig = {
+  kernelName: RealDiv,
+  backendName: "wasm",
+  kernelFunc: smallBinaryKernel(RealDiv),
 };

@@ -144,7 +144,7 @@ describe("BatchMatMul and _FusedMatMul on wasm through our product", () => {
   });
 });
 
-describe("small Add / Sub / Multiply / Neg on wasm (JS, calling thread)", () => {
+describe("small Add / Sub / Multiply / RealDiv / Neg on wasm (JS, calling thread)", () => {
   afterAll(async () => {
     await selectBackend("cpu");
   });
@@ -173,7 +173,7 @@ describe("small Add / Sub / Multiply / Neg on wasm (JS, calling thread)", () => 
       pairs.flatMap(([as, bs], i) => {
         const a = tf.tensor(rand(size(as), 30 + i), as);
         const b = tf.tensor(rand(size(bs), 40 + i), bs);
-        return [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.neg(a)];
+        return [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, b), tf.neg(a)];
       });
     const { cpu, wasm } = await cpuAndWasm(f);
     expect(wasm.shapes).toEqual(cpu.shapes);
@@ -182,13 +182,20 @@ describe("small Add / Sub / Multiply / Neg on wasm (JS, calling thread)", () => 
     }
     // Large ones, int32 ones: wasm's own kernels.
     await selectBackend("wasm");
-    const calls = await nativeCallsOf(["Sub", "Multiply", "Neg"], async () => {
+    const calls = await nativeCallsOf(["Sub", "Multiply", "RealDiv", "Neg"], async () => {
       const big = tf.ones([1 << 15]);
       const ints = tf.tensor1d([1, 2, 3], "int32");
-      const out = [tf.sub(big, big), tf.mul(ints, ints), tf.neg(big), tf.sub(tf.ones([4]), 1)];
+      const out = [
+        tf.sub(big, big),
+        tf.mul(ints, ints),
+        tf.div(big, big),
+        tf.neg(big),
+        tf.sub(tf.ones([4]), 1),
+        tf.div(tf.scalar(3), tf.scalar(4)),
+      ];
       await Promise.all(out.map((t) => t.data()));
       tf.dispose([big, ints, ...out]);
     });
-    expect(calls).toEqual({ Sub: 1, Multiply: 1, Neg: 1 });
+    expect(calls).toEqual({ Sub: 1, Multiply: 1, RealDiv: 1, Neg: 1 });
   });
 });

@@ -44,6 +44,22 @@ export function setChunkWork(elements: number): number {
   return previous;
 }
 
+/**
+ * Microseconds a worker watches for the next call before it sleeps, and the
+ * calling thread for the workers' last chunks (issue 19: the mlp's step is
+ * ~60 kernels in ~5 ms). Set before the backend starts (benches, A/B).
+ */
+let workerSpinUs = 0;
+let mainSpinUs = 0;
+
+/** Sets the spin times for pools started from now on; returns the previous ones. */
+export function setPoolSpin(worker: number, main: number): { worker: number; main: number } {
+  const previous = { worker: workerSpinUs, main: mainSpinUs };
+  workerSpinUs = worker;
+  mainSpinUs = main;
+  return previous;
+}
+
 /** Bytes of the pool's scratch buffer (per-chunk partial sums). */
 const SCRATCH_BYTES = 4 * 2 ** 20;
 
@@ -84,7 +100,7 @@ const { workerData, parentPort } = require("node:worker_threads");
 var __name = (f) => f;
 ${WORKER_FUNCTIONS.map((f) => f.toString()).join("\n")}
 const tasks = [${TASKS.map((t) => t.name).join(", ")}];
-const { memory, control, scratch, simdModule } = workerData;
+const { memory, control, scratch, simdModule, spinUs } = workerData;
 // The SIMD loops (wasm-simd.ts) on the same shared memory as the backend.
 const simd = new WebAssembly.Instance(simdModule, { env: { memory } }).exports;
 const ctl = new Int32Array(control, 0, ${CTL_INTS});
@@ -92,6 +108,15 @@ const args = new Float64Array(control, ${ARG_OFFSET}, ${MAX_ARGS});
 let generation = 0;
 parentPort.postMessage("ready");
 for (;;) {
+  // Watch for the next call for spinUs before sleeping: a dense network's
+  // kernels come every few tens of microseconds, and a futex wake-up costs
+  // about as much as a small kernel's share.
+  if (spinUs > 0 && Atomics.load(ctl, 0) === generation) {
+    const until = performance.now() + spinUs / 1000;
+    for (let i = 1; Atomics.load(ctl, 0) === generation; i++) {
+      if ((i & 63) === 0 && performance.now() > until) break;
+    }
+  }
   Atomics.wait(ctl, 0, generation);
   generation = Atomics.load(ctl, 0);
   const tag = (generation & 0x7fff) << 16;
@@ -146,7 +171,13 @@ export class KernelPool {
         eval: true,
         // Nothing of the host's loaders (tsx, test runners): the source is plain JS.
         execArgv: [],
-        workerData: { memory, control, scratch: this.scratch, simdModule: simdModule(true) },
+        workerData: {
+          memory,
+          control,
+          scratch: this.scratch,
+          simdModule: simdModule(true),
+          spinUs: workerSpinUs,
+        },
       });
       w.on("message", (m) => {
         if (m !== "ready") this.lastError = String(m);
@@ -229,8 +260,11 @@ export class KernelPool {
       }
       Atomics.add(ctl, 4, 1);
     }
-    for (let done = Atomics.load(ctl, 4); done < chunks; done = Atomics.load(ctl, 4)) {
-      Atomics.wait(ctl, 4, done);
+    // The workers' last chunks: they end within a chunk's time, so watch for
+    // them for a while before sleeping (a futex wake-up costs ~50 us).
+    const until = performance.now() + mainSpinUs / 1000;
+    for (let i = 1, done = Atomics.load(ctl, 4); done < chunks; i++, done = Atomics.load(ctl, 4)) {
+      if ((i & 63) === 0 && performance.now() > until) Atomics.wait(ctl, 4, done);
     }
     if (error) throw error;
     if (Atomics.load(ctl, 5) !== 0) {
