@@ -1,7 +1,9 @@
 /**
  * Sharpness against PyTorch: the same mlp weights and the same evaluation
- * batches through core/engine/sharpness.ts and its port tests/sharpness_torch.py
- * give the same adaptive, plain-L2 and one-step values within 2%.
+ * batches through core/engine/sharpness.ts and the torch engine's
+ * implementation (python/sgd_studio_torch/sharpness.py, driven by
+ * tests/sharpness_torch.py on the engine's own model) give the same adaptive,
+ * plain-L2 and one-step values within 2%.
  * PyTorch is required (CI installs python3-torch): without it the test skips
  * with a message, except under CI, where it fails.
  */
@@ -21,7 +23,7 @@ import {
   SharpnessSettingsSchema,
   sharpnessBatches,
 } from "../core/engine/sharpness.js";
-import { createModel } from "../core/models/index.js";
+import { createModel, modelGraph } from "../core/models/index.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const script = path.join(root, "tests", "sharpness_torch.py");
@@ -115,7 +117,13 @@ describe("sharpness: TensorFlow.js against the PyTorch port", () => {
     writeFileSync(path.join(dir, "data.bin"), blob);
     writeFileSync(
       path.join(dir, "manifest.json"),
-      JSON.stringify({ weights, batches: bs, numClasses: 10, settings }),
+      JSON.stringify({
+        graph: modelGraph("mlp", { inputShape: [...dataset.shape], numClasses: 10 }),
+        weights,
+        batches: bs,
+        numClasses: 10,
+        settings,
+      }),
     );
     disposeBatches(batches);
     model.dispose();
