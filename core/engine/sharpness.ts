@@ -41,7 +41,7 @@ import {
   type SharpnessValue,
   type SharpnessVariant,
 } from "../api/sharpness.js";
-import { datasetBatches } from "../data/batches.js";
+import { augmentBatch } from "../data/augment.js";
 import { Rng } from "../data/rng.js";
 import type { Dataset } from "../data/types.js";
 
@@ -348,34 +348,44 @@ export async function measureSharpness(
 
 /**
  * The fixed evaluation subset: the first `examples` of a shuffle of the
- * training split drawn from `seed` (no augmentation), in batches of batchSize.
- * The caller disposes the tensors (disposeBatches).
+ * training split drawn from `seed` (Rng.from(seed).fork("sharpness")), in
+ * batches of batchSize (the last may be smaller). Both engines take their
+ * subset from here: sharpnessBatches below, and the torch engine, which sends
+ * these indices to Python (core/engine/torch/sharpness.ts).
+ */
+export function sharpnessSubset(
+  count: number,
+  settings: Pick<SharpnessSettings, "examples" | "batchSize" | "seed">,
+): { indices: Uint32Array; batchSize: number } {
+  const examples = Math.min(settings.examples, count);
+  const batchSize = Math.min(settings.batchSize, examples);
+  const order = Rng.from(settings.seed).fork("sharpness").permutation(count);
+  return { indices: order.subarray(0, examples), batchSize };
+}
+
+/**
+ * The subset's batches as tensors: images normalised with the dataset's
+ * training statistics, no augmentation. The caller disposes the tensors
+ * (disposeBatches).
  */
 export function sharpnessBatches(
   dataset: Dataset,
   settings: Pick<SharpnessSettings, "examples" | "batchSize" | "seed">,
 ): SharpnessBatch[] {
-  const count = dataset.train.count;
-  const examples = Math.min(settings.examples, count);
-  const batchSize = Math.min(settings.batchSize, examples);
+  const train = dataset.train;
+  const { indices, batchSize } = sharpnessSubset(train.count, settings);
   const [h, w, c] = dataset.shape;
   const out: SharpnessBatch[] = [];
-  let taken = 0;
-  for (const batch of datasetBatches(dataset, "train", {
-    batchSize,
-    rng: Rng.from(settings.seed).fork("sharpness"),
-    augment: false,
-  })) {
-    if (taken >= examples) break;
-    const size = Math.min(batch.size, examples - taken);
-    const images = batch.images.subarray(0, size * h * w * c);
-    const labels = batch.labels.subarray(0, size);
+  for (let lo = 0; lo < indices.length; lo += batchSize) {
+    const idx = indices.subarray(lo, lo + batchSize);
+    const size = idx.length;
+    const images = augmentBatch(train.images, idx, dataset.shape, dataset.stats, null, null);
+    const labels = Int32Array.from(idx, (i) => train.labels[i] as number);
     out.push({
       x: tf.tensor4d(images, [size, h, w, c]),
       y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), dataset.classes.length)),
       size,
     });
-    taken += size;
   }
   return out;
 }
