@@ -281,6 +281,42 @@ export function plannedPasses(
   return per * batches;
 }
 
+/** The ascent a variant runs (the torch engine's sharpness.py ascent_of is the same). */
+export function ascentOf(variant: SharpnessVariant, settings: SharpnessSettings): AscentOptions {
+  return variant === "l2"
+    ? { norm: "l2", adaptive: false, rho: settings.rhoL2, iterations: settings.iterations }
+    : {
+        norm: "linf",
+        adaptive: true,
+        rho: settings.rho,
+        iterations: variant === "one-step" ? 1 : settings.iterations,
+      };
+}
+
+/** One measured value with its settings, as both engines record it. */
+export function sharpnessValue(
+  variant: SharpnessVariant,
+  settings: SharpnessSettings,
+  value: number,
+  loss: number,
+  examples: number,
+): SharpnessValue {
+  const ascent = ascentOf(variant, settings);
+  return {
+    variant,
+    key: SHARPNESS_KEYS[variant],
+    value,
+    loss,
+    norm: ascent.norm,
+    adaptive: ascent.adaptive,
+    rho: ascent.rho,
+    iterations: ascent.iterations,
+    examples,
+    batchSize: settings.batchSize,
+    seed: settings.seed,
+  };
+}
+
 /**
  * Measures `variants` on the batches with the given loss (`lossOf(batch)` reads
  * the variables). Returns one value per variant, in the order asked.
@@ -304,15 +340,7 @@ export async function measureSharpness(
   const values: SharpnessValue[] = [];
   try {
     for (const variant of variants) {
-      const ascent: AscentOptions =
-        variant === "l2"
-          ? { norm: "l2", adaptive: false, rho: settings.rhoL2, iterations: settings.iterations }
-          : {
-              norm: "linf",
-              adaptive: true,
-              rho: settings.rho,
-              iterations: variant === "one-step" ? 1 : settings.iterations,
-            };
+      const ascent = ascentOf(variant, settings);
       let sum = 0;
       let lossSum = 0;
       for (const batch of batches) {
@@ -323,19 +351,7 @@ export async function measureSharpness(
         sum += (r.worst - r.initial) * batch.size;
         lossSum += r.initial * batch.size;
       }
-      values.push({
-        variant,
-        key: SHARPNESS_KEYS[variant],
-        value: sum / examples,
-        loss: lossSum / examples,
-        norm: ascent.norm,
-        adaptive: ascent.adaptive,
-        rho: ascent.rho,
-        iterations: ascent.iterations,
-        examples,
-        batchSize: settings.batchSize,
-        seed: settings.seed,
-      });
+      values.push(sharpnessValue(variant, settings, sum / examples, lossSum / examples, examples));
     }
     return values;
   } finally {
@@ -435,15 +451,7 @@ export async function measureModelSharpness(
   emit: (event: SharpnessEvent) => void,
   options: Pick<MeasureOptions, "shouldStop"> & { backend?: string } = {},
 ): Promise<SharpnessValue[] | null> {
-  const settings: SharpnessSettings = {
-    rho: spec.rho,
-    rhoL2: spec.rhoL2,
-    iterations: spec.iterations,
-    examples: spec.examples,
-    batchSize: spec.batchSize,
-    seed: spec.seed,
-    variants: [...variants],
-  };
+  const settings = measurementSettings(spec, variants);
   const t0 = performance.now();
   let lastEmit = -Infinity;
   const onProgress = (done: number, total: number) => {
@@ -478,17 +486,43 @@ export async function measureModelSharpness(
     }
     return values;
   } catch (err) {
-    emit({
-      type: "sharpness",
-      epoch,
-      when,
-      done: 0,
-      total: 0,
-      seconds: seconds(),
-      error: `sharpness could not be measured: ${(err as Error)?.message ?? String(err)}`,
-    });
+    emit(failedEvent(epoch, when, seconds(), (err as Error)?.message ?? String(err)));
     return null;
   }
+}
+
+/** One measurement's settings: a spec's (or a request's) with the variants measured this time. */
+export function measurementSettings(
+  spec: Omit<SharpnessSettings, "variants">,
+  variants: readonly SharpnessVariant[],
+): SharpnessSettings {
+  return {
+    rho: spec.rho,
+    rhoL2: spec.rhoL2,
+    iterations: spec.iterations,
+    examples: spec.examples,
+    batchSize: spec.batchSize,
+    seed: spec.seed,
+    variants: [...variants],
+  };
+}
+
+/** The event of a measurement that failed (training goes on without the value). */
+export function failedEvent(
+  epoch: number,
+  when: SharpnessEvent["when"],
+  seconds: number,
+  message: string,
+): SharpnessEvent {
+  return {
+    type: "sharpness",
+    epoch,
+    when,
+    done: 0,
+    total: 0,
+    seconds,
+    error: `sharpness could not be measured: ${message}`,
+  };
 }
 
 /** Progress events of a measurement at most this often (ms). */

@@ -280,9 +280,6 @@ describe("torch engine: training", () => {
     "refuses what it cannot do with a clear error",
     async () => {
       requireTorch();
-      expect(() => new TorchTrainer(spec({ sharpness: { atEnd: true } }), () => {})).toThrow(
-        /torch engine does not measure sharpness/,
-      );
       const dir = tempDir();
       await expect(trainTorch(spec({ trainLimit: 100 }), undefined, dir)).rejects.toThrow(
         TrainingError,
