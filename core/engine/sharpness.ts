@@ -468,21 +468,8 @@ export async function measureModelSharpness(
       onProgress,
     });
     if (values) {
-      const total = plannedPasses(
-        settings.variants,
-        settings.iterations,
-        batchCount(dataset, settings),
-      );
-      emit({
-        type: "sharpness",
-        epoch,
-        when,
-        done: total,
-        total,
-        values,
-        seconds: seconds(),
-        ...(options.backend ? { backend: options.backend } : {}),
-      });
+      const batches = batchCount(dataset, settings);
+      emit(valuesEvent(epoch, when, settings, batches, values, seconds(), options.backend));
     }
     return values;
   } catch (err) {
@@ -504,6 +491,29 @@ export function measurementSettings(
     batchSize: spec.batchSize,
     seed: spec.seed,
     variants: [...variants],
+  };
+}
+
+/** The last event of a measurement: all its passes done, the values, the time and backend. */
+export function valuesEvent(
+  epoch: number,
+  when: SharpnessEvent["when"],
+  settings: SharpnessSettings,
+  batches: number,
+  values: SharpnessValue[],
+  seconds: number,
+  backend?: string,
+): SharpnessEvent {
+  const total = plannedPasses(settings.variants, settings.iterations, batches);
+  return {
+    type: "sharpness",
+    epoch,
+    when,
+    done: total,
+    total,
+    values,
+    seconds,
+    ...(backend ? { backend } : {}),
   };
 }
 

@@ -15,26 +15,16 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect } from "vitest";
+import { serviceAt, sharpnessEvents } from "../../../tests/support/service.js";
+import { requireTorch, torchTests } from "../../../tests/support/torch.js";
 import type { SharpnessRecord } from "../../api/sharpness.js";
 import { modelGraph } from "../../models/index.js";
-import type { ServiceEvent } from "../../service/contract.js";
-import { runMethods } from "../../service/runs.js";
-import { Service } from "../../service/service.js";
 import type { SharpnessEvent, TrainEvent, TrainSpecInput } from "../events.js";
-import { startTraining } from "../worker-client.js";
 import { TorchTrainer } from "./driver.js";
-import { findTorchPython, torchEnv } from "./python.js";
+import { torchEnv } from "./python.js";
 
-const discovery = await findTorchPython();
-const python = discovery.found?.python;
-const why = `no Python with PyTorch (Debian: apt-get install python3-torch; or set SGD_STUDIO_PYTHON). Tried: ${discovery.tried.map((t) => `${t.python}: ${t.error}`).join("; ")}`;
-if (!python && !process.env.CI) console.warn(`skipping the torch sharpness tests: ${why}`);
-const withTorch = it.skipIf(!python && !process.env.CI);
-function requireTorch(): string {
-  if (!python) throw new Error(`PyTorch is required under CI (python3-torch): ${why}`);
-  return python;
-}
+const withTorch = torchTests("the torch sharpness tests");
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -63,29 +53,6 @@ const tiny = (over: Partial<TrainSpecInput> = {}): TrainSpecInput => ({
   ...over,
 });
 
-function serviceAt(home: string) {
-  const events: ServiceEvent[] = [];
-  const service = new Service({ home, runs: runMethods({ home, launch: startTraining }) });
-  service.on((e) => events.push(e));
-  const finished = (id: string) =>
-    new Promise<string>((resolve) => {
-      service.on((e) => {
-        if (
-          e.type === "run.status" &&
-          e.runId === id &&
-          ["completed", "stopped", "failed", "interrupted"].includes(e.status)
-        )
-          resolve(e.status);
-      });
-    });
-  const sharpness = (id: string): SharpnessEvent[] =>
-    events
-      .filter((e) => e.type === "run.event" && e.runId === id)
-      .map((e) => (e as { event: TrainEvent }).event)
-      .filter((e): e is SharpnessEvent => e.type === "sharpness");
-  return { service, finished, sharpness };
-}
-
 /** Everything of a record but what differs between engines by nature (value, loss, time, backend). */
 function settingsOf(r: SharpnessRecord) {
   const { value: _v, loss: _l, seconds: _s, at: _a, backend: _b, ...rest } = r;
@@ -97,7 +64,8 @@ describe("sharpness on the torch engine", () => {
     "records the wasm engine's events, metric keys and records; a torch checkpoint is measured on demand",
     async () => {
       requireTorch();
-      const { service, finished, sharpness } = serviceAt(tempDir());
+      const { service, events, finished } = serviceAt(tempDir());
+      const sharpness = (id: string) => sharpnessEvents(events, id);
       try {
         const spec = tiny({ sharpness: { ...quick, everyEpochs: 1 } });
         const torch = (await service.call("runs.start", { spec: { ...spec, backend: "torch" } }))
@@ -149,7 +117,8 @@ describe("sharpness on the torch engine", () => {
         expect(series(torch)).toEqual(series(wasm));
 
         // The same environment records: settings and units field for field; values of the
-        // same size (different engines, different initial weights: not equal values).
+        // same size (different engines, different initial weights: not equal values; measured
+        // within 15%).
         const [tr, wr] = runs.map((r) => r.environment.sharpness as SharpnessRecord[]);
         console.info(
           `sharpness torch vs wasm (same spec, own weights): ${(tr ?? []).map((t, i) => `${t.key}@${t.epoch} ${t.value.toPrecision(3)} / ${wr?.[i]?.value.toPrecision(3)}`).join(", ")}`,
@@ -162,7 +131,7 @@ describe("sharpness on the torch engine", () => {
           expect(t.value, t.key).toBeGreaterThan(0);
           // Loss in nats per example, as TF.js: a 2-epoch mlp on 10 classes is well below ln 10.
           expect(Math.abs(Math.log(t.loss / w.loss))).toBeLessThan(Math.log(2));
-          expect(Math.abs(Math.log(t.value / w.value)), t.key).toBeLessThan(Math.log(10));
+          expect(Math.abs(Math.log(t.value / w.value)), t.key).toBeLessThan(Math.log(2));
           expect(t.seconds).toBeGreaterThan(0);
         }
 

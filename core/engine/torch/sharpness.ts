@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { SharpnessSettings, SharpnessValue, SharpnessVariant } from "../../api/sharpness.js";
 import { modelGraph } from "../../models/index.js";
 import type { SharpnessEvent, TrainSpec } from "../events.js";
-import { failedEvent, plannedPasses, sharpnessSubset, sharpnessValue } from "../sharpness.js";
+import { failedEvent, sharpnessSubset, sharpnessValue, valuesEvent } from "../sharpness.js";
 import { loadSpecDataset } from "../trainer.js";
 import {
   asTorchError,
@@ -70,17 +70,8 @@ export async function torchSharpness(
     const values = (m.values as PyValue[]).map((v) =>
       sharpnessValue(v.variant, settings, v.value, v.loss, v.examples),
     );
-    const total = plannedPasses(variants, iterations, Math.ceil(indices.length / batchSize));
-    emit({
-      type: "sharpness",
-      epoch,
-      when,
-      done: total,
-      total,
-      values,
-      seconds: seconds(),
-      backend: "torch",
-    });
+    const batches = Math.ceil(indices.length / batchSize);
+    emit(valuesEvent(epoch, when, settings, batches, values, seconds(), "torch"));
     return values;
   }
 }
