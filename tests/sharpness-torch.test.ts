@@ -1,9 +1,12 @@
 /**
  * Sharpness against PyTorch: the same mlp weights and the same evaluation
- * batches through core/engine/sharpness.ts and its port tests/sharpness_torch.py
- * give the same adaptive, plain-L2 and one-step values within 2%.
- * PyTorch is required (CI installs python3-torch): without it the test skips
- * with a message, except under CI, where it fails.
+ * batches through core/engine/sharpness.ts and the torch engine's
+ * implementation (python/sgd_studio_torch/sharpness.py, driven by
+ * tests/sharpness_torch.py on the engine's own model) give the same adaptive,
+ * plain-L2 and one-step values within 2%.
+ * PyTorch is required (CI installs python3-torch; found as the engine finds
+ * it, tests/support/torch.ts): without it the test skips with a message,
+ * except under CI, where it fails.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect } from "vitest";
 import { loadDataset } from "../core/data/registry.js";
 import {
   disposeBatches,
@@ -21,34 +24,13 @@ import {
   SharpnessSettingsSchema,
   sharpnessBatches,
 } from "../core/engine/sharpness.js";
-import { createModel } from "../core/models/index.js";
+import { createModel, modelGraph } from "../core/models/index.js";
+import { requireTorch, torchTests } from "./support/torch.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const script = path.join(root, "tests", "sharpness_torch.py");
 
-/** python3, else Debian's /usr/bin/python3 (python3-torch), or TORCH_PYTHON. */
-function findTorchPython(): { python?: string; tried: string[] } {
-  const tried: string[] = [];
-  for (const py of [process.env.TORCH_PYTHON, "python3", "/usr/bin/python3"]) {
-    if (!py || tried.some((t) => t.startsWith(`${py}:`))) continue;
-    try {
-      execFileSync(py, ["-c", "import torch"], { stdio: "pipe", timeout: 60_000 });
-      return { python: py, tried };
-    } catch (e) {
-      const stderr = String((e as { stderr?: Buffer }).stderr ?? "").trim();
-      tried.push(`${py}: ${stderr.split("\n").pop() || (e as Error).message}`);
-    }
-  }
-  return { tried };
-}
-
-const torchFound = findTorchPython();
-if (!torchFound.python && !process.env.CI) {
-  console.warn(
-    `skipping: no PyTorch for the sharpness port check (Debian: python3-torch; or set TORCH_PYTHON). Tried: ${torchFound.tried.join("; ")}`,
-  );
-}
-const withTorch = it.skipIf(!torchFound.python && !process.env.CI);
+const withTorch = torchTests("the sharpness comparison with PyTorch");
 
 const dirs: string[] = [];
 beforeAll(async () => {
@@ -61,12 +43,7 @@ afterAll(() => {
 
 describe("sharpness: TensorFlow.js against the PyTorch port", () => {
   withTorch("same weights, same batches: adaptive, plain L2 and one-step within 2%", async () => {
-    const python = torchFound.python;
-    if (!python) {
-      throw new Error(
-        `PyTorch is required for the sharpness port check (CI installs python3-torch; or set TORCH_PYTHON). Tried: ${torchFound.tried.join("; ")}`,
-      );
-    }
+    const python = requireTorch();
     const dataset = await loadDataset("default");
     const model = createModel("mlp", { inputShape: [...dataset.shape], numClasses: 10, seed: 5 });
     // A few SGD steps first, so the weights are not the initialisation's.
@@ -115,7 +92,13 @@ describe("sharpness: TensorFlow.js against the PyTorch port", () => {
     writeFileSync(path.join(dir, "data.bin"), blob);
     writeFileSync(
       path.join(dir, "manifest.json"),
-      JSON.stringify({ weights, batches: bs, numClasses: 10, settings }),
+      JSON.stringify({
+        graph: modelGraph("mlp", { inputShape: [...dataset.shape], numClasses: 10 }),
+        weights,
+        batches: bs,
+        numClasses: 10,
+        settings,
+      }),
     );
     disposeBatches(batches);
     model.dispose();

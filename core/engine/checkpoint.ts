@@ -174,6 +174,16 @@ export function latestCheckpoint(dir: string): string | null {
   }
 }
 
+/** Which engine wrote a checkpoint ("torch": weights in torch's format), null when unreadable. */
+export function checkpointEngine(path: string): "torch" | "tfjs" | null {
+  try {
+    const manifest = JSON.parse(readFileSync(join(path, "manifest.json"), "utf8"));
+    return manifest?.engine === "torch" ? "torch" : "tfjs";
+  } catch {
+    return null;
+  }
+}
+
 export function loadCheckpoint(path: string): CheckpointData {
   let manifest: CheckpointManifest;
   let blob: Buffer;
@@ -182,7 +192,7 @@ export function loadCheckpoint(path: string): CheckpointData {
     if ((manifest as { engine?: string }).engine === "torch") {
       throw new TrainingError(
         "checkpoint",
-        `checkpoint ${path} was made by the torch engine; resume it with backend torch (its weights are in torch's format, which the TensorFlow.js backends cannot read; sharpness is not measured for torch runs yet)`,
+        `checkpoint ${path} was made by the torch engine; resume it with backend torch (its weights are in torch's format, which the TensorFlow.js backends cannot read)`,
       );
     }
     blob = readFileSync(join(path, "tensors.bin"));

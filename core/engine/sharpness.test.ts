@@ -4,7 +4,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { datasetBatches } from "../data/batches.js";
 import { loadDataset } from "../data/registry.js";
+import { Rng } from "../data/rng.js";
 import type { Dataset } from "../data/types.js";
 import { createModel } from "../models/index.js";
 import {
@@ -14,6 +16,8 @@ import {
   plannedPasses,
   type SharpnessBatch,
   SharpnessSettingsSchema,
+  sharpnessBatches,
+  sharpnessSubset,
   worstCaseOnBatch,
 } from "./sharpness.js";
 
@@ -191,6 +195,45 @@ describe("sharpness of an mlp", () => {
     scaleBy("fc1/bias", a);
     scaleBy("fc2/kernel", 1 / a);
   }
+
+  it("the evaluation subset: the first examples of the seed's shuffle, unaugmented, the last batch cut", async () => {
+    const s = { examples: 70, batchSize: 32, seed: 4 };
+    const { indices, batchSize } = sharpnessSubset(dataset.train.count, s);
+    expect(batchSize).toBe(32);
+    expect(indices.length).toBe(70);
+    // The same images as an epoch of datasetBatches drawn from the "sharpness" fork (what the
+    // torch engine sends to Python as indices, and the TF.js engines turn into tensors here).
+    const reference = [
+      ...datasetBatches(dataset, "train", {
+        batchSize: 32,
+        rng: Rng.from(4).fork("sharpness"),
+        augment: false,
+      }),
+    ].flatMap((b) => [...b.indices]);
+    expect([...indices]).toEqual(reference.slice(0, 70));
+    const batches = sharpnessBatches(dataset, s);
+    try {
+      expect(batches.map((b) => b.size)).toEqual([32, 32, 6]);
+      const first = reference[0] as number;
+      const [b0] = datasetBatches(dataset, "train", {
+        batchSize: 1,
+        shuffle: false,
+        startBatch: first,
+      });
+      expect(Array.from((await batches[0]?.x.data()) ?? []).slice(0, 784)).toEqual(
+        Array.from(b0?.images ?? []),
+      );
+      expect((await tf.argMax(batches[0]?.y as tf.Tensor, 1).data())[0]).toBe(
+        dataset.train.labels[first],
+      );
+    } finally {
+      for (const b of batches) tf.dispose([b.x, b.y]);
+    }
+    // A subset larger than the split is the whole split.
+    expect(sharpnessSubset(50, { examples: 1024, batchSize: 128, seed: 0 })).toMatchObject({
+      batchSize: 50,
+    });
+  });
 
   it("ReLU rescaling leaves adaptive sharpness unchanged (2%) and changes the plain L2 one", async () => {
     const model = createModel("mlp", { inputShape: [...dataset.shape], numClasses: 10, seed: 1 });

@@ -41,7 +41,7 @@ import {
   type SharpnessValue,
   type SharpnessVariant,
 } from "../api/sharpness.js";
-import { datasetBatches } from "../data/batches.js";
+import { augmentBatch } from "../data/augment.js";
 import { Rng } from "../data/rng.js";
 import type { Dataset } from "../data/types.js";
 
@@ -281,6 +281,42 @@ export function plannedPasses(
   return per * batches;
 }
 
+/** The ascent a variant runs (the torch engine's sharpness.py ascent_of is the same). */
+export function ascentOf(variant: SharpnessVariant, settings: SharpnessSettings): AscentOptions {
+  return variant === "l2"
+    ? { norm: "l2", adaptive: false, rho: settings.rhoL2, iterations: settings.iterations }
+    : {
+        norm: "linf",
+        adaptive: true,
+        rho: settings.rho,
+        iterations: variant === "one-step" ? 1 : settings.iterations,
+      };
+}
+
+/** One measured value with its settings, as both engines record it. */
+export function sharpnessValue(
+  variant: SharpnessVariant,
+  settings: SharpnessSettings,
+  value: number,
+  loss: number,
+  examples: number,
+): SharpnessValue {
+  const ascent = ascentOf(variant, settings);
+  return {
+    variant,
+    key: SHARPNESS_KEYS[variant],
+    value,
+    loss,
+    norm: ascent.norm,
+    adaptive: ascent.adaptive,
+    rho: ascent.rho,
+    iterations: ascent.iterations,
+    examples,
+    batchSize: settings.batchSize,
+    seed: settings.seed,
+  };
+}
+
 /**
  * Measures `variants` on the batches with the given loss (`lossOf(batch)` reads
  * the variables). Returns one value per variant, in the order asked.
@@ -304,15 +340,7 @@ export async function measureSharpness(
   const values: SharpnessValue[] = [];
   try {
     for (const variant of variants) {
-      const ascent: AscentOptions =
-        variant === "l2"
-          ? { norm: "l2", adaptive: false, rho: settings.rhoL2, iterations: settings.iterations }
-          : {
-              norm: "linf",
-              adaptive: true,
-              rho: settings.rho,
-              iterations: variant === "one-step" ? 1 : settings.iterations,
-            };
+      const ascent = ascentOf(variant, settings);
       let sum = 0;
       let lossSum = 0;
       for (const batch of batches) {
@@ -323,19 +351,7 @@ export async function measureSharpness(
         sum += (r.worst - r.initial) * batch.size;
         lossSum += r.initial * batch.size;
       }
-      values.push({
-        variant,
-        key: SHARPNESS_KEYS[variant],
-        value: sum / examples,
-        loss: lossSum / examples,
-        norm: ascent.norm,
-        adaptive: ascent.adaptive,
-        rho: ascent.rho,
-        iterations: ascent.iterations,
-        examples,
-        batchSize: settings.batchSize,
-        seed: settings.seed,
-      });
+      values.push(sharpnessValue(variant, settings, sum / examples, lossSum / examples, examples));
     }
     return values;
   } finally {
@@ -348,34 +364,44 @@ export async function measureSharpness(
 
 /**
  * The fixed evaluation subset: the first `examples` of a shuffle of the
- * training split drawn from `seed` (no augmentation), in batches of batchSize.
- * The caller disposes the tensors (disposeBatches).
+ * training split drawn from `seed` (Rng.from(seed).fork("sharpness")), in
+ * batches of batchSize (the last may be smaller). Both engines take their
+ * subset from here: sharpnessBatches below, and the torch engine, which sends
+ * these indices to Python (core/engine/torch/sharpness.ts).
+ */
+export function sharpnessSubset(
+  count: number,
+  settings: Pick<SharpnessSettings, "examples" | "batchSize" | "seed">,
+): { indices: Uint32Array; batchSize: number } {
+  const examples = Math.min(settings.examples, count);
+  const batchSize = Math.min(settings.batchSize, examples);
+  const order = Rng.from(settings.seed).fork("sharpness").permutation(count);
+  return { indices: order.subarray(0, examples), batchSize };
+}
+
+/**
+ * The subset's batches as tensors: images normalised with the dataset's
+ * training statistics, no augmentation. The caller disposes the tensors
+ * (disposeBatches).
  */
 export function sharpnessBatches(
   dataset: Dataset,
   settings: Pick<SharpnessSettings, "examples" | "batchSize" | "seed">,
 ): SharpnessBatch[] {
-  const count = dataset.train.count;
-  const examples = Math.min(settings.examples, count);
-  const batchSize = Math.min(settings.batchSize, examples);
+  const train = dataset.train;
+  const { indices, batchSize } = sharpnessSubset(train.count, settings);
   const [h, w, c] = dataset.shape;
   const out: SharpnessBatch[] = [];
-  let taken = 0;
-  for (const batch of datasetBatches(dataset, "train", {
-    batchSize,
-    rng: Rng.from(settings.seed).fork("sharpness"),
-    augment: false,
-  })) {
-    if (taken >= examples) break;
-    const size = Math.min(batch.size, examples - taken);
-    const images = batch.images.subarray(0, size * h * w * c);
-    const labels = batch.labels.subarray(0, size);
+  for (let lo = 0; lo < indices.length; lo += batchSize) {
+    const idx = indices.subarray(lo, lo + batchSize);
+    const size = idx.length;
+    const images = augmentBatch(train.images, idx, dataset.shape, dataset.stats, null, null);
+    const labels = Int32Array.from(idx, (i) => train.labels[i] as number);
     out.push({
       x: tf.tensor4d(images, [size, h, w, c]),
       y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), dataset.classes.length)),
       size,
     });
-    taken += size;
   }
   return out;
 }
@@ -425,15 +451,7 @@ export async function measureModelSharpness(
   emit: (event: SharpnessEvent) => void,
   options: Pick<MeasureOptions, "shouldStop"> & { backend?: string } = {},
 ): Promise<SharpnessValue[] | null> {
-  const settings: SharpnessSettings = {
-    rho: spec.rho,
-    rhoL2: spec.rhoL2,
-    iterations: spec.iterations,
-    examples: spec.examples,
-    batchSize: spec.batchSize,
-    seed: spec.seed,
-    variants: [...variants],
-  };
+  const settings = measurementSettings(spec, variants);
   const t0 = performance.now();
   let lastEmit = -Infinity;
   const onProgress = (done: number, total: number) => {
@@ -450,35 +468,71 @@ export async function measureModelSharpness(
       onProgress,
     });
     if (values) {
-      const total = plannedPasses(
-        settings.variants,
-        settings.iterations,
-        batchCount(dataset, settings),
-      );
-      emit({
-        type: "sharpness",
-        epoch,
-        when,
-        done: total,
-        total,
-        values,
-        seconds: seconds(),
-        ...(options.backend ? { backend: options.backend } : {}),
-      });
+      const batches = batchCount(dataset, settings);
+      emit(valuesEvent(epoch, when, settings, batches, values, seconds(), options.backend));
     }
     return values;
   } catch (err) {
-    emit({
-      type: "sharpness",
-      epoch,
-      when,
-      done: 0,
-      total: 0,
-      seconds: seconds(),
-      error: `sharpness could not be measured: ${(err as Error)?.message ?? String(err)}`,
-    });
+    emit(failedEvent(epoch, when, seconds(), (err as Error)?.message ?? String(err)));
     return null;
   }
+}
+
+/** One measurement's settings: a spec's (or a request's) with the variants measured this time. */
+export function measurementSettings(
+  spec: Omit<SharpnessSettings, "variants">,
+  variants: readonly SharpnessVariant[],
+): SharpnessSettings {
+  return {
+    rho: spec.rho,
+    rhoL2: spec.rhoL2,
+    iterations: spec.iterations,
+    examples: spec.examples,
+    batchSize: spec.batchSize,
+    seed: spec.seed,
+    variants: [...variants],
+  };
+}
+
+/** The last event of a measurement: all its passes done, the values, the time and backend. */
+export function valuesEvent(
+  epoch: number,
+  when: SharpnessEvent["when"],
+  settings: SharpnessSettings,
+  batches: number,
+  values: SharpnessValue[],
+  seconds: number,
+  backend?: string,
+): SharpnessEvent {
+  const total = plannedPasses(settings.variants, settings.iterations, batches);
+  return {
+    type: "sharpness",
+    epoch,
+    when,
+    done: total,
+    total,
+    values,
+    seconds,
+    ...(backend ? { backend } : {}),
+  };
+}
+
+/** The event of a measurement that failed (training goes on without the value). */
+export function failedEvent(
+  epoch: number,
+  when: SharpnessEvent["when"],
+  seconds: number,
+  message: string,
+): SharpnessEvent {
+  return {
+    type: "sharpness",
+    epoch,
+    when,
+    done: 0,
+    total: 0,
+    seconds,
+    error: `sharpness could not be measured: ${message}`,
+  };
 }
 
 /** Progress events of a measurement at most this often (ms). */

@@ -34,13 +34,11 @@ let starting = false;
 
 /**
  * Backend "torch", or no backend (or "auto") when a Python with torch is
- * found: the torch engine is the first rung of the ladder. Runs that measure
- * sharpness stay on TF.js (the torch engine does not measure it yet).
+ * found: the torch engine is the first rung of the ladder.
  */
 async function usesTorch(spec: TrainSpecInput): Promise<boolean> {
   if (spec.backend === "torch") return true;
   if (spec.backend !== undefined && spec.backend !== "auto") return false;
-  if (spec.sharpness) return false;
   return (await findTorchPython()).found !== null;
 }
 

@@ -4,10 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { serviceAt, sharpnessEvents } from "../../tests/support/service.js";
 import type { SharpnessRecord } from "../api/sharpness.js";
-import type { SharpnessEvent, TrainEvent } from "../engine/events.js";
 import { startTraining } from "../engine/worker-client.js";
-import type { ServiceEvent } from "./contract.js";
 import { runMethods } from "./runs.js";
 import { Service } from "./service.js";
 
@@ -29,30 +28,6 @@ const tiny = (over: Record<string, unknown> = {}) => ({
   schedule: "paper-hybrid",
   ...over,
 });
-
-function serviceAt(home: string) {
-  const events: ServiceEvent[] = [];
-  const service = new Service({ home, runs: runMethods({ home, launch: startTraining }) });
-  service.on((e) => events.push(e));
-  const finished = (id: string) =>
-    new Promise<string>((resolve) => {
-      service.on((e) => {
-        if (
-          e.type === "run.status" &&
-          e.runId === id &&
-          ["completed", "stopped", "failed", "interrupted"].includes(e.status)
-        )
-          resolve(e.status);
-      });
-    });
-  return { service, events, finished };
-}
-
-const sharpnessEvents = (events: ServiceEvent[], id: string): SharpnessEvent[] =>
-  events
-    .filter((e) => e.type === "run.event" && e.runId === id)
-    .map((e) => (e as { event: TrainEvent }).event)
-    .filter((e): e is SharpnessEvent => e.type === "sharpness");
 
 describe("sharpness in runs", () => {
   it("at the end and every epoch: events in order, values recorded as metrics with their settings", async () => {

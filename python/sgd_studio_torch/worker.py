@@ -21,8 +21,12 @@ from . import PROTOCOL_VERSION
 from .models import build_model, trainable_count
 from .phases import from_env as phases_from_env
 from .protocol import Channel
+from .sharpness import measure as measure_sharpness
+from .sharpness import planned_passes
 
 REPORT_EVERY = 10
+# Sharpness progress messages at most this often (seconds), as core/engine/sharpness.ts.
+PROGRESS_EVERY = 0.25
 EVAL_BATCH = 500
 DIRECT_BATCHES = 8
 
@@ -406,6 +410,41 @@ class Engine:
             total += float(((g.double() - mean) ** 2).sum())
         return math.sqrt((k / (k - 1)) * size * total / k)
 
+    def sharpness(self, msg):
+        """Sharpness at the current weights (sharpness.py) on the subset the driver picked
+        (core/engine/sharpness.ts sharpnessSubset: its indices arrive as a blob), in fp32
+        and eval mode whatever the training's autocast: the same measurement as TF.js.
+        Progress every PROGRESS_EVERY s; stop (between batches) answers values None;
+        a failure is reported in the answer and training goes on."""
+        settings = msg["settings"]
+        bs = msg["batchSize"]
+        order = torch.from_numpy(np.frombuffer(msg["_blobs"][0], dtype=np.uint32).astype(np.int64))
+        order = order.to(self.data_device)
+        state = {"done": 0, "last": -math.inf}
+        total = planned_passes(settings["variants"], settings["iterations"], -(-order.shape[0] // bs))
+
+        def on_pass():
+            state["done"] += 1
+            now = time.perf_counter()
+            if state["done"] == 1 or now - state["last"] >= PROGRESS_EVERY:
+                state["last"] = now
+                self.ch.send({"type": "sharpness-progress", "done": state["done"], "total": total})
+
+        def should_stop():
+            if self.ch.paused.is_set():
+                self.ch.wait_while_paused()
+            return self.ch.stopped.is_set()
+
+        try:
+            batches = [self.batch(order[lo:lo + bs]) for lo in range(0, order.shape[0], bs)]
+            values = measure_sharpness(self.model, batches, settings, should_stop, on_pass)
+        except Exception as err:  # noqa: BLE001 - the run goes on without the value
+            traceback.print_exc(file=sys.stderr)
+            self.ch.send({"type": "sharpness-end", "values": None, "total": total,
+                          "error": f"{type(err).__name__}: {err}"})
+            return
+        self.ch.send({"type": "sharpness-end", "values": values, "total": total})
+
     # -------------------------------------------------------- checkpoints
     def save(self, path):
         state = {
@@ -461,6 +500,8 @@ def main():
                          "applied": engine.applied, "notes": engine.notes})
             elif kind == "epoch":
                 engine.run_epoch(msg)
+            elif kind == "sharpness":
+                engine.sharpness(msg)
             elif kind == "save":
                 ch.send({"type": "saved", "bytes": engine.save(msg["path"])})
             elif kind == "exit":

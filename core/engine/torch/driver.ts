@@ -14,6 +14,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { SharpnessSpec, SharpnessVariant } from "../../api/sharpness.js";
 import { CIFAR_AUGMENT, drawAugmentParams } from "../../data/augment.js";
 import { batchesPerEpoch, epochRng } from "../../data/batches.js";
 import { Rng } from "../../data/rng.js";
@@ -30,9 +31,11 @@ import {
   type TrainSpec,
   type TrainSpecInput,
 } from "../events.js";
+import { measurementSettings } from "../sharpness.js";
 import { loadSpecDataset, parseTrainSpec, testStepDelayMs } from "../trainer.js";
 import { describeTorch, findTorchPython, type TorchProbe } from "./python.js";
 import { type PyMessage, PythonExited, PythonProcess } from "./python-process.js";
+import { torchSharpness } from "./sharpness.js";
 
 /** Mini-batches of the direct estimate of C (as trainer.ts). */
 const DIRECT_BATCHES = 8;
@@ -60,12 +63,6 @@ export class TorchTrainer {
     private readonly options: TorchTrainerOptions = {},
   ) {
     this.spec = parseTrainSpec(spec);
-    if (this.spec.sharpness) {
-      throw new TrainingError(
-        "bad-spec",
-        "the torch engine does not measure sharpness yet: drop the sharpness option, or train on a TensorFlow.js backend (e.g. backend wasm)",
-      );
-    }
   }
 
   pause(): void {
@@ -115,13 +112,6 @@ export class TorchTrainer {
       numClasses: dataset.classes.length,
     });
     const augment = spec.augment ?? dataset.shape[2] === 3;
-    const options = spec.torch ?? {
-      device: "auto",
-      dataOnDevice: "auto",
-      channelsLast: "auto",
-      autocast: "off",
-      compile: false,
-    };
 
     const py = new PythonProcess(python.python);
     this.py = py;
@@ -139,34 +129,11 @@ export class TorchTrainer {
     let lastTest: number | null = null;
     let checkpoint: string | null = this.options.resumeFrom ?? null;
     try {
-      const channelsLast =
-        options.channelsLast === "auto"
-          ? python.cuda !== undefined && python.cuda.length > 0 && options.device !== "cpu"
-          : options.channelsLast;
       await py.send(
-        {
-          type: "init",
-          graph,
-          seed: spec.seed,
-          shape: [...dataset.shape],
-          classes: dataset.classes.length,
-          stats: { mean: [...dataset.stats.mean], std: [...dataset.stats.std] },
-          optimizer: spec.optimizer,
-          noiseEvery: spec.noiseEvery,
-          // Tests only (SGD_STUDIO_TEST_STEP_DELAY_MS, as the TF.js trainer): a sleep after every step.
-          stepDelayMs,
-          augmentPadding: CIFAR_AUGMENT.padding,
-          trainCount: train.count,
-          testCount: dataset.test.count,
-          options: { ...options, channelsLast },
+        ...initMessage(spec, dataset, graph, python, {
           resume: resume ? join(resume.path, resume.manifest.state) : null,
-        },
-        [
-          train.images,
-          new Int32Array(train.labels),
-          dataset.test.images,
-          new Int32Array(dataset.test.labels),
-        ],
+          stepDelayMs,
+        }),
       );
       const ready = await this.expect(py, "ready");
       if (ready.parameters !== graph.trainable) {
@@ -330,6 +297,19 @@ export class TorchTrainer {
           checkpoint = await this.save(py, spec, e, samples, noise, best);
           this.emit({ type: "checkpoint", epoch: e, path: checkpoint });
         }
+        // Sharpness every K epochs (after the checkpoint: a long measurement never costs an epoch).
+        const sh = spec.sharpness;
+        const last = e === compiled.totals.epochs - 1;
+        if (sh && sh.everyEpochs > 0 && (e + 1) % sh.everyEpochs === 0 && !(last && sh.atEnd)) {
+          await this.sharpness(py, train.count, sh, sh.trackVariants, e, "every");
+        }
+      }
+      // Sharpness of the final model (also when a resume finds every epoch trained).
+      const sh = spec.sharpness;
+      if (sh?.atEnd && !this.stopRequested && compiled.totals.epochs > 0) {
+        const variants = sh.everyEpochs > 0 ? [...sh.variants, ...sh.trackVariants] : sh.variants;
+        const unique = [...new Set(variants)];
+        await this.sharpness(py, train.count, sh, unique, compiled.totals.epochs - 1, "end");
       }
     } catch (err) {
       py.kill();
@@ -352,21 +332,28 @@ export class TorchTrainer {
   }
 
   /** The next message of one of these types; Python's own errors become TrainingErrors. */
-  private async expect(py: PythonProcess, ...types: string[]): Promise<PyMessage> {
-    const m = await py.next();
-    if (m.type === "error") {
-      throw new TrainingError((m.code as TrainingError["code"]) ?? "internal", String(m.message), {
-        step: this.step,
-        epoch: this.epoch,
-      });
-    }
-    if (!types.includes(m.type)) {
-      throw new TrainingError(
-        "internal",
-        `the torch engine sent "${m.type}" where ${types.join(" or ")} was expected`,
-      );
-    }
-    return m;
+  private expect(py: PythonProcess, ...types: string[]): Promise<PyMessage> {
+    return nextMessage(py, { step: this.step, epoch: this.epoch }, ...types);
+  }
+
+  /** One sharpness measurement in Python, with the TF.js trainer's events (backend "torch"). */
+  private sharpness(
+    py: PythonProcess,
+    trainCount: number,
+    spec: SharpnessSpec,
+    variants: readonly SharpnessVariant[],
+    epoch: number,
+    when: "every" | "end",
+  ): Promise<unknown> {
+    return torchSharpness(
+      py,
+      (...types) => this.expect(py, ...types),
+      trainCount,
+      measurementSettings(spec, variants),
+      epoch,
+      when,
+      this.emit,
+    );
   }
 
   /**
@@ -431,7 +418,7 @@ export class TorchTrainer {
 }
 
 /** The Python to train with, or a "backend" error with what was tried and the fix. */
-async function findTorch(): Promise<TorchProbe> {
+export async function findTorch(): Promise<TorchProbe> {
   const found = await findTorchPython();
   if (found.found) return found.found;
   const tried = found.tried.map((t) => `${t.python}: ${t.error}`).join("; ");
@@ -472,11 +459,80 @@ export function readTorchManifest(path: string): { path: string; manifest: Torch
   return { path, manifest };
 }
 
-function asTorchError(err: unknown, step: number, epoch: number): TrainingError {
+export function asTorchError(err: unknown, step: number, epoch: number): TrainingError {
   if (err instanceof TrainingError) return err;
   if (err instanceof PythonExited) {
     // Killed or crashed without reporting: the run is interrupted and can resume.
     return new TrainingError("worker-exited", err.message, { step, epoch });
   }
   return new TrainingError("internal", (err as Error)?.message ?? String(err), { step, epoch });
+}
+
+/** The next message of one of these types; Python's own errors become TrainingErrors. */
+export async function nextMessage(
+  py: PythonProcess,
+  at: { step: number; epoch: number },
+  ...types: string[]
+): Promise<PyMessage> {
+  const m = await py.next();
+  if (m.type === "error") {
+    throw new TrainingError((m.code as TrainingError["code"]) ?? "internal", String(m.message), at);
+  }
+  if (!types.includes(m.type)) {
+    throw new TrainingError(
+      "internal",
+      `the torch engine sent "${m.type}" where ${types.join(" or ")} was expected`,
+    );
+  }
+  return m;
+}
+
+/**
+ * Python's `init` message: the model graph, optimizer, data (as blobs) and speed
+ * options, and the state file to start from (a checkpoint's, or null).
+ */
+export function initMessage(
+  spec: TrainSpec,
+  dataset: Dataset,
+  graph: ReturnType<typeof modelGraph>,
+  python: TorchProbe,
+  opts: { resume: string | null; stepDelayMs?: number },
+): [PyMessage, ArrayBufferView[]] {
+  const train = dataset.train;
+  const options = spec.torch ?? {
+    device: "auto",
+    dataOnDevice: "auto",
+    channelsLast: "auto",
+    autocast: "off",
+    compile: false,
+  };
+  const channelsLast =
+    options.channelsLast === "auto"
+      ? python.cuda !== undefined && python.cuda.length > 0 && options.device !== "cpu"
+      : options.channelsLast;
+  return [
+    {
+      type: "init",
+      graph,
+      seed: spec.seed,
+      shape: [...dataset.shape],
+      classes: dataset.classes.length,
+      stats: { mean: [...dataset.stats.mean], std: [...dataset.stats.std] },
+      optimizer: spec.optimizer,
+      noiseEvery: spec.noiseEvery,
+      // Tests only (SGD_STUDIO_TEST_STEP_DELAY_MS, as the TF.js trainer): a sleep after every step.
+      stepDelayMs: opts.stepDelayMs ?? 0,
+      augmentPadding: CIFAR_AUGMENT.padding,
+      trainCount: train.count,
+      testCount: dataset.test.count,
+      options: { ...options, channelsLast },
+      resume: opts.resume,
+    },
+    [
+      train.images,
+      new Int32Array(train.labels),
+      dataset.test.images,
+      new Int32Array(dataset.test.labels),
+    ],
+  ];
 }

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { childPids, until } from "../../../tests/lifecycle/hosts.js";
+import { requireTorch, torchPython, torchTests } from "../../../tests/support/torch.js";
 import { MODEL_NAMES } from "../../api/lists.js";
 import { countModelParams, DEFAULT_INPUT_SHAPE, modelGraph } from "../../models/index.js";
 import { compileSchedule } from "../../schedule/index.js";
@@ -35,15 +36,8 @@ import {
   trainingEnv,
 } from "./python.js";
 
-const discovery = await findTorchPython();
-const python = discovery.found?.python;
-const why = `no Python with PyTorch (Debian: apt-get install python3-torch; or set SGD_STUDIO_PYTHON). Tried: ${discovery.tried.map((t) => `${t.python}: ${t.error}`).join("; ")}`;
-if (!python && !process.env.CI) console.warn(`skipping the torch engine tests: ${why}`);
-const withTorch = it.skipIf(!python && !process.env.CI);
-function requireTorch(): string {
-  if (!python) throw new Error(`PyTorch is required under CI (python3-torch): ${why}`);
-  return python;
-}
+const python = torchPython;
+const withTorch = torchTests("the torch engine tests");
 
 const FASHION = "/usr/share/datasets/fashion-mnist";
 const dirs: string[] = [];
@@ -280,9 +274,6 @@ describe("torch engine: training", () => {
     "refuses what it cannot do with a clear error",
     async () => {
       requireTorch();
-      expect(() => new TorchTrainer(spec({ sharpness: { atEnd: true } }), () => {})).toThrow(
-        /torch engine does not measure sharpness/,
-      );
       const dir = tempDir();
       await expect(trainTorch(spec({ trainLimit: 100 }), undefined, dir)).rejects.toThrow(
         TrainingError,

@@ -5,11 +5,15 @@
  * few times a second. Switching tabs no longer waits for a `runs.list` round trip (~540 KB at
  * 200 runs) before the first row is drawn.
  */
+import { untrack } from "svelte";
+import { reuseUnchanged } from "../runs/reuse";
 import type { Run } from "../runs/types";
 import { client } from "./api";
 
 /** Events that change what the list shows, gathered for this long before one refresh. */
 const DEBOUNCE_MS = 300;
+/** A view opened on a list the app already has: refreshed this long after (the view draws first). */
+const REFRESH_AFTER_MS = 250;
 
 class RunList {
   /** The runs, newest first as the store lists them; [] until the first answer. */
@@ -33,7 +37,13 @@ class RunList {
           (e.type === "run.event" && (e.event.type === "epoch" || e.event.type === "summary"));
         if (relevant) this.soon();
       });
-    void this.refresh();
+    // A list already drawn is refreshed once the view has drawn it (its rows first); the first
+    // list is asked for at once.
+    // (untracked: views call this in an effect, which must not run again when the list loads)
+    if (untrack(() => this.loaded)) {
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => void this.refresh(), REFRESH_AFTER_MS);
+    } else void this.refresh();
     return () => {
       this.#users--;
       if (this.#users === 0) {
@@ -66,26 +76,6 @@ class RunList {
     }
     return this.runs;
   }
-}
-
-/**
- * The fresh list, keeping the old object of every run that did not change (and the old array when
- * none did): the views' charts and tables depend on these objects, and a background refresh that
- * changed nothing must not redraw 100 runs' charts.
- */
-export function reuseUnchanged(old: Run[], fresh: Run[]): Run[] {
-  const before = new Map(old.map((r) => [r.id, r]));
-  let same = old.length === fresh.length;
-  const out = fresh.map((r, i) => {
-    const o = before.get(r.id);
-    if (o && JSON.stringify(o) === JSON.stringify(r)) {
-      if (old[i] !== o) same = false;
-      return o;
-    }
-    same = false;
-    return r;
-  });
-  return same ? old : out;
 }
 
 export const runList = new RunList();

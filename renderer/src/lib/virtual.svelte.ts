@@ -17,7 +17,7 @@ import {
 } from "@tanstack/virtual-core";
 
 /** Rows drawn beyond the view on each side, so a quick scroll does not show blank space. */
-const OVERSCAN = 12;
+const OVERSCAN = 5;
 
 export class VirtualRows {
   /** The rows to draw: index into the list, and where each starts. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { groupLines, groupResults, runLines, zip } from "./lines";
+import { groupLines, groupResults, runLines, thin, zip } from "./lines";
 
 const s = (runId: string, values: number[]) => ({
   runId,
@@ -29,6 +29,22 @@ describe("chart lines", () => {
     expect(lines[1]?.points[0]).toEqual({ x: 0, y: 4 });
     expect(lines[1]?.points[1]?.y).toBeCloseTo((0.6 * 0.4 * 4 + 0.4 * 2) / (1 - 0.36), 12);
     expect(runLines([s("a", [4, 2, 3])], { weight: 0 })).toHaveLength(1);
+  });
+
+  it("thins only the smoothed line, keeping its first and last points", () => {
+    const values = Array.from({ length: 101 }, (_, i) => Math.sin(i));
+    const [raw, smooth] = runLines([s("a", values)], { weight: 0.6, maxSmoothed: 51 });
+    expect(raw?.points).toHaveLength(101);
+    expect(smooth?.points).toHaveLength(51);
+    expect(smooth?.points[0]?.x).toBe(0);
+    expect(smooth?.points.at(-1)?.x).toBe(1000);
+    // The thinned line's points are the smoothed line's own (every second one here).
+    const full = runLines([s("a", values)], { weight: 0.6 })[1]?.points ?? [];
+    expect(smooth?.points[7]).toEqual(full[14]);
+    const pts = Array.from({ length: 10 }, (_, i) => ({ x: i, y: i }));
+    expect(thin(pts, 4).map((p) => p.x)).toEqual([0, 3, 6, 9]);
+    expect(thin(pts, 10)).toBe(pts);
+    expect(thin(pts, 3).map((p) => p.x)).toEqual([0, 5, 9]);
   });
 
   it("draws a group as a filled band under its mean", () => {

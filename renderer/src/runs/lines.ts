@@ -21,6 +21,8 @@ export interface ChartLine {
   fillPrevious?: boolean;
   /** Left out of tooltips (faint raw lines, band edges). */
   quiet?: boolean;
+  /** Drawn beneath every other line, without hover (a run's faint raw line). */
+  underlay?: boolean;
   dashed?: boolean;
   /** The run (or "group:<label>") the line belongs to: hovering highlights all its lines. */
   runId?: string;
@@ -70,18 +72,37 @@ function rawPoints(s: RunSeries, logY: boolean): Point[] {
   return p;
 }
 
-function smoothPoints(s: RunSeries, weight: number, logY: boolean): Point[] {
-  const cache = smoothCache[logY ? 1 : 0] as WeakMap<object, { weight: number; points: Point[] }>;
+function smoothPoints(s: RunSeries, weight: number, logY: boolean, max: number): Point[] {
+  const cache = smoothCache[logY ? 1 : 0] as WeakMap<
+    object,
+    { weight: number; max: number; points: Point[] }
+  >;
   const hit = cache.get(s.values as object);
-  if (hit && hit.weight === weight) return hit.points;
-  const points = zip(s.xs, emaDebiased(s.values, weight), logY);
-  cache.set(s.values as object, { weight, points });
+  if (hit && hit.weight === weight && hit.max === max) return hit.points;
+  const points = thin(zip(s.xs, emaDebiased(s.values, weight), logY), max);
+  cache.set(s.values as object, { weight, max, points });
   return points;
+}
+
+/**
+ * Every k-th point and the last, k the least that leaves at most `max` (all when they fit). The
+ * smoothed line needs no more than one point per pixel (it is smooth); the raw line keeps every
+ * point, as its min/max envelope shows the noise within each pixel.
+ */
+export function thin(points: Point[], max: number): Point[] {
+  if (!(max >= 2) || points.length <= max) return points;
+  const k = Math.ceil((points.length - 1) / (max - 1));
+  const out: Point[] = [];
+  for (let i = 0; i < points.length - 1; i += k) out.push(points[i] as Point);
+  out.push(points[points.length - 1] as Point);
+  return out;
 }
 
 export interface LineOptions {
   weight: number;
   logY?: boolean;
+  /** At most this many points in a smoothed line (default: all). */
+  maxSmoothed?: number;
 }
 
 /** Per run: with smoothing, the raw line faint and the smoothed line on top; without, the raw line. */
@@ -95,12 +116,18 @@ export function runLines(series: RunSeries[], o: LineOptions): ChartLine[] {
         points: rawPoints(s, o.logY === true),
         width: 1,
         quiet: true,
+        underlay: true,
         runId: s.runId,
       });
       lines.push({
         label: s.label,
         color: s.color,
-        points: smoothPoints(s, o.weight, o.logY === true),
+        points: smoothPoints(
+          s,
+          o.weight,
+          o.logY === true,
+          o.maxSmoothed ?? Number.POSITIVE_INFINITY,
+        ),
         width: 1.6,
         runId: s.runId,
       });
