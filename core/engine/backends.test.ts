@@ -242,9 +242,14 @@ describe("this machine", () => {
       "Identity",
       "MaxPoolGrad",
       "Mean",
+      "Multiply",
+      "Neg",
+      "RealDiv",
       "Relu",
+      "Sub",
       "Sum",
       "Tile",
+      "_FusedMatMul",
     ]);
     const cpu = await selectBackend("cpu");
     expect(cpu.tfjsBackend).toBe("cpu");
