@@ -85,7 +85,7 @@ function gemm(backend: WasmBackendLike, a: TensorInfo, b: TensorInfo): TensorInf
   return out;
 }
 
-/** Multiply-adds counted as one element of a chunk's work (pool chunks of ~0.5 M multiply-adds, ~15-25 us). */
+/** Multiply-adds counted as one element of a chunk's work (pool chunks of ~0.5 M multiply-adds, ~20-40 us). */
 const GEMM_WORK_PER_ELEMENT = 4;
 
 /**
@@ -95,6 +95,9 @@ const GEMM_WORK_PER_ELEMENT = 4;
  * element here): for the cnn's dense-layer input gradient dy [128, 128] x
  * W^T (W [3136, 128]) that is 16 K elements instead of 401 K, ~1.3 ms of the
  * step on any thread count, for one more transpose (on the kernel pool).
+ * With our own product (gemm, no packing) this order no longer saves
+ * anything (it copies a^T and the [n, m] product, ~ as much as b^T); it is
+ * kept as measured for the cnn (bench/RESULTS.md, issue 19, 13:43).
  */
 function smallPackedProduct(
   backend: WasmBackendLike,
