@@ -250,19 +250,24 @@ describe("a crash while a version-3 library is migrated and compacted", () => {
 
   it("SIGKILL during the VACUUM, early (building its copy) and late (writing it into the log): compacted at the next open", async () => {
     for (const late of [false, true]) {
-      const c = openInChild("compact-vacuum");
-      await until(stopped(c), "compact-vacuum", c);
-      const wal = size(`${c.db}-wal`);
-      c.child.kill("SIGCONT");
-      if (late)
-        await until(() => size(`${c.db}-wal`) > wal + 2 ** 20, "VACUUM to write into the log", c);
-      await kill(c);
-      expect(c.moments.at(-1)).toBe("compact-vacuum");
-      const state = killedState(c);
-      // The VACUUM had not committed: the dropped table's pages are still free, the compaction owed.
-      expect(state).toMatchObject({ version: SCHEMA_VERSION, integrity: "ok", owed: true });
-      expect(state.freeShare).toBeGreaterThan(0.2);
-      expectIntact(c);
+      // The kill must land before the VACUUM commits (~0.2 s here); a test process held up past
+      // that (a loaded machine) tries again, up to three times.
+      let hit = false;
+      for (let attempt = 0; attempt < 3 && !hit; attempt++) {
+        const c = openInChild("compact-vacuum");
+        await until(stopped(c), "compact-vacuum", c);
+        const wal = size(`${c.db}-wal`);
+        c.child.kill("SIGCONT");
+        if (late)
+          await until(() => size(`${c.db}-wal`) > wal + 2 ** 20, "VACUUM to write into the log", c);
+        await kill(c);
+        const state = killedState(c);
+        expect(state).toMatchObject({ version: SCHEMA_VERSION, integrity: "ok" });
+        // Not committed: the dropped table's pages still free, the compaction still owed.
+        hit = state.owed && state.freeShare > 0.2 && c.moments.at(-1) === "compact-vacuum";
+        expectIntact(c);
+      }
+      expect(hit).toBe(true);
     }
   });
 
