@@ -170,4 +170,76 @@ describe.skipIf(!chromiumAvailable())("a sweep-sized library in Chromium", () =>
     await page.screenshot({ path: join(ARTIFACTS, "compare-scale.png") });
     expect(errors).toEqual([]);
   });
+
+  it("a reload asks for the selection's series with the run list, each once; a run deleted since is let go", async () => {
+    const chosen = ids.slice(30, 50);
+    await page.evaluate(
+      (s) => localStorage.setItem("sgd-studio.compare.runs", s),
+      JSON.stringify(chosen),
+    );
+    const done = () =>
+      page
+        .locator('[data-testid="compare-view"][data-draw-done="true"]')
+        .waitFor({ timeout: 60_000 });
+    await page.reload();
+    await done(); // drawn once: the view remembers the axis it drew this selection on
+
+    // What goes over the WebSocket during the next reload, in order.
+    type Frame = {
+      dir: "sent" | "got";
+      id: unknown;
+      method?: string;
+      ids?: string[];
+      keys?: string[];
+    };
+    const frames: Frame[] = [];
+    page.on("websocket", (ws) => {
+      ws.on("framesent", (f) => {
+        const m = JSON.parse(String(f.payload));
+        frames.push({
+          dir: "sent",
+          id: m.id,
+          method: m.method,
+          ids: m.params?.ids,
+          keys: m.params?.keys,
+        });
+      });
+      ws.on("framereceived", (f) => {
+        const m = JSON.parse(String(f.payload));
+        if ("id" in m) frames.push({ dir: "got", id: m.id });
+      });
+    });
+    const chartCalls = () =>
+      frames.filter((f) => f.method === "runs.metrics" && f.keys?.includes("loss"));
+    await page.reload();
+    await done();
+    const list = frames.findIndex((f) => f.method === "runs.list");
+    const listAnswer = frames.findIndex((f) => f.dir === "got" && f.id === frames[list]?.id);
+    const firstMetrics = frames.indexOf(chartCalls()[0] as Frame);
+    expect(list).toBeGreaterThanOrEqual(0);
+    expect(firstMetrics).toBeGreaterThan(list);
+    // Asked before the list's answer came: the series did not wait for it.
+    expect(firstMetrics).toBeLessThan(listAnswer);
+    // Every selected run's series asked for exactly once.
+    const asked = chartCalls().flatMap((f) => f.ids ?? []);
+    expect([...asked].sort()).toEqual([...chosen].sort());
+    const loss = page.getByTestId("chart-loss");
+    const smoothed = async () =>
+      ((await loss.getAttribute("data-lines")) ?? "").split("|").filter((l) => !l.includes("~"))
+        .length;
+    expect(await smoothed()).toBe(20);
+
+    // A run deleted elsewhere since: the early call (which names it) fails; the view lets the run
+    // go and draws the others, with no error shown.
+    const gone = chosen[3] as string;
+    await app.service.call("runs.delete", { id: gone });
+    frames.length = 0;
+    await page.reload();
+    await done();
+    await expect.poll(smoothed).toBe(19);
+    expect(await page.locator('[data-testid="compare-view"] [role="alert"]').count()).toBe(0);
+    expect(await page.getByText("19 selected").count()).toBe(1);
+    expect(chartCalls().some((f) => f.ids?.includes(gone))).toBe(true);
+    expect(errors).toEqual([]);
+  });
 });

@@ -21,6 +21,8 @@ export interface ChartLine {
   fillPrevious?: boolean;
   /** Left out of tooltips (faint raw lines, band edges). */
   quiet?: boolean;
+  /** Drawn beneath every other line, without hover (a run's faint raw line). */
+  underlay?: boolean;
   dashed?: boolean;
   /** The run (or "group:<label>") the line belongs to: hovering highlights all its lines. */
   runId?: string;
@@ -114,6 +116,7 @@ export function runLines(series: RunSeries[], o: LineOptions): ChartLine[] {
         points: rawPoints(s, o.logY === true),
         width: 1,
         quiet: true,
+        underlay: true,
         runId: s.runId,
       });
       lines.push({
