@@ -4,9 +4,11 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { oldExport, writeOldLibrary } from "./legacy-fixtures.js";
 import { libraryPaths } from "./paths.js";
-import { type Db, MIGRATIONS, openDatabase, SCHEMA_VERSION } from "./schema.js";
+import { SCHEMA_VERSION } from "./schema.js";
 import { verifySeries } from "./series.js";
 import { RUN_STATUSES } from "./states.js";
 import { libraryInternals, RunStore } from "./store.js";
@@ -18,111 +20,11 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(home, { recursive: true, force: true }));
 
-function rng(seed: number): () => number {
-  let a = seed * 2654435761 + 7;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * Rows as the version-1 to 3 recorder wrote them (INSERT OR REPLACE INTO metrics): step keys at
- * every step (float32 losses, float64 learning rates, integer batch sizes, a missing value),
- * epoch keys at the epoch's last step with their own epochs done and wall time, a key at every
- * fifth step, and a value written twice (the second wins).
- */
-function oldRows(db: Db, pk: number, seed: number, epochs: number): void {
-  const key = (name: string) => {
-    db.prepare("INSERT OR IGNORE INTO metric_keys (name) VALUES (?)").run(name);
-    return (db.prepare("SELECT id FROM metric_keys WHERE name = ?").get(name) as { id: number }).id;
-  };
-  const insert = db.prepare(
-    `INSERT OR REPLACE INTO metrics (run_pk, key_id, step, epoch, epochs_done, samples, wall_time, value)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const random = rng(seed);
-  const perEpoch = 37;
-  let samples = 0;
-  let wall = 0;
-  for (let e = 0; e < epochs; e++) {
-    for (let i = 0; i < perEpoch; i++) {
-      const step = e * perEpoch + i;
-      samples += 32;
-      wall += 0.01 + random() * 0.01;
-      const x = [step, e, e + (i + 1) / perEpoch, samples, wall] as const;
-      insert.run(pk, key("loss"), ...x, step === 40 ? null : Math.fround(2 * random()));
-      insert.run(pk, key("lr"), ...x, 0.1 * Math.cos(step / 100));
-      insert.run(pk, key("batchSize"), ...x, 32);
-      if (step % 5 === 0) insert.run(pk, key("gradNorm"), ...x, random() * 3);
-    }
-    const last = (e + 1) * perEpoch - 1;
-    const x = [last, e, e + 1, samples, wall + 0.5] as const;
-    insert.run(pk, key("testAccuracy"), ...x, 0.5 + e * 0.1 + random() * 0.01);
-    insert.run(pk, key("testLoss"), ...x, e === 1 ? null : random());
-  }
-  // The same step again: replaced, as INSERT OR REPLACE did.
-  insert.run(pk, key("lr"), 3, 0, 4 / perEpoch, 128, 0.04, 42);
-}
-
-/** What the old export read for a run: its rows by key name, then step (transfer.ts before v4). */
-function oldExport(db: Db, pk: number) {
-  const rows = db
-    .prepare(
-      `SELECT k.name AS key, m.step, m.epoch, m.epochs_done AS epochsDone, m.samples,
-              m.wall_time AS wallTime, m.value
-       FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE m.run_pk = ?
-       ORDER BY k.name, m.step`,
-    )
-    .raw()
-    .all(pk) as [string, number, number, number, number, number, number | null][];
-  const metrics: Record<string, Record<string, (number | null)[]>> = {};
-  const csv: string[] = [];
-  const id = (db.prepare("SELECT id FROM runs WHERE pk = ?").get(pk) as { id: string }).id;
-  for (const [key, step, epoch, epochsDone, samples, wallTime, value] of rows) {
-    metrics[key] ??= { step: [], epoch: [], epochsDone: [], samples: [], wallTime: [], value: [] };
-    const m = metrics[key];
-    m.step?.push(step);
-    m.epoch?.push(epoch);
-    m.epochsDone?.push(epochsDone);
-    m.samples?.push(samples);
-    m.wallTime?.push(wallTime);
-    m.value?.push(value);
-    csv.push(`${id},${key},${step},${epoch},${epochsDone},${samples},${wallTime},${value ?? ""}\n`);
-  }
-  return { metrics, csv: csv.join("") };
-}
-
 describe.each([2, 3])("a version-%i library", (version) => {
   it("migrates to chunks keeping every run of every status and every value exactly", () => {
-    const old = openDatabase(libraryPaths(home).db, { migrations: MIGRATIONS.slice(0, version) });
+    const pks = writeOldLibrary(home, { version });
+    const old = new Database(libraryPaths(home).db);
     expect(old.pragma("user_version", { simple: true })).toBe(version);
-    const insert = old.prepare(
-      `INSERT INTO runs (id, status, spec_json, model, dataset, optimizer, seed, created_at, updated_at,
-         started_at, finished_at, owner_host, owner_pid, error_code, error_message, final_test_accuracy)
-       VALUES (@id, @status, '{"dataset":"default","model":"mlp","seed":1}', 'mlp', 'default', 'sgd', 1,
-         '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', @started, @finished, @host, @pid, @code, @message, @acc)`,
-    );
-    const pks: number[] = [];
-    for (const [i, status] of RUN_STATUSES.entries()) {
-      const active = status === "running" || status === "paused";
-      const info = insert.run({
-        id: `run-${status}`,
-        status,
-        started: status === "queued" ? null : "2026-01-01T00:00:01Z",
-        finished: status === "queued" || active ? null : "2026-01-01T00:10:00Z",
-        host: active ? "elsewhere" : null,
-        pid: active ? 4242 : null,
-        code: status === "failed" ? "nan-loss" : status === "interrupted" ? "interrupted" : null,
-        message: status === "failed" || status === "interrupted" ? "why" : null,
-        acc: status === "completed" ? 0.9 : null,
-      });
-      const pk = Number(info.lastInsertRowid);
-      pks.push(pk);
-      if (status !== "queued") oldRows(old, pk, i + 1, status === "completed" ? 4 : 2);
-    }
     const view = "SELECT * FROM metric_values ORDER BY run_id, key, step";
     const viewBefore = old.prepare(view).all();
     const runsBefore = old.prepare("SELECT * FROM runs ORDER BY pk").all();
@@ -192,17 +94,9 @@ describe.each([2, 3])("a version-%i library", (version) => {
 
 describe("a version-3 library of some size", () => {
   it("is compacted after the migration: the old table's pages are given back, every value kept", () => {
-    const old = openDatabase(libraryPaths(home).db, { migrations: MIGRATIONS.slice(0, 3) });
-    const insert = old.prepare(
-      `INSERT INTO runs (id, status, spec_json, model, dataset, optimizer, seed, created_at, updated_at)
-       VALUES (?, 'completed', '{"dataset":"default","model":"mlp","seed":1}', 'mlp', 'default', 'sgd', 1,
-         '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')`,
-    );
-    // 6 runs x 60 epochs x 37 steps: ~45,000 rows, a few MB in the one-row-per-value table.
-    old.transaction(() => {
-      for (let r = 0; r < 6; r++)
-        oldRows(old, Number(insert.run(`run-${r}`).lastInsertRowid), r + 1, 60);
-    })();
+    // Runs of every status, twice, up to 60 epochs: ~50,000 rows, a few MB in the one-row-per-value table.
+    writeOldLibrary(home, { version: 3, epochs: 60, sets: 2 });
+    const old = new Database(libraryPaths(home).db);
     const values = (old.prepare("SELECT count(*) AS n FROM metrics").get() as { n: number }).n;
     expect(values).toBeGreaterThan(40_000);
     old.pragma("wal_checkpoint(TRUNCATE)");

@@ -243,7 +243,8 @@ function migrateToChunks(db: Db): void {
        FROM metrics WHERE run_pk = ? AND key_id = ? ORDER BY step`,
     )
     .raw();
-  for (const pk of runs) {
+  for (const [done, pk] of runs.entries()) {
+    testMoment(`migration-4-moving-${done}`);
     for (const key of keys.pluck().all(pk) as number[]) {
       const list = rows.all(pk, key) as number[][];
       const buf = new Float64Array(list.length * ROW_WIDTH);
@@ -345,10 +346,8 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
   check(schemaVersion(db));
   // Only an existing library has data a migration can drop (a new one starts at 0).
   const existing = schemaVersion(db) > 0;
-  let reclaimed = false;
   for (const m of migrations) {
     if (m.version <= schemaVersion(db)) continue;
-    if (m.reclaims && existing) reclaimed = true;
     db.transaction(() => {
       // Another process may have migrated between our read and this lock.
       const current = schemaVersion(db);
@@ -366,11 +365,30 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
         }
       }
       m.up(db);
+      // Committed with the migration, dropped once the compaction ran: a crash in between (or
+      // before the compaction's VACUUM committed) leaves it, and the next open compacts.
+      if (m.reclaims && existing) db.exec(`CREATE TABLE IF NOT EXISTS ${COMPACTION_OWED} (x)`);
       db.pragma(`application_id = ${APPLICATION_ID}`);
       db.pragma(`user_version = ${m.version}`);
+      testMoment(`migration-${m.version}-written`);
     }).immediate();
+    testMoment(`migration-${m.version}-committed`);
   }
-  if (reclaimed) compactAfterMigration(db);
+  if (compactionOwed(db)) compactAfterMigration(db);
+}
+
+/**
+ * The table that says a migration dropped most of the file and the compaction after it has not
+ * run yet (docs/storage.md). It exists only between the two, or after a crash between them.
+ */
+const COMPACTION_OWED = "compaction_owed";
+
+function compactionOwed(db: Db): boolean {
+  return (
+    db
+      .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?")
+      .get(COMPACTION_OWED) !== undefined
+  );
 }
 
 /** Share of the file in free pages above which a migration that dropped data compacts it. */
@@ -382,20 +400,48 @@ const COMPACT_FREE_SHARE = 0.2;
  * stayed 4.7 GB. VACUUM rewrites it at its new size, once, while the user already waits for the
  * migration. It is best effort: when it cannot run (another process reading the library, a full
  * disk), SQLite leaves the file as it was, every value in place, and the space stays free pages
- * that later writes reuse.
+ * that later writes reuse. A crash before the VACUUM committed leaves the compaction owed (the
+ * compaction_owed table): the next open runs it; a crash after it leaves a file SQLite completes
+ * from its log.
  */
 export function compactAfterMigration(db: Db): boolean {
   const pages = db.pragma("page_count", { simple: true }) as number;
   const free = db.pragma("freelist_count", { simple: true }) as number;
-  if (!(pages > 0 && free / pages > COMPACT_FREE_SHARE)) return false;
+  let compacted = false;
+  if (pages > 0 && free / pages > COMPACT_FREE_SHARE) {
+    try {
+      testMoment("compact-vacuum");
+      db.exec("VACUUM");
+      compacted = true;
+    } catch {
+      // Best effort (above): tried once, not at every open.
+    }
+  }
   try {
-    db.exec("VACUUM");
+    db.exec(`DROP TABLE IF EXISTS ${COMPACTION_OWED}`);
+    if (!compacted) return false;
+    testMoment("compact-checkpoint");
     // In WAL mode VACUUM writes the new file through the log: fold it in so the file shrinks now.
     db.pragma("wal_checkpoint(TRUNCATE)");
+    testMoment("compact-done");
     return true;
   } catch {
-    return false;
+    return compacted;
   }
+}
+
+/**
+ * Tests only (docs/environment.md): with SGD_STUDIO_TEST_MIGRATION_MOMENTS set, each step of a
+ * migration and of the compaction after it is announced on stderr (`sgd-studio-test: <moment>`),
+ * and the process stops itself (SIGSTOP) at the moment the variable names, so a fault test can
+ * SIGKILL it exactly there, or let it go on (SIGCONT) (migrate-kill.test.ts). Unset: nothing.
+ */
+function testMoment(moment: string): void {
+  const stopAt = process.env.SGD_STUDIO_TEST_MIGRATION_MOMENTS;
+  if (stopAt === undefined) return;
+  // Synchronous on a pipe or a file: the line is out before the process stops.
+  process.stderr.write(`sgd-studio-test: ${moment}\n`);
+  if (stopAt === moment) process.kill(process.pid, "SIGSTOP");
 }
 
 export interface OpenOptions {
