@@ -287,11 +287,12 @@ async function main() {
       await page
         .locator(`[data-testid="compare-view"][data-draw-done="true"][data-draw-kind="${kind}"]`)
         .waitFor({ timeout: 300_000 });
-      return {
-        ms: Number(await view.getAttribute("data-draw-ms")),
-        first: Number(await view.getAttribute("data-first-draw-ms")),
-        at: Number(await view.getAttribute("data-draw-at")),
-      };
+      // One read of all three (separate reads could straddle a later frame).
+      return view.evaluate((el) => ({
+        ms: Number(el.getAttribute("data-draw-ms")),
+        first: Number(el.getAttribute("data-first-draw-ms")),
+        at: Number(el.getAttribute("data-draw-at")),
+      }));
     };
 
     for (const [n, open] of OPEN.entries()) {

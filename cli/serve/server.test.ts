@@ -1,4 +1,5 @@
 // The web host against real clients: fetch and raw node:http for HTTP, `ws` for the WebSocket.
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -381,6 +382,63 @@ describe("WebSocket", () => {
     const after = await client(wsUrl);
     expect((await after.call("schedules.presets", {})).result).toBeInstanceOf(Array);
     after.ws.close();
+  });
+
+  it("answers calls that arrive together one by one: a quick one is not held back by a slow one", async () => {
+    // runs.list answers at once; runs.metrics holds the thread 300 ms (the library's queries are
+    // synchronous). Sent in one write, the list's answer must not wait for the metrics call.
+    const slow: (emit: (e: ServiceEvent) => void) => RunMethods = (emit) => {
+      const base = fakeRuns(emit);
+      const handlers = { ...base.handlers } as Record<string, unknown>;
+      handlers["runs.list"] = () => [];
+      handlers["runs.metrics"] = () => {
+        const until = performance.now() + 300;
+        while (performance.now() < until) {}
+        return [];
+      };
+      return { handlers: handlers as unknown as RunMethods["handlers"], close() {} };
+    };
+    const svc = new Service({ home: mkdtempSync(join(tmpdir(), "serve-home-")), runs: slow });
+    const host = await startServer({ service: svc, port: 0, staticDir: fixture.root });
+    try {
+      // The client in a process of its own: here, the busy thread would hold its receiving too.
+      const script = `
+        import WebSocket from "ws";
+        const ws = new WebSocket(process.argv[1]);
+        const t0 = performance.now();
+        const at = {};
+        ws.on("open", () => {
+          ws._socket.cork();
+          ws.send(JSON.stringify({ id: 1, method: "runs.list", params: {} }));
+          ws.send(JSON.stringify({ id: 2, method: "runs.metrics", params: { ids: ["a"], keys: ["loss"] } }));
+          ws._socket.uncork();
+        });
+        ws.on("message", (d) => {
+          at[JSON.parse(String(d)).id] = performance.now() - t0;
+          if (at[1] !== undefined && at[2] !== undefined) {
+            console.log(JSON.stringify(at));
+            ws.close();
+          }
+        });`;
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          [
+            "--input-type=module",
+            "-e",
+            script,
+            `ws://127.0.0.1:${host.port}/ws?token=${host.token}`,
+          ],
+          { cwd: process.cwd(), timeout: 20_000 },
+          (err, stdout) => (err ? reject(err) : resolve(stdout)),
+        );
+      });
+      const at = JSON.parse(out) as Record<string, number>;
+      expect((at[2] as number) - (at[1] as number)).toBeGreaterThan(200);
+    } finally {
+      await host.close();
+      await svc.close();
+    }
   });
 
   it("closes its sockets with 1001 on close()", async () => {

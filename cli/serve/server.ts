@@ -223,16 +223,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     const { id } = call;
-    let pending: Promise<unknown>;
-    try {
-      pending = service.call(call.method, call.params);
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
-    pending.then(
-      (result) => send(ws, { id, result: result ?? null }),
-      (err: unknown) => send(ws, { id: id as CallId, error: toWireError(err) }),
-    );
+    // Each call in a task of its own: calls that arrive together (the page's run list and its
+    // charts' series) are answered one by one, so a quick answer is not held back until a slow
+    // call that came in the same read has run (the library's queries are synchronous).
+    setImmediate(() => {
+      let pending: Promise<unknown>;
+      try {
+        pending = service.call(call.method, call.params);
+      } catch (err) {
+        pending = Promise.reject(err);
+      }
+      pending.then(
+        (result) => send(ws, { id, result: result ?? null }),
+        (err: unknown) => send(ws, { id: id as CallId, error: toWireError(err) }),
+      );
+    });
   };
 
   const unsubscribe = service.on((event) => {
