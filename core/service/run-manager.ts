@@ -428,11 +428,18 @@ export class RunManager {
   private writeFailed(id: string, err: Error): void {
     const active = this.active.get(id);
     if (!active || active.verdict) return;
-    const lost = (err as { code?: string }).code === "lost-claim";
+    const code = (err as { code?: string }).code;
+    const lost = code === "lost-claim";
+    // SQLite's own words ("database or disk is full") do not say what to do.
+    const full = code === "SQLITE_FULL" || /SQLITE_FULL|database or disk is full/.test(err.message);
     active.verdict = {
       status: "interrupted",
-      code: lost ? "lost-claim" : "library-unwritable",
-      message: lost ? err.message : `recording stopped: ${err.message}`,
+      code: lost ? "lost-claim" : full ? "disk-full" : "library-unwritable",
+      message: lost
+        ? err.message
+        : full
+          ? `the disk is full: the library could not record this run any more (${err.message}); free some space and resume the run (it continues from its last checkpoint)`
+          : `recording stopped: ${err.message}`,
     };
     active.handle.kill("SIGKILL");
     if (!lost)

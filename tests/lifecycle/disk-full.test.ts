@@ -6,7 +6,7 @@
  * Needs root to mount a tmpfs (CI runs as root); skips elsewhere with a message.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -81,8 +81,14 @@ describe.skipIf(!canMount)("a full disk while saving a checkpoint", () => {
   });
 
   it("a run whose checkpoint does not fit ends interrupted with the cause, and resumes once there is room", async () => {
-    // Room for the library, not for an mlp checkpoint (~1 MB).
-    const home = tinyDisk("700k") as string;
+    // The runs' folder (checkpoints) on a disk with no room for an mlp checkpoint (~1 MB); the
+    // library beside it on the ordinary disk, so the checkpoint, not the library's writes, is
+    // what meets the full disk (with both on one tiny disk, which came first depended on timing).
+    const home = mkdtempSync(join(tmpdir(), "disk-full-home-"));
+    const runsDisk = join(home, "runs");
+    mkdirSync(runsDisk);
+    if (!tryMount(runsDisk, "700k")) throw new Error(`could not mount a tmpfs on ${runsDisk}`);
+    mounts.push(runsDisk);
     const p = cli([
       "train",
       "--home",
@@ -105,10 +111,46 @@ describe.skipIf(!canMount)("a full disk while saving a checkpoint", () => {
     expect(run.error?.code).toBe("disk-full");
     const dir = join(home, "runs", id, "checkpoints");
     expect(readdirSync(dir).filter((n) => n.includes(".tmp-"))).toEqual([]);
-    execFileSync("mount", ["-o", "remount,size=16m", home]);
+    execFileSync("mount", ["-o", "remount,size=16m", runsDisk]);
     const again = cli(["train", "--resume", id, "--home", home, "--json"]);
     expect((await again.exited).code).toBe(0);
     expect(look(home, (s) => s.getRun(id).status)).toBe("completed");
     expect([...stepsPerEpoch(home, id, "testAccuracy").keys()]).toEqual([0, 1]);
   });
+
+  it("a library whose disk fills up mid-run: the run stops with a clear cause, and resumes once there is room", async () => {
+    // The library alone on a disk with room for itself and little more (an empty one is ~220 KB,
+    // its write-ahead log as much again while it is created); the runs' folder on a disk of its own.
+    const home = tinyDisk("600k") as string;
+    const runsDisk = join(home, "runs");
+    mkdirSync(runsDisk);
+    if (!tryMount(runsDisk, "16m")) throw new Error(`could not mount a tmpfs on ${runsDisk}`);
+    mounts.unshift(runsDisk); // unmounted before the disk that holds it
+    const p = cli([
+      "train",
+      "--home",
+      home,
+      "--epochs",
+      "12",
+      "--backend",
+      "cpu",
+      "--train-limit",
+      "2000",
+      "--json",
+    ]);
+    const { code } = await p.exited;
+    expect(code).not.toBe(0);
+    expect(p.err()).toMatch(/the disk is full: the library could not record this run/);
+    expect(p.err()).toMatch(/free some space and resume/);
+    expect(p.err()).not.toMatch(/^error: recording stopped: database or disk is full/m);
+    const id = JSON.parse(p.out().split("\n")[0] as string).id as string;
+    execFileSync("mount", ["-o", "remount,size=64m", home]);
+    const again = cli(["train", "--resume", id, "--home", home, "--json"]);
+    expect((await again.exited).code).toBe(0);
+    expect(look(home, (s) => s.getRun(id).status)).toBe("completed");
+    // Every epoch's evaluation is there once, none lost at the full disk, none twice.
+    expect([...stepsPerEpoch(home, id, "testAccuracy").keys()]).toEqual(
+      Array.from({ length: 12 }, (_, e) => e),
+    );
+  }, 240_000);
 });
