@@ -146,6 +146,22 @@ const loadAt = (offset: number) => [...simd(0x00), 0, ...uleb(offset)];
 const storeAt = (offset: number) => [...simd(0x0b), 0, ...uleb(offset)];
 const V128_ZERO = [...simd(0x0c), ...new Array(16).fill(0)];
 
+/**
+ * The end of a loop over a local: i = i + step; again while i < end (br_if to the loop's start),
+ * then close the loop.
+ */
+const again = (i: number, step: number[], end: number) => [
+  ...get(i),
+  ...step,
+  ...ADD,
+  ...tee(i),
+  ...get(end),
+  ...LT_U,
+  0x0d,
+  0, // br_if 0
+  0x0b,
+];
+
 /** *(base + off) as v128, base and off locals. */
 const at = (base: number, off: number) => [...get(base), ...get(off), ...ADD, ...LOAD];
 
@@ -169,15 +185,7 @@ function loop(n: number, e: number, end: number, body: number[], step: number[] 
     0x40, // loop
     ...body,
     ...step,
-    ...get(e),
-    ...i32c(16),
-    ...ADD,
-    ...tee(e),
-    ...get(end),
-    ...LT_U,
-    0x0d,
-    0, // br_if loop
-    0x0b,
+    ...again(e, i32c(16), end),
     0x0b,
   ];
 }
@@ -440,15 +448,7 @@ function gemm(fnName: string, cols: 8 | 4): Fn {
       ...get(13),
       ...ADD,
       ...set(19),
-      ...get(17),
-      ...i32c(4),
-      ...ADD,
-      ...tee(17),
-      ...get(18),
-      ...LT_U,
-      0x0d,
-      0,
-      0x0b,
+      ...again(17, i32c(4), 18),
       ...store,
       ...get(16),
       ...get(13),
@@ -456,26 +456,8 @@ function gemm(fnName: string, cols: 8 | 4): Fn {
       ...SHL,
       ...ADD,
       ...set(16),
-      ...get(14),
-      ...get(10),
-      ...i32c(2),
-      ...SHL,
-      ...ADD,
-      ...tee(14),
-      ...get(15),
-      ...LT_U,
-      0x0d,
-      0,
-      0x0b,
-      ...get(8),
-      ...i32c(4 * cols),
-      ...ADD,
-      ...tee(8),
-      ...get(9),
-      ...LT_U,
-      0x0d,
-      0,
-      0x0b,
+      ...again(14, [...get(10), ...i32c(2), ...SHL], 15),
+      ...again(8, i32c(4 * cols), 9),
     ],
   };
 }
@@ -550,15 +532,7 @@ const gemm1: Fn = {
     ...get(11),
     ...ADD,
     ...set(17),
-    ...get(15),
-    ...i32c(4),
-    ...ADD,
-    ...tee(15),
-    ...get(16),
-    ...LT_U,
-    0x0d,
-    0,
-    0x0b,
+    ...again(15, i32c(4), 16),
     ...get(14),
     ...get(12),
     ...ADD,
@@ -566,28 +540,12 @@ const gemm1: Fn = {
     0x38,
     2,
     0, // f32.store
-    ...get(12),
-    ...i32c(4),
-    ...ADD,
-    ...tee(12),
-    ...get(13),
-    ...LT_U,
-    0x0d,
-    0,
-    0x0b,
+    ...again(12, i32c(4), 13),
     ...get(14),
     ...get(11),
     ...ADD,
     ...set(14),
-    ...get(8),
-    ...get(10),
-    ...ADD,
-    ...tee(8),
-    ...get(9),
-    ...LT_U,
-    0x0d,
-    0,
-    0x0b,
+    ...again(8, get(10), 9),
   ],
 };
 
