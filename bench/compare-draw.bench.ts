@@ -25,6 +25,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { startServer } from "../cli/serve/server.js";
+import { Rng } from "../core/data/rng.js";
 import { startTraining } from "../core/engine/worker-client.js";
 import { runMethods } from "../core/service/runs.js";
 import { Service } from "../core/service/service.js";
@@ -45,16 +46,6 @@ const TRAIN = 50_000;
 const REPEATS = Number(process.env.REPEATS ?? 5);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-
-function rng(seed: number): () => number {
-  let a = seed * 2654435761 + 7;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A library of RUNS runs of STEPS steps; half grow their batch (so samples seen is the default axis). */
 function buildLibrary(home: string): string[] {
@@ -86,7 +77,7 @@ function buildLibrary(home: string): string[] {
     );
     ids.push(run.id);
     const rec = store.recorder(run.id, { flushMs: 0, heartbeatMs: 0, flushRows: 8192 });
-    const random = rng(r);
+    const random = Rng.from(r);
     const perEpoch = STEPS / EPOCHS;
     rec.record({
       type: "start",
@@ -107,12 +98,14 @@ function buildLibrary(home: string): string[] {
       const lr = 0.05 * (1 + Math.cos((Math.PI * s) / STEPS));
       rec.log(
         {
-          loss: Math.fround(0.2 + 2 * Math.exp(-s / 8000) + 0.2 * (random() - 0.5) + 0.01 * r),
+          loss: Math.fround(
+            0.2 + 2 * Math.exp(-s / 8000) + 0.2 * (random.uniform() - 0.5) + 0.01 * r,
+          ),
           lr,
           batchSize: b,
           delta: (lr * 3) / Math.sqrt(b),
-          gradNorm: Math.fround(1 + random()),
-          throughput: 5000 + 500 * random(),
+          gradNorm: Math.fround(1 + random.uniform()),
+          throughput: 5000 + 500 * random.uniform(),
         },
         {
           step: s,
@@ -123,7 +116,7 @@ function buildLibrary(home: string): string[] {
         },
       );
       if ((s + 1) % perEpoch === 0) {
-        const acc = 0.5 + 0.4 * (1 - Math.exp(-(epoch + 1) / 40)) + 0.01 * random();
+        const acc = 0.5 + 0.4 * (1 - Math.exp(-(epoch + 1) / 40)) + 0.01 * random.uniform();
         rec.record({
           type: "epoch",
           epoch,

@@ -3,20 +3,10 @@
  * table), for the tests of the version-4 migration (migrate-v4.test.ts) and of a crash during it
  * (migrate-kill.test.ts, migrate-child.ts).
  */
+import { Rng } from "../data/rng.js";
 import { libraryPaths } from "./paths.js";
 import { type Db, MIGRATIONS, openDatabase } from "./schema.js";
 import { RUN_STATUSES } from "./states.js";
-
-/** A small seeded generator (mulberry32): the same library every time. */
-export function rng(seed: number): () => number {
-  let a = seed * 2654435761 + 7;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Rows as the version-1 to 3 recorder wrote them (INSERT OR REPLACE INTO metrics): step keys at
@@ -39,7 +29,7 @@ export function oldRows(db: Db, pk: number, seed: number, epochs: number): void 
     `INSERT OR REPLACE INTO metrics (run_pk, key_id, step, epoch, epochs_done, samples, wall_time, value)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const random = rng(seed);
+  const random = Rng.from(seed);
   const perEpoch = 37;
   let samples = 0;
   let wall = 0;
@@ -47,17 +37,17 @@ export function oldRows(db: Db, pk: number, seed: number, epochs: number): void 
     for (let i = 0; i < perEpoch; i++) {
       const step = e * perEpoch + i;
       samples += 32;
-      wall += 0.01 + random() * 0.01;
+      wall += 0.01 + random.uniform() * 0.01;
       const x = [step, e, e + (i + 1) / perEpoch, samples, wall] as const;
-      insert.run(pk, key("loss"), ...x, step === 40 ? null : Math.fround(2 * random()));
+      insert.run(pk, key("loss"), ...x, step === 40 ? null : Math.fround(2 * random.uniform()));
       insert.run(pk, key("lr"), ...x, 0.1 * Math.cos(step / 100));
       insert.run(pk, key("batchSize"), ...x, 32);
-      if (step % 5 === 0) insert.run(pk, key("gradNorm"), ...x, random() * 3);
+      if (step % 5 === 0) insert.run(pk, key("gradNorm"), ...x, random.uniform() * 3);
     }
     const last = (e + 1) * perEpoch - 1;
     const x = [last, e, e + 1, samples, wall + 0.5] as const;
-    insert.run(pk, key("testAccuracy"), ...x, 0.5 + e * 0.1 + random() * 0.01);
-    insert.run(pk, key("testLoss"), ...x, e === 1 ? null : random());
+    insert.run(pk, key("testAccuracy"), ...x, 0.5 + e * 0.1 + random.uniform() * 0.01);
+    insert.run(pk, key("testLoss"), ...x, e === 1 ? null : random.uniform());
   }
   // The same step again: replaced, as INSERT OR REPLACE did.
   insert.run(pk, key("lr"), 3, 0, 4 / perEpoch, 128, 0.04, 42);

@@ -13,7 +13,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { oldExport, rng, writeOldLibrary } from "./legacy-fixtures.js";
+import { Rng } from "../data/rng.js";
+import { oldExport, writeOldLibrary } from "./legacy-fixtures.js";
 import { libraryPaths } from "./paths.js";
 import { SCHEMA_VERSION } from "./schema.js";
 import { verifySeries } from "./series.js";
@@ -81,13 +82,13 @@ beforeAll(() => {
   base = temp("migrate-kill-base-");
   writeOldLibrary(base, { version: 3, epochs: 120, sets: 3 });
   const db = new Database(libraryPaths(base).db);
-  const random = rng(99);
+  const random = Rng.from(99);
   const pks = db.prepare("SELECT pk FROM runs ORDER BY pk").pluck().all() as number[];
   db.transaction(() => {
     const note = db.prepare("INSERT INTO notes (run_pk, body, updated_at) VALUES (?, ?, ?)");
     for (const pk of pks) {
       const words: string[] = [];
-      for (let n = 0; n < 60_000; n++) words.push(random().toString(36).slice(2, 12));
+      for (let n = 0; n < 60_000; n++) words.push(random.uniform().toString(36).slice(2, 12));
       note.run(pk, words.join(" "), "2026-01-01T00:00:00Z");
     }
     db.exec("CREATE TABLE deleted_junk (b BLOB)");
