@@ -126,8 +126,12 @@ for (let round = 1; round <= rounds; round++) {
         r.kernels.set(key, l);
       }
     }
+    // Stalls: steps over 1.5x the median, and what they add to the mean.
+    const med = median(times);
+    const slow = times.filter((t) => t > 1.5 * med);
+    const excess = slow.reduce((s, t) => s + t - med, 0) / steps;
     console.log(
-      `round ${round} ${key}: median ${median(times).toFixed(2)} ms, mean ${(wall / steps).toFixed(2)} ms, cpu ${((cpu.user + cpu.system) / 1000 / steps).toFixed(2)} ms/step`,
+      `round ${round} ${key}: median ${med.toFixed(2)} ms, mean ${(wall / steps).toFixed(2)} ms, cpu ${((cpu.user + cpu.system) / 1000 / steps).toFixed(2)} ms/step; ${slow.length} steps > 1.5x median (+${excess.toFixed(2)} ms/step; longest ${Math.max(...times).toFixed(1)} ms)`,
     );
     optimizer.dispose();
     model.dispose();

@@ -31,7 +31,7 @@ describe("gemmTask (SIMD blocks, scalar edges)", () => {
     [3, 2, 100],
   ];
   for (const [m, k, n] of shapes) {
-    it(`[${m},${k}] x [${k},${n}]: the JS loop's bits, in any number of parts`, () => {
+    it(`[${m},${k}] x [${k},${n}]: the JS loop's bits, in any number of parts, A read transposed too`, () => {
       const bo = 4 * m * k;
       const co = bo + 4 * k * n;
       new Float32Array(memory.buffer, 0, m * k).set(rand(m * k, m + k));
@@ -69,6 +69,22 @@ describe("gemmTask (SIMD blocks, scalar edges)", () => {
         for (let p = 0; p < parts; p++)
           gemmTask(memory.buffer, new ArrayBuffer(0), args, p, parts, null);
         expect(sameBits(C, ref), `JS in ${parts} parts`).toBe(true);
+      }
+      // A stored transposed ([k, m], as x in x^T dy) and read in place: the same bits.
+      const to = co + 4 * m * n;
+      const At = new Float32Array(memory.buffer, to, m * k);
+      for (let i = 0; i < m; i++)
+        for (let p = 0; p < k; p++) At[p * m + i] = A[i * k + p] as number;
+      const targs = Float64Array.from([to, bo, co, m, k, n, 1]);
+      for (const [parts, withSimd] of [
+        [1, simd],
+        [3, simd],
+        [7, null],
+      ] as const) {
+        C.fill(Number.NaN);
+        for (let p = 0; p < parts; p++)
+          gemmTask(memory.buffer, new ArrayBuffer(0), targs, p, parts, withSimd);
+        expect(sameBits(C, ref), `A^T, ${withSimd ? "SIMD" : "JS"} in ${parts} parts`).toBe(true);
       }
     });
   }

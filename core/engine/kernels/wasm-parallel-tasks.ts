@@ -188,6 +188,40 @@ export function transposeRange(
   }
 }
 
+/**
+ * transposeRange with wasm-simd.ts's 4 x 4 blocks where `simd` is given (x
+ * and out views of the memory it runs on): the blocks, then the rows and
+ * columns they leave in JS. The same bits either way.
+ */
+export function transposeRangeFast(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+  b0: number,
+  b1: number,
+  i0: number,
+  i1: number,
+  simd: SimdExports | null,
+): void {
+  if (!simd) {
+    transposeRange(x, rows, cols, out, b0, b1, i0, i1);
+    return;
+  }
+  const size = rows * cols;
+  const iq = i0 + ((i1 - i0) & ~3);
+  const cq = cols & ~3;
+  for (let b = b0; b < b1; b++) {
+    const base = b * size;
+    simd.transpose(x.byteOffset + base * 4, out.byteOffset + base * 4, rows, cols, i0, iq);
+    for (let i = i0; i < i1; i++) {
+      for (let j = i < iq ? cq : 0; j < cols; j++) {
+        out[base + j * rows + i] = x[base + i * cols + j] as number;
+      }
+    }
+  }
+}
+
 /** out[b, j, i] = x[b, i, j] for `batch` matrices of [rows, cols]. */
 export function transposeBatched(
   x: Float32Array,
@@ -209,6 +243,7 @@ export function transposeTask(
   a: Float64Array,
   part: number,
   parts: number,
+  simd: SimdExports | null,
 ): void {
   const batch = (a[2] as number) | 0;
   const rows = (a[3] as number) | 0;
@@ -217,12 +252,12 @@ export function transposeTask(
   const out = new Float32Array(heap, a[1] as number, batch * rows * cols);
   if (batch >= parts) {
     const r = partRange(batch, part, parts);
-    transposeRange(x, rows, cols, out, r[0] as number, r[1] as number, 0, rows);
+    transposeRangeFast(x, rows, cols, out, r[0] as number, r[1] as number, 0, rows, simd);
   } else {
     const blocks = Math.ceil(rows / 32);
     const r = partRange(blocks, part, parts);
     const i1 = Math.min(rows, (r[1] as number) * 32);
-    transposeRange(x, rows, cols, out, 0, batch, (r[0] as number) * 32, i1);
+    transposeRangeFast(x, rows, cols, out, 0, batch, (r[0] as number) * 32, i1, simd);
   }
 }
 
@@ -301,6 +336,7 @@ export function im2colTask(
   a: Float64Array,
   part: number,
   parts: number,
+  simd: SimdExports | null,
 ): void {
   const g = a.subarray(3, 15);
   const inH = (g[0] as number) | 0;
@@ -320,7 +356,7 @@ export function im2colTask(
   const p1 = r[1] as number;
   if (inC > 1) {
     const x = new Float32Array(heap, a[0] as number, images * hw * inC);
-    transposeRange(x, hw, inC, planar, p0, p1, 0, hw);
+    transposeRangeFast(x, hw, inC, planar, p0, p1, 0, hw, simd);
   }
   im2colColumns(planar, out, g, p0, p1);
 }
@@ -923,7 +959,8 @@ export function sumSquaresTask(
 /**
  * C[i, j] = sum over p of A[i, p] * B[p, j] for rows [r0, r1) and columns
  * [c0, c1), in JS: p in order, each product and sum rounded to float32 (the
- * same per element as wasm-simd.ts's gemm8 / gemm4).
+ * same per element as wasm-simd.ts's gemm8 / gemm4). A's (i, p) is at
+ * i * rs + p * ps (A [m, k]: rs = k, ps = 1; A^T stored [k, m]: rs = 1, ps = m).
  */
 export function gemmBlockJs(
   A: Float32Array,
@@ -935,13 +972,15 @@ export function gemmBlockJs(
   r1: number,
   c0: number,
   c1: number,
+  rs = k,
+  ps = 1,
 ): void {
   for (let i = r0; i < r1; i++) {
-    const ai = i * k;
+    const ai = i * rs;
     for (let j = c0; j < c1; j++) {
       let acc = 0;
-      for (let p = 0, bp = j; p < k; p++, bp += n) {
-        acc = Math.fround(acc + Math.fround((A[ai + p] as number) * (B[bp] as number)));
+      for (let p = 0, ap = ai, bp = j; p < k; p++, ap += ps, bp += n) {
+        acc = Math.fround(acc + Math.fround((A[ap] as number) * (B[bp] as number)));
       }
       C[i * n + j] = acc;
     }
@@ -949,12 +988,14 @@ export function gemmBlockJs(
 }
 
 /**
- * a: [aOffset, bOffset, cOffset, m, k, n]: C [m, n] = A [m, k] x B [k, n],
- * row-major, k >= 1. Parts over blocks of 8 columns when C has at least 64
- * columns, else over blocks of 4 rows; each part runs the SIMD blocks
- * (gemm8, gemm4) and does the ragged edges in JS. Every element is
- * computed the same way whatever the part it falls in: results do not
- * depend on the parts, nor on the threads.
+ * a: [aOffset, bOffset, cOffset, m, k, n, transposeA]: C [m, n] = A [m, k] x
+ * B [k, n], row-major, k >= 1; with transposeA (1) the operand is stored
+ * [k, m] and read in place (a weight gradient's x^T dy without copying x).
+ * Parts over blocks of 8 columns when C has at least 64 columns, else over
+ * blocks of 4 rows; each part runs the SIMD blocks (gemm8, gemm4) and the
+ * ragged edges (gemm1). Every element is computed the same way whatever
+ * the part it falls in or A's layout: results do not depend on the parts,
+ * nor on the threads.
  */
 export function gemmTask(
   heap: ArrayBufferLike,
@@ -970,6 +1011,10 @@ export function gemmTask(
   const m = (a[3] as number) | 0;
   const k = (a[4] as number) | 0;
   const n = (a[5] as number) | 0;
+  // A's strides in elements: between rows i, and between terms p.
+  const transposed = a[6] === 1;
+  const rs = transposed ? 1 : k;
+  const ps = transposed ? m : 1;
   let r0 = 0;
   let r1 = m;
   let c0 = 0;
@@ -987,27 +1032,30 @@ export function gemmTask(
   if (simd) {
     const rq = r0 + ((r1 - r0) & ~3);
     const rows = rq - r0;
-    const aRows = aOff + r0 * k * 4;
+    const aRows = aOff + r0 * rs * 4;
     const cRows = cOff + r0 * n * 4;
     let cq = c0;
     if (rows > 0) {
       const c8 = c0 + ((c1 - c0) & ~7);
-      if (c8 > c0) simd.gemm8(aRows, bOff, cRows, rows, k, n, c0, c8);
+      if (c8 > c0) simd.gemm8(aRows, bOff, cRows, rows, k, n, c0, c8, rs * 4, ps * 4);
       cq = c8;
       if (c1 - cq >= 4) {
-        simd.gemm4(aRows, bOff, cRows, rows, k, n, cq, cq + 4);
+        simd.gemm4(aRows, bOff, cRows, rows, k, n, cq, cq + 4, rs * 4, ps * 4);
         cq += 4;
       }
       // Columns the blocks left, in their rows; then the rows they left.
-      if (cq < c1) simd.gemm1(aRows, bOff, cRows, rows, k, n, cq, c1);
+      if (cq < c1) simd.gemm1(aRows, bOff, cRows, rows, k, n, cq, c1, rs * 4, ps * 4);
     }
-    if (rq < r1) simd.gemm1(aOff + rq * k * 4, bOff, cOff + rq * n * 4, r1 - rq, k, n, c0, c1);
+    if (rq < r1) {
+      const aRest = aOff + rq * rs * 4;
+      simd.gemm1(aRest, bOff, cOff + rq * n * 4, r1 - rq, k, n, c0, c1, rs * 4, ps * 4);
+    }
     return;
   }
   const A = new Float32Array(heap, aOff, m * k);
   const B = new Float32Array(heap, bOff, k * n);
   const C = new Float32Array(heap, cOff, m * n);
-  gemmBlockJs(A, B, C, k, n, r0, r1, c0, c1);
+  gemmBlockJs(A, B, C, k, n, r0, r1, c0, c1, rs, ps);
 }
 
 /** Every function the pool's workers need, helpers included (the source they run). */
@@ -1016,6 +1064,7 @@ export const WORKER_FUNCTIONS = [
   maxPoolGradImages,
   maxPoolGradTask,
   transposeRange,
+  transposeRangeFast,
   transposeTask,
   im2colColumns,
   im2colTask,

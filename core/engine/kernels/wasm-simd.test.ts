@@ -12,6 +12,7 @@ import {
   reluGradTask,
   reluTask,
   type Task,
+  transposeTask,
 } from "./wasm-parallel-tasks.js";
 import { simdModuleBytes, simdOn, type WasmMemory } from "./wasm-simd.js";
 
@@ -124,6 +125,33 @@ describe("the SIMD module", () => {
         );
         expect(sameBits(wasm3, js3)).toBe(true);
         expect(wasm3.every((v) => v >= 0)).toBe(true);
+      }
+    });
+
+    it(`transpose equals x^T for whole and ragged shapes, in row blocks and per matrix (${kind} memory)`, () => {
+      const shapes: [number, number, number][] = [
+        [1, 4, 4],
+        [1, 128, 784],
+        [1, 256, 128],
+        [3, 37, 70], // ragged rows and columns, several matrices
+        [2, 3, 2], // no full 4 x 4 block
+        [1, 197, 33],
+      ];
+      for (const [batch, rows, cols] of shapes) {
+        const n = batch * rows * cols;
+        const x = rand(n, rows + cols);
+        const [xs, out] = layout(memory, [x, new Float32Array(n)]);
+        const want = new Float32Array(n);
+        for (let b = 0; b < batch; b++)
+          for (let i = 0; i < rows; i++)
+            for (let j = 0; j < cols; j++)
+              want[(b * n) / batch + j * rows + i] = x[(b * n) / batch + i * cols + j] as number;
+        // Parts over matrices (1 part per matrix or fewer) and over 32-row blocks (more parts).
+        for (const parts of [1, batch, 5]) {
+          const args = [xs, out, batch, rows, cols] as number[];
+          const wasm = runAll(memory, transposeTask, args, parts, true, out as number, n);
+          expect(sameBits(wasm, want), `[${batch},${rows},${cols}] in ${parts} parts`).toBe(true);
+        }
       }
     });
   }

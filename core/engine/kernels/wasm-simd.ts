@@ -22,11 +22,16 @@
  *   reluGrad(dy, x, out, n)         out = x > 0 ? dy : 0
  *   relu(x, out, n)                 out = max(x, 0)   (NaN stays NaN, as Math.max)
  *   axpby(x, y, out, n, a, b)       out = a * x + b * y
- *   gemm8 / gemm4(a, b, c, m, k, n, j0, j1)
+ *   gemm8 / gemm4(a, b, c, m, k, n, j0, j1, rs, ps)
  *                                   C[i, j] = sum over p of A[i, p] * B[p, j], for rows 0 .. m - 1
  *                                   (m % 4 == 0) and columns j0 .. j1 - 1 (a multiple of 8 / 4 of
- *                                   them); A [m, k], B [k, n], C [m, n] row-major, k >= 1
- *   gemm1(a, b, c, m, k, n, j0, j1) the same in scalar f32, any m >= 1 and j1 > j0 (ragged edges)
+ *                                   them); A's (i, p) at byte a + i * rs + p * ps (A [m, k]:
+ *                                   rs = 4k, ps = 4; A^T stored [k, m]: rs = 4, ps = 4m),
+ *                                   B [k, n], C [m, n] row-major, k >= 1
+ *   gemm1(a, b, c, m, k, n, j0, j1, rs, ps) the same in scalar f32, any m >= 1 and j1 > j0 (ragged edges)
+ *   transpose(x, out, rows, cols, i0, i1)
+ *                                   out [cols, rows] = x [rows, cols]^T, rows i0 .. i1 - 1 (a
+ *                                   multiple of 4 of them) and the first cols & ~3 columns
  *
  * with j the channel (the element's index mod c); every operation rounds to
  * float32, in this order.
@@ -48,6 +53,8 @@ export interface SimdExports {
     n: number,
     j0: number,
     j1: number,
+    rs: number,
+    ps: number,
   ): void;
   gemm4(
     a: number,
@@ -58,7 +65,10 @@ export interface SimdExports {
     n: number,
     j0: number,
     j1: number,
+    rs: number,
+    ps: number,
   ): void;
+  transpose(x: number, out: number, rows: number, cols: number, i0: number, i1: number): void;
   gemm1(
     a: number,
     b: number,
@@ -68,6 +78,8 @@ export interface SimdExports {
     n: number,
     j0: number,
     j1: number,
+    rs: number,
+    ps: number,
   ): void;
 }
 
@@ -351,27 +363,32 @@ const axpby: Fn = {
 };
 
 /**
- * gemm8 / gemm4 (a0, b1, c2, m3, k4, n5, j06, j17): a register-blocked
- * product, 4 rows x `cols` columns of C per block (8 or 4 accumulators of
- * f32x4), over column blocks j0 .. j1 (outer: the block's panel of B stays
- * in cache while A streams) and row blocks (inner). For each block, p runs
+ * gemm8 / gemm4 (a0, b1, c2, m3, k4, n5, j06, j17, rs8, ps9): a
+ * register-blocked product, 4 rows x `cols` columns of C per block (8 or 4
+ * accumulators of f32x4), over column blocks j0 .. j1 (outer: the block's
+ * panel of B stays in cache while A streams) and row blocks (inner). A's
+ * element (i, p) is at a + i * rs + p * ps (bytes): rs = 4k, ps = 4 for A
+ * [m, k]; rs = 4, ps = 4m for A stored transposed ([k, m], a weight
+ * gradient's x^T), read in place instead of copied. For each block, p runs
  * 0 .. k - 1 in order and acc = acc + a * b, each operation rounded to
  * float32 (wasm SIMD has no fused multiply-add): the same per element as
- * the JS loop `acc = fround(acc + fround(a * b))`, whatever the blocking.
- * Locals: jb8 jEnd9 lda10 lda2_11 lda3_12 ldb13 arow14 aEnd15 pc16 pa17
- * kend18 pb19; v128: s20, b 21.., accumulators after them.
+ * the JS loop `acc = fround(acc + fround(a * b))`, whatever the blocking or
+ * A's layout.
+ * Locals: jb10 jEnd11 lda12 lda2_13 lda3_14 ldb15 arow16 aEnd17 pc18 pa19
+ * kend20 pb21; v128: s22, b 23.., accumulators after them.
  */
 function gemm(fnName: string, cols: 8 | 4): Fn {
   const vecs = cols / 4;
-  const S = 20;
-  const B0 = 21;
+  const [RS, PS, JB, JEND, LDA, LDA2, LDA3, LDB, AROW, AEND, PC, PA, KEND, PB, S, B0] = [
+    8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+  ] as const;
   const ACC = B0 + vecs;
   const acc = (r: number, v: number) => ACC + r * vecs + v;
-  const rowOffset = [[], [...get(10), ...ADD], [...get(11), ...ADD], [...get(12), ...ADD]];
+  const rowOffset = [[], [...get(LDA), ...ADD], [...get(LDA2), ...ADD], [...get(LDA3), ...ADD]];
   const inner: number[] = [];
-  for (let v = 0; v < vecs; v++) inner.push(...get(19), ...loadAt(16 * v), ...set(B0 + v));
+  for (let v = 0; v < vecs; v++) inner.push(...get(PB), ...loadAt(16 * v), ...set(B0 + v));
   for (let r = 0; r < 4; r++) {
-    inner.push(...get(17), ...(rowOffset[r] as number[]), ...F32_LOAD, ...SPLAT, ...set(S));
+    inner.push(...get(PA), ...(rowOffset[r] as number[]), ...F32_LOAD, ...SPLAT, ...set(S));
     for (let v = 0; v < vecs; v++) {
       inner.push(...get(acc(r, v)), ...get(S), ...get(B0 + v), ...FMUL, ...FADD, ...set(acc(r, v)));
     }
@@ -381,173 +398,353 @@ function gemm(fnName: string, cols: 8 | 4): Fn {
   for (let r = 0; r < 4; r++) {
     for (let v = 0; v < vecs; v++) {
       zero.push(...V128_ZERO, ...set(acc(r, v)));
-      store.push(...get(16), ...get(13), ...i32c(r), ...MUL, ...ADD);
+      store.push(...get(PC), ...get(LDB), ...i32c(r), ...MUL, ...ADD);
       store.push(...get(acc(r, v)), ...storeAt(16 * v));
     }
   }
   return {
     name: fnName,
-    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    params: new Array(10).fill(I32),
     locals: [...new Array(12).fill(I32), ...new Array(1 + vecs + 4 * vecs).fill(V128)],
     body: [
-      ...get(4),
-      ...i32c(2),
-      ...SHL,
-      ...set(10),
-      ...get(10),
+      ...get(RS),
+      ...set(LDA),
+      ...get(LDA),
       ...i32c(1),
       ...SHL,
-      ...set(11),
-      ...get(11),
-      ...get(10),
+      ...set(LDA2),
+      ...get(LDA2),
+      ...get(LDA),
       ...ADD,
-      ...set(12),
+      ...set(LDA3),
       ...get(5),
       ...i32c(2),
       ...SHL,
-      ...set(13),
+      ...set(LDB),
       ...get(6),
       ...i32c(2),
       ...SHL,
-      ...set(8),
+      ...set(JB),
       ...get(7),
       ...i32c(2),
       ...SHL,
-      ...set(9),
+      ...set(JEND),
       ...get(0),
       ...get(3),
-      ...get(10),
+      ...get(LDA),
       ...MUL,
       ...ADD,
-      ...set(15),
+      ...set(AEND),
       0x03,
       0x40, // loop over column blocks
       ...get(0),
-      ...set(14),
+      ...set(AROW),
       ...get(2),
-      ...get(8),
+      ...get(JB),
       ...ADD,
-      ...set(16),
+      ...set(PC),
       0x03,
       0x40, // loop over row blocks
       ...zero,
-      ...get(14),
-      ...set(17),
-      ...get(14),
-      ...get(10),
+      ...get(AROW),
+      ...set(PA),
+      ...get(AROW),
+      ...get(4),
+      ...get(PS),
+      ...MUL,
       ...ADD,
-      ...set(18),
+      ...set(KEND),
       ...get(1),
-      ...get(8),
+      ...get(JB),
       ...ADD,
-      ...set(19),
+      ...set(PB),
       0x03,
       0x40, // loop over p
       ...inner,
-      ...get(19),
-      ...get(13),
+      ...get(PB),
+      ...get(LDB),
       ...ADD,
-      ...set(19),
-      ...again(17, i32c(4), 18),
+      ...set(PB),
+      ...again(PA, get(PS), KEND),
       ...store,
-      ...get(16),
-      ...get(13),
+      ...get(PC),
+      ...get(LDB),
       ...i32c(2),
       ...SHL,
       ...ADD,
-      ...set(16),
-      ...again(14, [...get(10), ...i32c(2), ...SHL], 15),
-      ...again(8, i32c(4 * cols), 9),
+      ...set(PC),
+      ...again(AROW, [...get(LDA), ...i32c(2), ...SHL], AEND),
+      ...again(JB, i32c(4 * cols), JEND),
     ],
   };
 }
 
 /**
- * gemm1 (a0, b1, c2, m3, k4, n5, j06, j17): one element at a time in scalar
- * f32 (the edges the blocks leave), p in order, acc = acc + a * b.
- * Locals: pa8 aEnd9 lda10 ldb11 jb12 jEnd13 pc14 pp15 kend16 pb17; f32 acc18.
+ * gemm1 (a0, b1, c2, m3, k4, n5, j06, j17, rs8, ps9): one element at a time
+ * in scalar f32 (the edges the blocks leave), p in order, acc = acc + a * b;
+ * A's strides as for gemm8.
+ * Locals: pa10 aEnd11 lda12 ldb13 jb14 jEnd15 pc16 pp17 kend18 pb19; f32 acc20.
  */
-const gemm1: Fn = {
-  name: "gemm1",
-  params: [I32, I32, I32, I32, I32, I32, I32, I32],
-  locals: [...new Array(10).fill(I32), F32],
-  body: [
-    ...get(4),
-    ...i32c(2),
-    ...SHL,
-    ...set(10),
-    ...get(5),
-    ...i32c(2),
-    ...SHL,
-    ...set(11),
-    ...get(0),
-    ...get(3),
-    ...get(10),
-    ...MUL,
-    ...ADD,
-    ...set(9),
-    ...get(7),
-    ...i32c(2),
-    ...SHL,
-    ...set(13),
-    ...get(0),
-    ...set(8),
-    ...get(2),
-    ...set(14),
-    0x03,
-    0x40, // loop over rows
-    ...get(6),
-    ...i32c(2),
-    ...SHL,
-    ...set(12),
-    0x03,
-    0x40, // loop over columns
-    0x43,
-    0,
-    0,
-    0,
-    0,
-    ...set(18), // f32.const 0
-    ...get(8),
-    ...set(15),
-    ...get(8),
-    ...get(10),
-    ...ADD,
-    ...set(16),
-    ...get(1),
-    ...get(12),
-    ...ADD,
-    ...set(17),
-    0x03,
-    0x40, // loop over p
-    ...get(18),
-    ...get(15),
-    ...F32_LOAD,
-    ...get(17),
-    ...F32_LOAD,
-    0x94,
-    0x92,
-    ...set(18),
-    ...get(17),
-    ...get(11),
-    ...ADD,
-    ...set(17),
-    ...again(15, i32c(4), 16),
-    ...get(14),
-    ...get(12),
-    ...ADD,
-    ...get(18),
-    0x38,
-    2,
-    0, // f32.store
-    ...again(12, i32c(4), 13),
-    ...get(14),
-    ...get(11),
-    ...ADD,
-    ...set(14),
-    ...again(8, get(10), 9),
-  ],
-};
+const gemm1: Fn = (() => {
+  const [RS, PS, PA, AEND, LDA, LDB, JB, JEND, PC, PP, KEND, PB, ACC] = [
+    8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+  ] as const;
+  return {
+    name: "gemm1",
+    params: new Array(10).fill(I32),
+    locals: [...new Array(10).fill(I32), F32],
+    body: [
+      ...get(RS),
+      ...set(LDA),
+      ...get(5),
+      ...i32c(2),
+      ...SHL,
+      ...set(LDB),
+      ...get(0),
+      ...get(3),
+      ...get(LDA),
+      ...MUL,
+      ...ADD,
+      ...set(AEND),
+      ...get(7),
+      ...i32c(2),
+      ...SHL,
+      ...set(JEND),
+      ...get(0),
+      ...set(PA),
+      ...get(2),
+      ...set(PC),
+      0x03,
+      0x40, // loop over rows
+      ...get(6),
+      ...i32c(2),
+      ...SHL,
+      ...set(JB),
+      0x03,
+      0x40, // loop over columns
+      0x43,
+      0,
+      0,
+      0,
+      0,
+      ...set(ACC), // f32.const 0
+      ...get(PA),
+      ...set(PP),
+      ...get(PA),
+      ...get(4),
+      ...get(PS),
+      ...MUL,
+      ...ADD,
+      ...set(KEND),
+      ...get(1),
+      ...get(JB),
+      ...ADD,
+      ...set(PB),
+      0x03,
+      0x40, // loop over p
+      ...get(ACC),
+      ...get(PP),
+      ...F32_LOAD,
+      ...get(PB),
+      ...F32_LOAD,
+      0x94,
+      0x92,
+      ...set(ACC),
+      ...get(PB),
+      ...get(LDB),
+      ...ADD,
+      ...set(PB),
+      ...again(PP, get(PS), KEND),
+      ...get(PC),
+      ...get(JB),
+      ...ADD,
+      ...get(ACC),
+      0x38,
+      2,
+      0, // f32.store
+      ...again(JB, i32c(4), JEND),
+      ...get(PC),
+      ...get(LDB),
+      ...ADD,
+      ...set(PC),
+      ...again(PA, get(LDA), AEND),
+    ],
+  };
+})();
+
+/** i8x16.shuffle of two v128 by 32-bit lanes (0-3: the first, 4-7: the second). */
+const shuffle32 = (lanes: [number, number, number, number]) => [
+  ...simd(0x0d),
+  ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+];
+
+/**
+ * transpose (x0, out1, rows2, cols3, i0_4, i1_5): out [cols, rows] = x
+ * [rows, cols]^T for rows i0 .. i1 - 1 (i1 - i0 a multiple of 4) and the
+ * first cols & ~3 columns, in 4 x 4 blocks (four loads, eight shuffles,
+ * four stores), 32 columns at a time so that the 32 output rows being
+ * written stay in cache. Moves bits only. The JS loop this replaces took
+ * ~1.2-2 ns per element (a dense layer's x^T and W^T, the filter
+ * gradient's transposes), this ~0.2.
+ * Locals: ldx6 ldo7 colsB8 jb9 jEnd10 xi11 xEnd12 oi13 j14 px15 po16 ldx3_17
+ * ldo3_18; v128 r 19..22, t 23..26.
+ */
+const transpose: Fn = (() => {
+  const [LDX, LDO, COLSB, JB, JEND, XI, XEND, OI, J, PX, PO, LDX3, LDO3] = [
+    6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+  ] as const;
+  const R = 19;
+  const T = 23;
+  const rows: number[] = [];
+  for (let r = 0; r < 4; r++) {
+    const off = [
+      [],
+      [...get(LDX), ...ADD],
+      [...get(LDX), ...i32c(1), ...SHL, ...ADD],
+      [...get(LDX3), ...ADD],
+    ][r] as number[];
+    rows.push(...get(PX), ...off, ...LOAD, ...set(R + r));
+  }
+  const lo: [number, number, number, number] = [0, 4, 1, 5];
+  const hi: [number, number, number, number] = [2, 6, 3, 7];
+  const shuffles = [
+    ...get(R),
+    ...get(R + 1),
+    ...shuffle32(lo),
+    ...set(T),
+    ...get(R),
+    ...get(R + 1),
+    ...shuffle32(hi),
+    ...set(T + 1),
+    ...get(R + 2),
+    ...get(R + 3),
+    ...shuffle32(lo),
+    ...set(T + 2),
+    ...get(R + 2),
+    ...get(R + 3),
+    ...shuffle32(hi),
+    ...set(T + 3),
+  ];
+  // Output column c (x's column j + c) = lanes c of rows 0..3.
+  const outs: [number, number, [number, number, number, number]][] = [
+    [T, T + 2, [0, 1, 4, 5]],
+    [T, T + 2, [2, 3, 6, 7]],
+    [T + 1, T + 3, [0, 1, 4, 5]],
+    [T + 1, T + 3, [2, 3, 6, 7]],
+  ];
+  const stores: number[] = [];
+  outs.forEach(([a, b, lanes], c) => {
+    const off = [
+      [],
+      [...get(LDO), ...ADD],
+      [...get(LDO), ...i32c(1), ...SHL, ...ADD],
+      [...get(LDO3), ...ADD],
+    ][c] as number[];
+    stores.push(...get(PO), ...off, ...get(a), ...get(b), ...shuffle32(lanes), ...STORE);
+  });
+  return {
+    name: "transpose",
+    params: [I32, I32, I32, I32, I32, I32],
+    locals: [...new Array(13).fill(I32), ...new Array(8).fill(V128)],
+    body: [
+      ...get(3),
+      ...i32c(2),
+      ...SHL,
+      ...set(LDX),
+      ...get(2),
+      ...i32c(2),
+      ...SHL,
+      ...set(LDO),
+      ...get(LDX),
+      ...i32c(1),
+      ...SHL,
+      ...get(LDX),
+      ...ADD,
+      ...set(LDX3),
+      ...get(LDO),
+      ...i32c(1),
+      ...SHL,
+      ...get(LDO),
+      ...ADD,
+      ...set(LDO3),
+      ...get(3),
+      ...i32c(-4),
+      0x71, // i32.and
+      ...i32c(2),
+      ...SHL,
+      ...set(COLSB),
+      0x02,
+      0x40, // block: nothing to do without a full block
+      ...get(COLSB),
+      ...EQZ,
+      ...get(5),
+      ...get(4),
+      0x4d, // i32.le_u
+      0x72, // i32.or
+      0x0d,
+      0, // br_if 0
+      0x03,
+      0x40, // loop over 32-column strips
+      ...get(JB),
+      ...i32c(128),
+      ...ADD,
+      ...tee(JEND),
+      ...get(COLSB),
+      ...get(JEND),
+      ...get(COLSB),
+      ...LT_U,
+      ...SELECT,
+      ...set(JEND),
+      ...get(0),
+      ...get(4),
+      ...get(LDX),
+      ...MUL,
+      ...ADD,
+      ...set(XI),
+      ...get(0),
+      ...get(5),
+      ...get(LDX),
+      ...MUL,
+      ...ADD,
+      ...set(XEND),
+      ...get(1),
+      ...get(4),
+      ...i32c(2),
+      ...SHL,
+      ...ADD,
+      ...set(OI),
+      0x03,
+      0x40, // loop over 4-row blocks
+      ...get(JB),
+      ...set(J),
+      0x03,
+      0x40, // loop over 4-column blocks of the strip
+      ...get(XI),
+      ...get(J),
+      ...ADD,
+      ...set(PX),
+      ...get(OI),
+      ...get(J),
+      ...i32c(2),
+      0x76, // i32.shr_u: the column index
+      ...get(LDO),
+      ...MUL,
+      ...ADD,
+      ...set(PO),
+      ...rows,
+      ...shuffles,
+      ...stores,
+      ...again(J, i32c(16), JEND),
+      ...get(OI),
+      ...i32c(16),
+      ...ADD,
+      ...set(OI),
+      ...again(XI, [...get(LDX), ...i32c(2), ...SHL], XEND),
+      ...again(JB, i32c(128), COLSB),
+      0x0b, // end block
+    ],
+  };
+})();
 
 const FUNCTIONS: Fn[] = [
   affine2,
@@ -558,6 +755,7 @@ const FUNCTIONS: Fn[] = [
   gemm("gemm8", 8),
   gemm("gemm4", 4),
   gemm1,
+  transpose,
 ];
 
 /** Most pages the imported memory may have (4 GiB; a shared import must state one). */
