@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { sumSquaresAdd } from "./kernels/fused-update.js";
+import { softmaxXent, softmaxXentAvailable } from "./kernels/softmax-xent.js";
 import type { Optimizer } from "./optimizers.js";
 
 export interface StepModel {
@@ -26,7 +27,11 @@ export interface StepResult {
   smallSize: number;
 }
 
-/** Cross-entropy loss; `correct` receives the batch's correct count (kept). */
+/**
+ * Cross-entropy loss; `correct` receives the batch's correct count (kept).
+ * One fused kernel where the backend has it (cpu, wasm: softmax-xent.ts),
+ * else tfjs's ops.
+ */
 function lossOf(
   m: StepModel,
   x: tf.Tensor,
@@ -34,6 +39,11 @@ function lossOf(
   out?: { correct?: tf.Scalar },
 ): tf.Scalar {
   const logits = m.model.apply(x, { training: true }) as tf.Tensor2D;
+  if (softmaxXentAvailable()) {
+    const [loss, correct] = softmaxXent(logits, y);
+    if (out) out.correct = tf.keep(correct);
+    return loss;
+  }
   if (out) out.correct = tf.keep(countCorrect(logits, y));
   return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
 }

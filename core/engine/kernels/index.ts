@@ -35,6 +35,7 @@ import { cpuBatchNormTrainKernels } from "./batchnorm-train.js";
 import { fusedUpdateKernels } from "./fused-update.js";
 import { deviceMeanGradConfig } from "./mean-grad.js";
 import { reluGradConfig, wasmReluGradConfig } from "./relu-grad.js";
+import { softmaxXentGradConfig, softmaxXentKernels } from "./softmax-xent.js";
 import { wasmBatchMatMulConfig, wasmFusedMatMulConfig } from "./wasm-batch-matmul.js";
 import { wasmBatchNormTrainKernels } from "./wasm-batchnorm-train.js";
 import { wasmConv2DBackpropFilterConfig } from "./wasm-conv2d-backprop-filter.js";
@@ -182,6 +183,15 @@ const OVERRIDES: Entry[] = [
     kind: "gradient",
     config: reluGradConfig,
     why: "tfjs's Relu gradient is Step + Multiply, two activation-sized kernels that run on one thread on wasm; ours is one pass over the backend's threads there (tfjs's computation elsewhere)",
+  },
+  ...kernelEntries(
+    softmaxXentKernels,
+    "softmax cross-entropy and the correct count in one kernel, its gradient in one more (softmax-xent.ts), on cpu and wasm: tfjs's ops are ~40 tiny kernels per step on a [128, 10] batch, ~0.4 ms of tfjs bookkeeping per mlp step",
+  ),
+  {
+    kind: "gradient",
+    config: softmaxXentGradConfig,
+    why: "the fused softmax cross-entropy's gradient: one kernel, dy * (softmax - labels) / N",
   },
   {
     kind: "gradient",
