@@ -929,6 +929,7 @@ export function sumSquaresTask(
   a: Float64Array,
   part: number,
   parts: number,
+  simd: SimdExports | null,
 ): void {
   const n = (a[1] as number) | 0;
   const x = new Float32Array(heap, a[0] as number, n);
@@ -940,15 +941,24 @@ export function sumSquaresTask(
   let s1 = 0;
   let s2 = 0;
   let s3 = 0;
-  for (let i = e0; i < quadEnd; i += 4) {
-    const v0 = x[i] as number;
-    const v1 = x[i + 1] as number;
-    const v2 = x[i + 2] as number;
-    const v3 = x[i + 3] as number;
-    s0 += v0 * v0;
-    s1 += v1 * v1;
-    s2 += v2 * v2;
-    s3 += v3 * v3;
+  if (simd && quadEnd > e0) {
+    // The same four sums, two lanes at a time (wasm-simd.ts): the same bits.
+    const sums = simd.sumSquares((a[0] as number) + e0 * 4, quadEnd - e0);
+    s0 = sums[0];
+    s1 = sums[1];
+    s2 = sums[2];
+    s3 = sums[3];
+  } else {
+    for (let i = e0; i < quadEnd; i += 4) {
+      const v0 = x[i] as number;
+      const v1 = x[i + 1] as number;
+      const v2 = x[i + 2] as number;
+      const v3 = x[i + 3] as number;
+      s0 += v0 * v0;
+      s1 += v1 * v1;
+      s2 += v2 * v2;
+      s3 += v3 * v3;
+    }
   }
   for (let i = quadEnd; i < e1; i++) s0 += (x[i] as number) * (x[i] as number);
   new Float64Array(scratch, part * 8, 1)[0] = s0 + s1 + (s2 + s3);

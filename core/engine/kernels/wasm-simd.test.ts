@@ -11,6 +11,7 @@ import {
   channelAffine2Task,
   reluGradTask,
   reluTask,
+  sumSquaresTask,
   type Task,
   transposeTask,
 } from "./wasm-parallel-tasks.js";
@@ -125,6 +126,29 @@ describe("the SIMD module", () => {
         );
         expect(sameBits(wasm3, js3)).toBe(true);
         expect(wasm3.every((v) => v >= 0)).toBe(true);
+      }
+    });
+
+    it(`sumSquares gives the JS loop's float64 partials bit for bit, tails included (${kind} memory)`, () => {
+      for (const n of [4099, 200_704, 3]) {
+        const x = rand(n, n).map((v) => v * 1e3);
+        const [xs] = layout(memory, [x]);
+        for (const parts of [1, 3]) {
+          const sums = (simd: boolean) => {
+            const scratch = new ArrayBuffer(8 * parts);
+            const a = Float64Array.from([xs as number, n]);
+            for (let p = 0; p < parts; p++) {
+              sumSquaresTask(memory.buffer, scratch, a, p, parts, simd ? simdOn(memory) : null);
+            }
+            return new Float64Array(scratch);
+          };
+          const js = sums(false);
+          const wasm = sums(true);
+          expect([...wasm]).toEqual([...js]);
+          let exact = 0;
+          for (const v of x) exact += v * v;
+          expect(Math.abs(js.reduce((s, v) => s + v, 0) - exact) / exact).toBeLessThan(1e-12);
+        }
       }
     });
 

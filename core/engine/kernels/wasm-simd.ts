@@ -29,6 +29,8 @@
  *                                   rs = 4k, ps = 4; A^T stored [k, m]: rs = 4, ps = 4m),
  *                                   B [k, n], C [m, n] row-major, k >= 1
  *   gemm1(a, b, c, m, k, n, j0, j1, rs, ps) the same in scalar f32, any m >= 1 and j1 > j0 (ragged edges)
+ *   sumSquares(x, n) -> [s0, s1, s2, s3]
+ *                                   float64 sums of squares of the elements i % 4 == 0..3 (n % 4 == 0)
  *   transpose(x, out, rows, cols, i0, i1)
  *                                   out [cols, rows] = x [rows, cols]^T, rows i0 .. i1 - 1 (a
  *                                   multiple of 4 of them) and the first cols & ~3 columns
@@ -69,6 +71,7 @@ export interface SimdExports {
     ps: number,
   ): void;
   transpose(x: number, out: number, rows: number, cols: number, i0: number, i1: number): void;
+  sumSquares(x: number, n: number): [number, number, number, number];
   gemm1(
     a: number,
     b: number,
@@ -87,6 +90,7 @@ export interface SimdExports {
 
 const I32 = 0x7f;
 const F32 = 0x7d;
+const F64 = 0x7c;
 const V128 = 0x7b;
 
 function uleb(n: number): number[] {
@@ -156,6 +160,12 @@ const FMAX = simd(0xe9); // f32x4.max: NaN if either is NaN
 /** v128.load / store at a constant byte offset. */
 const loadAt = (offset: number) => [...simd(0x00), 0, ...uleb(offset)];
 const storeAt = (offset: number) => [...simd(0x0b), 0, ...uleb(offset)];
+/** i8x16.shuffle of two v128 by 32-bit lanes (0-3: the first, 4-7: the second). */
+const shuffle32 = (lanes: [number, number, number, number]) => [
+  ...simd(0x0d),
+  ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+];
+
 const V128_ZERO = [...simd(0x0c), ...new Array(16).fill(0)];
 
 /**
@@ -221,6 +231,8 @@ function cycle(jb: number, cb: number): number[] {
 interface Fn {
   name: string;
   params: number[];
+  /** Result types (none when absent). */
+  results?: number[];
   /** Extra locals, in order after the params. */
   locals: number[];
   body: number[];
@@ -572,11 +584,56 @@ const gemm1: Fn = (() => {
   };
 })();
 
-/** i8x16.shuffle of two v128 by 32-bit lanes (0-3: the first, 4-7: the second). */
-const shuffle32 = (lanes: [number, number, number, number]) => [
-  ...simd(0x0d),
-  ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
-];
+const PROMOTE_LOW = simd(0x5f); // f64x2.promote_low_f32x4
+const F64ADD = simd(0xf0);
+const F64MUL = simd(0xf2);
+const f64Lane = (lane: number) => [...simd(0x21), lane]; // f64x2.extract_lane
+
+/**
+ * sumSquares (x0, n1) -> (s0, s1, s2, s3): float64 sums of x[i]^2 over the
+ * elements i % 4 == 0, 1, 2, 3 (n a multiple of 4), in order: the JS loop's
+ * four interleaved accumulators exactly (a float32 square is exact in
+ * float64, and each sum rounds the same way), two lanes at a time.
+ * Locals: e2 end3 v4 lo5 hi6 p7.
+ */
+const sumSquares: Fn = {
+  name: "sumSquares",
+  params: [I32, I32],
+  results: [F64, F64, F64, F64],
+  locals: [I32, I32, V128, V128, V128, V128],
+  body: [
+    ...loop(1, 2, 3, [
+      ...at(0, 2),
+      ...set(4),
+      ...get(4),
+      ...PROMOTE_LOW,
+      ...tee(7),
+      ...get(7),
+      ...F64MUL,
+      ...get(5),
+      ...F64ADD,
+      ...set(5),
+      ...get(4),
+      ...get(4),
+      ...shuffle32([2, 3, 0, 1]),
+      ...PROMOTE_LOW,
+      ...tee(7),
+      ...get(7),
+      ...F64MUL,
+      ...get(6),
+      ...F64ADD,
+      ...set(6),
+    ]),
+    ...get(5),
+    ...f64Lane(0),
+    ...get(5),
+    ...f64Lane(1),
+    ...get(6),
+    ...f64Lane(0),
+    ...get(6),
+    ...f64Lane(1),
+  ],
+};
 
 /**
  * transpose (x0, out1, rows2, cols3, i0_4, i1_5): out [cols, rows] = x
@@ -756,6 +813,7 @@ const FUNCTIONS: Fn[] = [
   gemm("gemm4", 4),
   gemm1,
   transpose,
+  sumSquares,
 ];
 
 /** Most pages the imported memory may have (4 GiB; a shared import must state one). */
@@ -763,7 +821,13 @@ const MAX_PAGES = 65536;
 
 /** The module's binary; `shared` for a SharedArrayBuffer-backed (threaded) memory. */
 export function simdModuleBytes(shared: boolean): Uint8Array {
-  const types = vec(FUNCTIONS.map((f) => [0x60, ...vec(f.params.map((p) => [p])), 0]));
+  const types = vec(
+    FUNCTIONS.map((f) => [
+      0x60,
+      ...vec(f.params.map((p) => [p])),
+      ...vec((f.results ?? []).map((r) => [r])),
+    ]),
+  );
   const memory = shared ? [0x03, ...uleb(0), ...uleb(MAX_PAGES)] : [0x00, ...uleb(0)];
   const imports = vec([[...name("env"), ...name("memory"), 0x02, ...memory]]);
   const funcs = vec(FUNCTIONS.map((_, i) => uleb(i)));
