@@ -18,6 +18,7 @@
  * cpu and wasm (the rows are small: one JS pass on the calling thread, in
  * float64, each result rounded to float32 once). Other backends (webgpu)
  * keep tfjs's ops: `softmaxXentAvailable` says which path a backend takes.
+ * SGD_STUDIO_FUSED_LOSS=0 turns it off everywhere (A/B runs).
  */
 import {
   engine,
@@ -38,8 +39,8 @@ import { heapF32, type WasmBackendLike } from "./wasm-util.js";
 export const SOFTMAX_XENT = "SgdStudioSoftmaxXent";
 export const SOFTMAX_XENT_GRAD = "SgdStudioSoftmaxXentGrad";
 
-/** Off: tfjs's ops on every backend (A/B benchmarks, tests). */
-let fused = true;
+/** Off: tfjs's ops on every backend (SGD_STUDIO_FUSED_LOSS=0, A/B benchmarks, tests). */
+let fused = process.env.SGD_STUDIO_FUSED_LOSS !== "0";
 
 /** Turns the fused loss on or off; returns the previous setting. */
 export function setFusedLoss(on: boolean): boolean {
