@@ -375,6 +375,25 @@ const axpby: Fn = {
 };
 
 /**
+ * The start of a GEMM's loop over the terms p (params: b1, k4): A's pointer
+ * p = row (its row's first term), end = row + k * ps, B's pointer pb = b + jb.
+ */
+const termLoopStart = (row: number, p: number, end: number, pb: number, ps: number, jb: number) => [
+  ...get(row),
+  ...set(p),
+  ...get(row),
+  ...get(4),
+  ...get(ps),
+  ...MUL,
+  ...ADD,
+  ...set(end),
+  ...get(1),
+  ...get(jb),
+  ...ADD,
+  ...set(pb),
+];
+
+/**
  * gemm8 / gemm4 (a0, b1, c2, m3, k4, n5, j06, j17, rs8, ps9): a
  * register-blocked product, 4 rows x `cols` columns of C per block (8 or 4
  * accumulators of f32x4), over column blocks j0 .. j1 (outer: the block's
@@ -458,18 +477,7 @@ function gemm(fnName: string, cols: 8 | 4): Fn {
       0x03,
       0x40, // loop over row blocks
       ...zero,
-      ...get(AROW),
-      ...set(PA),
-      ...get(AROW),
-      ...get(4),
-      ...get(PS),
-      ...MUL,
-      ...ADD,
-      ...set(KEND),
-      ...get(1),
-      ...get(JB),
-      ...ADD,
-      ...set(PB),
+      ...termLoopStart(AROW, PA, KEND, PB, PS, JB),
       0x03,
       0x40, // loop over p
       ...inner,
@@ -540,18 +548,7 @@ const gemm1: Fn = (() => {
       0,
       0,
       ...set(ACC), // f32.const 0
-      ...get(PA),
-      ...set(PP),
-      ...get(PA),
-      ...get(4),
-      ...get(PS),
-      ...MUL,
-      ...ADD,
-      ...set(KEND),
-      ...get(1),
-      ...get(JB),
-      ...ADD,
-      ...set(PB),
+      ...termLoopStart(PA, PP, KEND, PB, PS, JB),
       0x03,
       0x40, // loop over p
       ...get(ACC),
