@@ -148,7 +148,10 @@ export function maxPoolGradTask(
 
 /**
  * out[b, j, i] = x[b, i, j] for matrices b in [b0, b1) of [rows, cols], rows
- * [i0, i1) only, in 32 x 32 tiles so that reads and writes stay in cache.
+ * [i0, i1) only. With `simd` (x and out views of the memory it runs on):
+ * wasm-simd.ts's 4 x 4 blocks, then the rows and columns they leave in JS;
+ * without, in 32 x 32 JS tiles so that reads and writes stay in cache. The
+ * same bits either way.
  */
 export function transposeRange(
   x: Float32Array,
@@ -159,8 +162,23 @@ export function transposeRange(
   b1: number,
   i0: number,
   i1: number,
+  simd: SimdExports | null = null,
 ): void {
   const size = rows * cols;
+  if (simd) {
+    const iq = i0 + ((i1 - i0) & ~3);
+    const cq = cols & ~3;
+    for (let b = b0; b < b1; b++) {
+      const base = b * size;
+      simd.transpose(x.byteOffset + base * 4, out.byteOffset + base * 4, rows, cols, i0, iq);
+      for (let i = i0; i < i1; i++) {
+        for (let j = i < iq ? cq : 0; j < cols; j++) {
+          out[base + j * rows + i] = x[base + i * cols + j] as number;
+        }
+      }
+    }
+    return;
+  }
   for (let b = b0; b < b1; b++) {
     const base = b * size;
     for (let r0 = i0; r0 < i1; r0 += 32) {
@@ -183,40 +201,6 @@ export function transposeRange(
             for (let j = c0; j < c1; j++) out[base + j * rows + i] = x[src + j] as number;
           }
         }
-      }
-    }
-  }
-}
-
-/**
- * transposeRange with wasm-simd.ts's 4 x 4 blocks where `simd` is given (x
- * and out views of the memory it runs on): the blocks, then the rows and
- * columns they leave in JS. The same bits either way.
- */
-export function transposeRangeFast(
-  x: Float32Array,
-  rows: number,
-  cols: number,
-  out: Float32Array,
-  b0: number,
-  b1: number,
-  i0: number,
-  i1: number,
-  simd: SimdExports | null,
-): void {
-  if (!simd) {
-    transposeRange(x, rows, cols, out, b0, b1, i0, i1);
-    return;
-  }
-  const size = rows * cols;
-  const iq = i0 + ((i1 - i0) & ~3);
-  const cq = cols & ~3;
-  for (let b = b0; b < b1; b++) {
-    const base = b * size;
-    simd.transpose(x.byteOffset + base * 4, out.byteOffset + base * 4, rows, cols, i0, iq);
-    for (let i = i0; i < i1; i++) {
-      for (let j = i < iq ? cq : 0; j < cols; j++) {
-        out[base + j * rows + i] = x[base + i * cols + j] as number;
       }
     }
   }
@@ -252,12 +236,12 @@ export function transposeTask(
   const out = new Float32Array(heap, a[1] as number, batch * rows * cols);
   if (batch >= parts) {
     const r = partRange(batch, part, parts);
-    transposeRangeFast(x, rows, cols, out, r[0] as number, r[1] as number, 0, rows, simd);
+    transposeRange(x, rows, cols, out, r[0] as number, r[1] as number, 0, rows, simd);
   } else {
     const blocks = Math.ceil(rows / 32);
     const r = partRange(blocks, part, parts);
     const i1 = Math.min(rows, (r[1] as number) * 32);
-    transposeRangeFast(x, rows, cols, out, 0, batch, (r[0] as number) * 32, i1, simd);
+    transposeRange(x, rows, cols, out, 0, batch, (r[0] as number) * 32, i1, simd);
   }
 }
 
@@ -356,7 +340,7 @@ export function im2colTask(
   const p1 = r[1] as number;
   if (inC > 1) {
     const x = new Float32Array(heap, a[0] as number, images * hw * inC);
-    transposeRangeFast(x, hw, inC, planar, p0, p1, 0, hw, simd);
+    transposeRange(x, hw, inC, planar, p0, p1, 0, hw, simd);
   }
   im2colColumns(planar, out, g, p0, p1);
 }
@@ -1074,7 +1058,6 @@ export const WORKER_FUNCTIONS = [
   maxPoolGradImages,
   maxPoolGradTask,
   transposeRange,
-  transposeRangeFast,
   transposeTask,
   im2colColumns,
   im2colTask,

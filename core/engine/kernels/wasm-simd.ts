@@ -649,15 +649,14 @@ const transpose: Fn = (() => {
   ] as const;
   const R = 19;
   const T = 23;
+  /** + r * ld for r = 0..3 (ld3 holds 3 * ld). */
+  const plusRows = (ld: number, ld3: number, r: number) =>
+    [[], [...get(ld), ...ADD], [...get(ld), ...i32c(1), ...SHL, ...ADD], [...get(ld3), ...ADD]][
+      r
+    ] as number[];
   const rows: number[] = [];
   for (let r = 0; r < 4; r++) {
-    const off = [
-      [],
-      [...get(LDX), ...ADD],
-      [...get(LDX), ...i32c(1), ...SHL, ...ADD],
-      [...get(LDX3), ...ADD],
-    ][r] as number[];
-    rows.push(...get(PX), ...off, ...LOAD, ...set(R + r));
+    rows.push(...get(PX), ...plusRows(LDX, LDX3, r), ...LOAD, ...set(R + r));
   }
   const lo: [number, number, number, number] = [0, 4, 1, 5];
   const hi: [number, number, number, number] = [2, 6, 3, 7];
@@ -688,13 +687,8 @@ const transpose: Fn = (() => {
   ];
   const stores: number[] = [];
   outs.forEach(([a, b, lanes], c) => {
-    const off = [
-      [],
-      [...get(LDO), ...ADD],
-      [...get(LDO), ...i32c(1), ...SHL, ...ADD],
-      [...get(LDO3), ...ADD],
-    ][c] as number[];
-    stores.push(...get(PO), ...off, ...get(a), ...get(b), ...shuffle32(lanes), ...STORE);
+    stores.push(...get(PO), ...plusRows(LDO, LDO3, c), ...get(a), ...get(b));
+    stores.push(...shuffle32(lanes), ...STORE);
   });
   return {
     name: "transpose",
